@@ -1,0 +1,46 @@
+//! Database migrations for mintbean.
+//!
+//! The first migration is the Mintbean V3 (Node/knex) schema exactly as an existing production
+//! database has it. On an empty database it creates every table; on an existing Mintbean database
+//! (the tables and `knex_migrations` are present) it adopts what is there without touching a row
+//! and only adds what is missing (extension, foreign-key indexes). Later migrations add our own
+//! tables.
+//!
+//! Naming: the Mintbean tables keep their camelCase names (`"meetRegistrations"."userId"`); tables
+//! of our own use snake_case (`email_deliveries.scheduled_email_id`), one convention per family.
+
+pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::Statement;
+
+mod m20200825_000001_mintbean_v3_baseline;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20200825_000001_mintbean_v3_baseline::Migration)]
+    }
+}
+
+/// Names of all migrations, in order. Tests key their migrated template database on this list.
+pub fn migration_names() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
+
+/// True when the database was created by the Node backend's knex migrations.
+pub async fn is_legacy_knex_database<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT to_regclass('public.knex_migrations') IS NOT NULL AS present",
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<bool>("", "present")?,
+        None => false,
+    })
+}

@@ -1,0 +1,144 @@
+//! The per-request session: who is calling, and which cookie to send back.
+//!
+//! The `jwt` cookie only says who the caller claims to be; the user row (and with it admin rights)
+//! is read from the database, at most once per request and only when a resolver asks.
+
+use std::sync::Mutex;
+
+use axum::http::{HeaderMap, header};
+use chrono::Utc;
+use cookie::{Cookie, SameSite, time};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::token;
+use crate::error::{AppError, AppResult};
+use crate::users::{entity::Model as User, service as users};
+
+pub const COOKIE_NAME: &str = "jwt";
+
+#[derive(Clone, Debug)]
+pub struct CookieSettings {
+    pub secret: String,
+    pub secure: bool,
+}
+
+pub struct Session {
+    settings: CookieSettings,
+    claimed_user_id: Option<Uuid>,
+    /// `None` until looked up; then the (non-deleted) user, if any.
+    user: tokio::sync::Mutex<Option<Option<User>>>,
+    /// A `Set-Cookie` value to send with the response.
+    outgoing_cookie: Mutex<Option<String>>,
+}
+
+impl Session {
+    /// Reads the `jwt` cookie. A present but invalid, expired or forged token is treated as
+    /// logged out, and the response clears it so the browser stops sending it.
+    pub fn from_headers(headers: &HeaderMap, settings: CookieSettings) -> Self {
+        let raw_token = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == COOKIE_NAME)
+            .map(|c| c.value().to_owned());
+        let claimed_user_id = raw_token
+            .as_deref()
+            .and_then(|t| token::verify(t, &settings.secret));
+        let session = Session {
+            settings,
+            claimed_user_id,
+            user: tokio::sync::Mutex::new(None),
+            outgoing_cookie: Mutex::new(None),
+        };
+        if raw_token.is_some() && claimed_user_id.is_none() {
+            session.clear_cookie();
+        }
+        session
+    }
+
+    /// A session for code paths without HTTP (tests, jobs).
+    pub fn anonymous(settings: CookieSettings) -> Self {
+        Session::from_headers(&HeaderMap::new(), settings)
+    }
+
+    pub async fn current_user(&self, db: &DatabaseConnection) -> AppResult<Option<User>> {
+        let mut cached = self.user.lock().await;
+        if let Some(user) = cached.as_ref() {
+            return Ok(user.clone());
+        }
+        let user = match self.claimed_user_id {
+            Some(id) => {
+                let user = users::find_active(db, id).await?;
+                if user.is_none() {
+                    // Signed for an account that no longer exists: log the browser out.
+                    self.clear_cookie();
+                }
+                user
+            }
+            None => None,
+        };
+        *cached = Some(user.clone());
+        Ok(user)
+    }
+
+    pub async fn require_user(&self, db: &DatabaseConnection) -> AppResult<User> {
+        self.current_user(db)
+            .await?
+            .ok_or_else(AppError::unauthenticated)
+    }
+
+    pub async fn require_admin(&self, db: &DatabaseConnection) -> AppResult<User> {
+        let user = self.require_user(db).await?;
+        if user.is_admin {
+            Ok(user)
+        } else {
+            Err(AppError::forbidden("Only admins can do this"))
+        }
+    }
+
+    /// Logs `user` in: issues a token, queues the cookie and returns the token.
+    pub async fn log_in(&self, user: &User) -> AppResult<String> {
+        let token = token::issue(user.id, user.is_admin, &self.settings.secret, Utc::now())?;
+        let cookie = Cookie::build((COOKIE_NAME, token.clone()))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .secure(self.settings.secure)
+            .max_age(time::Duration::days(token::SESSION_DAYS))
+            .expires(time::OffsetDateTime::now_utc() + time::Duration::days(token::SESSION_DAYS));
+        self.set_outgoing(cookie.build().to_string());
+        *self.user.lock().await = Some(Some(user.clone()));
+        Ok(token)
+    }
+
+    pub async fn log_out(&self) {
+        self.clear_cookie();
+        *self.user.lock().await = Some(None);
+    }
+
+    fn clear_cookie(&self) {
+        let cookie = Cookie::build((COOKIE_NAME, ""))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .secure(self.settings.secure)
+            .max_age(time::Duration::ZERO)
+            .expires(time::OffsetDateTime::UNIX_EPOCH);
+        self.set_outgoing(cookie.build().to_string());
+    }
+
+    fn set_outgoing(&self, value: String) {
+        *self.outgoing_cookie.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    }
+
+    /// The `Set-Cookie` header value this request should answer with, if any.
+    pub fn outgoing_cookie(&self) -> Option<String> {
+        self.outgoing_cookie
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

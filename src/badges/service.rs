@@ -1,0 +1,269 @@
+//! Badges: admin CRUD and awarding them to projects.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{
+    badge_project,
+    entity::{ActiveModel, BadgeShape, Column, Entity as Badges, Model as Badge},
+};
+use crate::{
+    error::{AppError, AppResult},
+    projects::{entity as projects, entity::Model as Project, service as project_service},
+    validation,
+};
+
+pub struct BadgeFields {
+    pub alias: Option<String>,
+    pub badge_shape: Option<BadgeShape>,
+    pub fa_icon: Option<String>,
+    pub background_hex: Option<String>,
+    pub icon_hex: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub weight: Option<i32>,
+}
+
+const DEFAULT_DESCRIPTION: &str = "No description provided.";
+const ALIAS_TAKEN: &str = "alias is already used by another badge";
+
+/// Aliases look like emoji short codes: `:trophy:`.
+fn alias(value: &str) -> AppResult<String> {
+    let alias = value.trim();
+    let inner = alias
+        .strip_prefix(':')
+        .and_then(|rest| rest.strip_suffix(':'))
+        .unwrap_or("");
+    let valid = (3..=25).contains(&alias.len())
+        && !inner.is_empty()
+        && inner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'));
+    if valid {
+        Ok(alias.to_owned())
+    } else {
+        Err(AppError::bad_input(
+            "alias",
+            "alias must look like :name: (3-25 characters: letters, digits, _, - or +)",
+        ))
+    }
+}
+
+fn apply(model: &mut ActiveModel, fields: BadgeFields) -> AppResult<()> {
+    if let Some(value) = fields.alias {
+        model.alias = Set(alias(&value)?);
+    }
+    if let Some(shape) = fields.badge_shape {
+        model.badge_shape = Set(shape.as_stored().to_owned());
+    }
+    if let Some(value) = fields.fa_icon {
+        model.fa_icon = Set(validation::text("faIcon", &value, 1, 64)?);
+    }
+    if let Some(value) = fields.background_hex {
+        model.background_hex = Set(Some(validation::hex_colour("backgroundHex", &value)?));
+    }
+    if let Some(value) = fields.icon_hex {
+        model.icon_hex = Set(Some(validation::hex_colour("iconHex", &value)?));
+    }
+    if let Some(value) = fields.title {
+        model.title = Set(validation::text("title", &value, 2, 64)?);
+    }
+    if let Some(value) = fields.description {
+        let description = validation::text("description", &value, 0, 150)?;
+        model.description = Set(if description.is_empty() {
+            DEFAULT_DESCRIPTION.to_owned()
+        } else {
+            description
+        });
+    }
+    if let Some(value) = fields.weight {
+        model.weight = Set(validation::int_range("weight", value, 0, 9999)?);
+    }
+    Ok(())
+}
+
+pub async fn list(db: &impl ConnectionTrait) -> AppResult<Vec<Badge>> {
+    Ok(Badges::find()
+        .filter(Column::Deleted.eq(false))
+        .order_by_desc(Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Badge>> {
+    Ok(Badges::find_by_id(id)
+        .filter(Column::Deleted.eq(false))
+        .one(db)
+        .await?)
+}
+
+pub async fn create(db: &impl ConnectionTrait, fields: BadgeFields) -> AppResult<Badge> {
+    let required = |value: &Option<String>, field: &str| {
+        if value.is_none() {
+            Err(AppError::bad_input(field, format!("{field} is required")))
+        } else {
+            Ok(())
+        }
+    };
+    required(&fields.alias, "alias")?;
+    required(&fields.fa_icon, "faIcon")?;
+    required(&fields.title, "title")?;
+    if fields.badge_shape.is_none() {
+        return Err(AppError::bad_input("badgeShape", "badgeShape is required"));
+    }
+    let now = Utc::now();
+    let mut model = ActiveModel {
+        id: Set(Uuid::new_v4()),
+        alias: Set(String::new()),
+        badge_shape: Set(String::new()),
+        fa_icon: Set(String::new()),
+        background_hex: Set(Some("000000".into())),
+        icon_hex: Set(Some("ffffff".into())),
+        title: Set(String::new()),
+        description: Set(DEFAULT_DESCRIPTION.into()),
+        weight: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted: Set(false),
+    };
+    apply(&mut model, fields)?;
+    model
+        .insert(db)
+        .await
+        .map_err(|e| AppError::on_unique_violation(e, "alias", ALIAS_TAKEN))
+}
+
+pub async fn edit(db: &impl ConnectionTrait, id: Uuid, fields: BadgeFields) -> AppResult<Badge> {
+    let badge = find(db, id).await?.ok_or_else(|| AppError::not_found("Badge"))?;
+    let mut model: ActiveModel = badge.into();
+    apply(&mut model, fields)?;
+    model.updated_at = Set(Utc::now());
+    model
+        .update(db)
+        .await
+        .map_err(|e| AppError::on_unique_violation(e, "alias", ALIAS_TAKEN))
+}
+
+/// Deletes a badge and its awards, as the Node backend did; its alias becomes free again.
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
+    let result = Badges::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::not_found("Badge"));
+    }
+    Ok(())
+}
+
+/// Replaces the badges of a project with `badge_ids`, atomically.
+pub async fn award_to_project(
+    db: &DatabaseConnection,
+    project_id: Uuid,
+    badge_ids: &[Uuid],
+) -> AppResult<Project> {
+    let mut unique = Vec::with_capacity(badge_ids.len());
+    let mut seen = HashSet::new();
+    for id in badge_ids {
+        if seen.insert(*id) {
+            unique.push(*id);
+        }
+    }
+    let txn = db.begin().await?;
+    // Lock the project so concurrent awards to it apply one after the other.
+    let project = projects::Entity::find_by_id(project_id)
+        .filter(projects::Column::Deleted.eq(false))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("Project"))?;
+    let found = Badges::find()
+        .filter(Column::Id.is_in(unique.iter().copied()))
+        .filter(Column::Deleted.eq(false))
+        .all(&txn)
+        .await?;
+    if found.len() != unique.len() {
+        let known: HashSet<Uuid> = found.iter().map(|b| b.id).collect();
+        let missing: Vec<String> = unique
+            .iter()
+            .filter(|id| !known.contains(id))
+            .map(Uuid::to_string)
+            .collect();
+        return Err(AppError::bad_input(
+            "badgeIds",
+            format!("unknown badge id(s): {}", missing.join(", ")),
+        ));
+    }
+    badge_project::Entity::delete_many()
+        .filter(badge_project::Column::ProjectId.eq(project_id))
+        .exec(&txn)
+        .await?;
+    if !unique.is_empty() {
+        let now = Utc::now();
+        badge_project::Entity::insert_many(unique.iter().map(|badge_id| badge_project::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            project_id: Set(project_id),
+            badge_id: Set(*badge_id),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(project)
+}
+
+/// `(projectId, badge)` for the given projects, heaviest badge first.
+pub async fn badges_of_projects(
+    db: &impl ConnectionTrait,
+    project_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, Badge)>> {
+    let rows = badge_project::Entity::find()
+        .find_also_related(Badges)
+        .filter(badge_project::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .filter(Column::Deleted.eq(false))
+        .order_by_desc(Column::Weight)
+        .order_by_asc(Column::Title)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(link, badge)| badge.map(|b| (link.project_id, b)))
+        .collect())
+}
+
+/// `(badgeId, project)` for the given badges' visible projects, newest first.
+pub async fn projects_of_badges(
+    db: &impl ConnectionTrait,
+    badge_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, Project)>> {
+    let links = badge_project::Entity::find()
+        .filter(badge_project::Column::BadgeId.is_in(badge_ids.iter().copied()))
+        .all(db)
+        .await?;
+    let mut badges_by_project: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for link in &links {
+        badges_by_project
+            .entry(link.project_id)
+            .or_default()
+            .push(link.badge_id);
+    }
+    let project_ids: Vec<Uuid> = badges_by_project.keys().copied().collect();
+    // find_many keeps the project order (newest first) and hides deleted projects and owners.
+    let projects = project_service::find_many(db, &project_ids).await?;
+    Ok(projects
+        .into_iter()
+        .flat_map(|project| {
+            badges_by_project
+                .get(&project.id)
+                .into_iter()
+                .flatten()
+                .map(move |badge_id| (*badge_id, project.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}

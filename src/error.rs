@@ -1,0 +1,146 @@
+//! The one application error type, and its single mapping to GraphQL error codes.
+//!
+//! Services return `AppError`; resolvers use `?` and the conversion below puts the code into
+//! `extensions.code` (the `custom-error-conversion` feature of async-graphql turns off its blanket
+//! `From<Display>` conversion, which would otherwise silently drop the code).
+
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// A validation failure; `field` names the offending input field when there is one.
+    #[error("{message}")]
+    BadInput {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadInput {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        AppError::NotFound(format!("{what} not found"))
+    }
+
+    pub fn unauthenticated() -> Self {
+        AppError::Unauthenticated("You must be logged in".into())
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        AppError::Internal(anyhow::anyhow!(message.into()))
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::BadInput { .. } => "BAD_USER_INPUT",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Database(_) | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The message a client may see: internal details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Database(_) | AppError::Internal(_) => "Internal server error".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Turns a unique-constraint violation into a user error naming `field`; anything else stays
+    /// a database error.
+    pub fn on_unique_violation(err: DbErr, field: &str, message: &str) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => AppError::bad_input(field, message),
+            _ => AppError::Database(err),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
+            tracing::error!(error = ?err, "internal error while resolving a request");
+        }
+        let mut gql = async_graphql::Error::new(err.public_message());
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", err.code());
+        if let AppError::BadInput {
+            field: Some(field), ..
+        } = &err
+        {
+            extensions.set("field", field.as_str());
+        }
+        gql.extensions = Some(extensions);
+        gql
+    }
+}
+
+impl<T> From<std::sync::Arc<T>> for AppError
+where
+    T: std::error::Error + Send + Sync + 'static,
+{
+    /// DataLoader errors arrive shared (`Arc`) because one failed batch answers many fields.
+    fn from(err: std::sync::Arc<T>) -> Self {
+        AppError::Internal(anyhow::Error::new(ArcError(err)))
+    }
+}
+
+#[derive(Debug)]
+struct ArcError<T>(std::sync::Arc<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for ArcError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T: std::error::Error> std::error::Error for ArcError<T> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_keeps_code_and_field() {
+        let gql: async_graphql::Error = AppError::bad_input("email", "Email is invalid").into();
+        assert_eq!(gql.message, "Email is invalid");
+        let ext = gql.extensions.unwrap();
+        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("BAD_USER_INPUT")));
+        assert_eq!(ext.get("field"), Some(&async_graphql::Value::from("email")));
+    }
+
+    #[test]
+    fn internal_errors_never_leak_details() {
+        let gql: async_graphql::Error =
+            AppError::Database(DbErr::Custom("relation \"users\" does not exist".into())).into();
+        assert_eq!(gql.message, "Internal server error");
+        assert_eq!(
+            gql.extensions.unwrap().get("code"),
+            Some(&async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
+        );
+    }
+}

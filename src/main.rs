@@ -1,0 +1,103 @@
+//! The mintbean server binary, plus the database maintenance commands `make` uses.
+
+use std::process::ExitCode;
+
+use mintbean::{
+    AppState,
+    config::{Component, Config},
+    db, graphql, http, seed, telemetry,
+};
+
+const USAGE: &str = "\
+mintbean — Mintbean-compatible GraphQL server
+
+USAGE:
+    mintbean [COMMAND]
+
+COMMANDS:
+    serve      Serve GraphQL on HOST:PORT (default; GET /graphql opens the Playground)
+    setup      Create the database if missing, apply migrations, seed it if empty
+    migrate    Apply pending migrations
+    seed       Load development seed data into an empty database
+    reset      DROP and recreate the database, migrate and seed (destroys all data!)
+    schema     Print the GraphQL schema (SDL)
+    help       Show this message
+
+Configuration comes from environment variables and .env; see README.md.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    if matches!(command.as_str(), "help" | "-h" | "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let component = if command == "serve" { Component::Server } else { Component::Admin };
+    let config = match Config::from_env(component) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    match run(&command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: &str, config: Config) -> anyhow::Result<()> {
+    match command {
+        "serve" => serve(config).await,
+        "setup" => {
+            db::ensure_database(&config.database_url).await?;
+            db::migrate(&config.database_url).await?;
+            seed_database(config).await
+        }
+        "migrate" => {
+            db::migrate(&config.database_url).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        "seed" => seed_database(config).await,
+        "reset" => {
+            db::recreate_database(&config.database_url).await?;
+            db::migrate(&config.database_url).await?;
+            seed_database(config).await
+        }
+        "schema" => {
+            let connection = db::connect(&config.database_url, 1).await?;
+            print!("{}", graphql::sdl(AppState::new(connection, config)));
+            Ok(())
+        }
+        other => anyhow::bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+async fn seed_database(config: Config) -> anyhow::Result<()> {
+    let connection = db::connect(&config.database_url, 2).await?;
+    let state = AppState::new(connection, config);
+    match seed::seed_if_empty(&state.db, &state.passwords).await? {
+        seed::SeedOutcome::Seeded => println!("seed data loaded"),
+        seed::SeedOutcome::SkippedNotEmpty => println!("database already has users; seed data not loaded"),
+    }
+    print!("{}", seed::describe_accounts());
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let address = std::net::SocketAddr::new(config.host, config.port);
+    let connection = db::connect(&config.database_url, config.db_max_connections).await?;
+    let playground = config.graphql.playground;
+    let state = AppState::new(connection, config);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(%address, playground, "mintbean is serving GraphQL at /graphql");
+    http::serve(state, listener).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}

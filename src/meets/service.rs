@@ -1,0 +1,319 @@
+//! Meets and registrations: listing, admin CRUD, registering.
+
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{
+    entity::{self, ActiveModel, Column, Entity as Meets, MeetType, Model as Meet},
+    registration,
+    time::{parse_region, parse_wall_clock, to_instant},
+};
+use crate::{
+    error::{AppError, AppResult},
+    kanban::canon,
+    users::entity::{self as users, Model as User},
+    validation,
+};
+
+/// Everything needed to create a meet, as the API receives it.
+pub struct NewMeet {
+    pub meet_type: MeetType,
+    pub title: String,
+    pub description: String,
+    pub detailed_description: Option<String>,
+    pub instructions: String,
+    pub register_link: Option<String>,
+    pub cover_image_url: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub region: String,
+}
+
+/// A partial edit. `None` leaves a field as it is; for nullable columns `Some(None)` clears it.
+#[derive(Default)]
+pub struct MeetChanges {
+    pub meet_type: Option<MeetType>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub detailed_description: Option<Option<String>>,
+    pub instructions: Option<String>,
+    pub register_link: Option<Option<String>>,
+    pub cover_image_url: Option<String>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub region: Option<String>,
+    pub kanban_canon_id: Option<Option<Uuid>>,
+}
+
+/// A validated start/end pair in a zone.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub zone: Tz,
+}
+
+impl Schedule {
+    fn validate(self) -> AppResult<Self> {
+        if to_instant(self.end, self.zone) <= to_instant(self.start, self.zone) {
+            return Err(AppError::bad_input("endTime", "endTime must be after startTime"));
+        }
+        Ok(self)
+    }
+}
+
+const TITLE: (usize, usize) = (2, 64);
+const DESCRIPTION: (usize, usize) = (3, 2000);
+const INSTRUCTIONS: (usize, usize) = (3, 20_000);
+const DETAILED_DESCRIPTION: (usize, usize) = (0, 20_000);
+
+fn stored(wall_clock: NaiveDateTime) -> chrono::DateTime<Utc> {
+    Utc.from_utc_datetime(&wall_clock)
+}
+
+pub async fn list(db: &impl ConnectionTrait) -> AppResult<Vec<Meet>> {
+    Ok(Meets::find()
+        .filter(Column::Deleted.eq(false))
+        .order_by_desc(Column::StartTime)
+        .all(db)
+        .await?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Meet>> {
+    Ok(Meets::find_by_id(id)
+        .filter(Column::Deleted.eq(false))
+        .one(db)
+        .await?)
+}
+
+pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<Meet>> {
+    Ok(Meets::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::Deleted.eq(false))
+        .all(db)
+        .await?)
+}
+
+async fn lock_for_update(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Meet> {
+    Meets::find_by_id(id)
+        .filter(Column::Deleted.eq(false))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("Meet"))
+}
+
+async fn ensure_canon_exists(db: &impl ConnectionTrait, canon_id: Uuid) -> AppResult<()> {
+    if canon::Entity::find_by_id(canon_id).one(db).await?.is_none() {
+        return Err(AppError::bad_input(
+            "kanbanCanonId",
+            "kanbanCanonId does not refer to an existing kanban canon",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create(db: &DatabaseConnection, input: NewMeet) -> AppResult<Meet> {
+    let schedule = Schedule {
+        start: parse_wall_clock("startTime", &input.start_time)?,
+        end: parse_wall_clock("endTime", &input.end_time)?,
+        zone: parse_region("region", &input.region)?,
+    }
+    .validate()?;
+    let now = Utc::now();
+    let model = ActiveModel {
+        id: Set(Uuid::new_v4()),
+        meet_type: Set(input.meet_type.as_str().to_owned()),
+        title: Set(validation::text("title", &input.title, TITLE.0, TITLE.1)?),
+        description: Set(validation::text(
+            "description",
+            &input.description,
+            DESCRIPTION.0,
+            DESCRIPTION.1,
+        )?),
+        detailed_description: Set(validation::optional_text(
+            "detailedDescription",
+            input.detailed_description.as_deref(),
+            DETAILED_DESCRIPTION.0,
+            DETAILED_DESCRIPTION.1,
+        )?),
+        instructions: Set(validation::text(
+            "instructions",
+            &input.instructions,
+            INSTRUCTIONS.0,
+            INSTRUCTIONS.1,
+        )?),
+        register_link: Set(optional_url("registerLink", input.register_link.as_deref())?),
+        cover_image_url: Set(validation::url("coverImageUrl", &input.cover_image_url)?),
+        start_time: Set(stored(schedule.start)),
+        end_time: Set(stored(schedule.end)),
+        region: Set(schedule.zone.name().to_owned()),
+        kanban_canon_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted: Set(false),
+    };
+    let txn = db.begin().await?;
+    let meet = model.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(meet)
+}
+
+fn optional_url(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => validation::url(field, v).map(Some),
+    }
+}
+
+pub async fn edit(db: &DatabaseConnection, id: Uuid, changes: MeetChanges) -> AppResult<Meet> {
+    let txn = db.begin().await?;
+    let current = lock_for_update(&txn, id).await?;
+    let mut model: ActiveModel = current.clone().into();
+
+    if let Some(meet_type) = changes.meet_type {
+        model.meet_type = Set(meet_type.as_str().to_owned());
+    }
+    if let Some(title) = &changes.title {
+        model.title = Set(validation::text("title", title, TITLE.0, TITLE.1)?);
+    }
+    if let Some(description) = &changes.description {
+        model.description = Set(validation::text(
+            "description",
+            description,
+            DESCRIPTION.0,
+            DESCRIPTION.1,
+        )?);
+    }
+    if let Some(detailed) = &changes.detailed_description {
+        model.detailed_description = Set(validation::optional_text(
+            "detailedDescription",
+            detailed.as_deref(),
+            DETAILED_DESCRIPTION.0,
+            DETAILED_DESCRIPTION.1,
+        )?);
+    }
+    if let Some(instructions) = &changes.instructions {
+        model.instructions = Set(validation::text(
+            "instructions",
+            instructions,
+            INSTRUCTIONS.0,
+            INSTRUCTIONS.1,
+        )?);
+    }
+    if let Some(link) = &changes.register_link {
+        model.register_link = Set(optional_url("registerLink", link.as_deref())?);
+    }
+    if let Some(cover) = &changes.cover_image_url {
+        model.cover_image_url = Set(validation::url("coverImageUrl", cover)?);
+    }
+    if let Some(canon_id) = changes.kanban_canon_id {
+        if let Some(canon_id) = canon_id {
+            ensure_canon_exists(&txn, canon_id).await?;
+        }
+        model.kanban_canon_id = Set(canon_id);
+    }
+    if changes.start_time.is_some() || changes.end_time.is_some() || changes.region.is_some() {
+        let schedule = Schedule {
+            start: match &changes.start_time {
+                Some(s) => parse_wall_clock("startTime", s)?,
+                None => current.start_wall_clock(),
+            },
+            end: match &changes.end_time {
+                Some(s) => parse_wall_clock("endTime", s)?,
+                None => current.end_wall_clock(),
+            },
+            zone: match &changes.region {
+                Some(r) => parse_region("region", r)?,
+                None => current.zone(),
+            },
+        }
+        .validate()?;
+        model.start_time = Set(stored(schedule.start));
+        model.end_time = Set(stored(schedule.end));
+        model.region = Set(schedule.zone.name().to_owned());
+    }
+    model.updated_at = Set(Utc::now());
+    let meet = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(meet)
+}
+
+/// Soft-deletes a meet.
+pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<()> {
+    let txn = db.begin().await?;
+    let meet = lock_for_update(&txn, id).await?;
+    let mut model: ActiveModel = meet.into();
+    model.deleted = Set(true);
+    model.updated_at = Set(Utc::now());
+    model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Registers `user` for a meet. A second registration is an error; a registration that was
+/// soft-deleted is revived (the UNIQUE (userId, meetId) constraint allows only one row).
+pub async fn register(db: &DatabaseConnection, user: &User, meet_id: Uuid) -> AppResult<registration::Model> {
+    let txn = db.begin().await?;
+    let meet = find(&txn, meet_id).await?.ok_or_else(|| AppError::not_found("Meet"))?;
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            r#"INSERT INTO "meetRegistrations" (id, "userId", "meetId", "createdAt", "updatedAt", deleted)
+               VALUES ($1, $2, $3, now(), now(), false)
+               ON CONFLICT ("userId", "meetId") DO UPDATE
+                 SET deleted = false, "updatedAt" = now()
+                 WHERE "meetRegistrations".deleted
+               RETURNING id"#,
+            [Uuid::new_v4().into(), user.id.into(), meet.id.into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Err(AppError::bad_input("meetId", "You are already registered for this meet"));
+    };
+    let registration_id: Uuid = row.try_get("", "id")?;
+    let registration = registration::Entity::find_by_id(registration_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::internal("registration vanished inside its transaction"))?;
+    txn.commit().await?;
+    Ok(registration)
+}
+
+/// `(meetId, user)` for every active registration of active users to the given meets, oldest
+/// registration first.
+pub async fn registrants_of(db: &impl ConnectionTrait, meet_ids: &[Uuid]) -> AppResult<Vec<(Uuid, User)>> {
+    let rows = registration::Entity::find()
+        .find_also_related(users::Entity)
+        .filter(registration::Column::MeetId.is_in(meet_ids.iter().copied()))
+        .filter(registration::Column::Deleted.eq(false))
+        .filter(users::Column::Deleted.eq(false))
+        .order_by_asc(registration::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(reg, user)| user.map(|u| (reg.meet_id, u)))
+        .collect())
+}
+
+/// `(userId, meet)` for the active meets the given users are registered for, newest start first.
+pub async fn registered_meets_of(db: &impl ConnectionTrait, user_ids: &[Uuid]) -> AppResult<Vec<(Uuid, Meet)>> {
+    let rows = registration::Entity::find()
+        .find_also_related(entity::Entity)
+        .filter(registration::Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(registration::Column::Deleted.eq(false))
+        .filter(Column::Deleted.eq(false))
+        .order_by_desc(Column::StartTime)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(reg, meet)| meet.map(|m| (reg.user_id, m)))
+        .collect())
+}

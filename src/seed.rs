@@ -1,0 +1,324 @@
+//! Development seed data: accounts with known passwords, past and upcoming meets of every type in
+//! several time zones, registrations, projects with media assets, badges, posts.
+//!
+//! Seeds only an empty database (no users), so it never mixes with real data.
+
+use chrono::{Datelike, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::PasswordHasher,
+    badges::{badge_project, entity as badge},
+    error::AppResult,
+    meets::{entity as meet, entity::MeetType, registration},
+    posts::entity as post,
+    projects::{entity as project, media_asset, project_media_asset},
+    users::entity as user,
+};
+
+/// Printed by `make run` and listed in the README.
+pub const DEV_ACCOUNTS: &[(&str, &str, &str, &str, bool)] = &[
+    ("admin@mintbean.dev", "mintbean-admin", "Ada", "Admin", true),
+    ("grace@mintbean.dev", "password123", "Grace", "Hopper", false),
+    ("linus@mintbean.dev", "password123", "Linus", "Torvalds", false),
+    ("margaret@mintbean.dev", "password123", "Margaret", "Hamilton", false),
+];
+
+pub enum SeedOutcome {
+    Seeded,
+    SkippedNotEmpty,
+}
+
+pub fn describe_accounts() -> String {
+    let mut out = String::from("Development accounts (email / password):\n");
+    for (email, password, _, _, admin) in DEV_ACCOUNTS {
+        out.push_str(&format!(
+            "  {email:<24} {password:<16}{}\n",
+            if *admin { " (admin)" } else { "" }
+        ));
+    }
+    out
+}
+
+pub async fn seed_if_empty(db: &DatabaseConnection, passwords: &PasswordHasher) -> AppResult<SeedOutcome> {
+    if user::Entity::find().count(db).await? > 0 {
+        return Ok(SeedOutcome::SkippedNotEmpty);
+    }
+    let txn = db.begin().await?;
+    seed(&txn, passwords).await?;
+    txn.commit().await?;
+    Ok(SeedOutcome::Seeded)
+}
+
+/// A wall-clock time `days` from today at `hour`:00 in `zone`, stored the Node way (as if UTC).
+fn local(zone: Tz, days: i64, hour: u32) -> chrono::DateTime<Utc> {
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let date = today + Duration::days(days);
+    let wall: NaiveDateTime = chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), date.day())
+        .and_then(|d| d.and_hms_opt(hour, 0, 0))
+        .expect("valid seed time");
+    Utc.from_utc_datetime(&wall)
+}
+
+struct SeedMeet {
+    kind: MeetType,
+    title: &'static str,
+    description: &'static str,
+    zone: Tz,
+    start_day: i64,
+    start_hour: u32,
+    length_hours: i64,
+}
+
+async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResult<()> {
+    let now = Utc::now();
+    let mut users = Vec::new();
+    for (email, password, first, last, admin) in DEV_ACCOUNTS {
+        let row = user::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            email: Set((*email).into()),
+            first_name: Set((*first).into()),
+            last_name: Set((*last).into()),
+            password_hash: Set(passwords.hash(password).await?),
+            is_admin: Set(*admin),
+            created_at: Set(now - Duration::days(60)),
+            updated_at: Set(now - Duration::days(60)),
+            deleted: Set(false),
+        }
+        .insert(db)
+        .await?;
+        users.push(row);
+    }
+
+    let meets_to_create = [
+        SeedMeet {
+            kind: MeetType::Hackathon,
+            title: "Autumn Game Jam",
+            description: "Build a browser game in three days, alone or in a team.",
+            zone: chrono_tz::America::Toronto,
+            start_day: -21,
+            start_hour: 12,
+            length_hours: 72,
+        },
+        SeedMeet {
+            kind: MeetType::Hackathon,
+            title: "Winter Web Weeklong",
+            description: "Seven days to ship a web app that helps your neighbourhood.",
+            zone: chrono_tz::Europe::Berlin,
+            start_day: 6,
+            start_hour: 10,
+            length_hours: 7 * 24,
+        },
+        SeedMeet {
+            kind: MeetType::Hackathon,
+            title: "Open Source Month",
+            description: "Running now: contribute to open source projects all month long.",
+            zone: chrono_tz::UTC,
+            start_day: 0,
+            start_hour: 0,
+            length_hours: 23 * 24,
+        },
+        SeedMeet {
+            kind: MeetType::Workshop,
+            title: "Intro to GraphQL",
+            description: "Queries, mutations and fragments, hands on.",
+            zone: chrono_tz::Asia::Kolkata,
+            start_day: 2,
+            start_hour: 18,
+            length_hours: 2,
+        },
+        SeedMeet {
+            kind: MeetType::Workshop,
+            title: "CSS Grid in Practice",
+            description: "Lay out real pages with grid and subgrid.",
+            zone: chrono_tz::America::Toronto,
+            start_day: -10,
+            start_hour: 19,
+            length_hours: 2,
+        },
+        SeedMeet {
+            kind: MeetType::Webinar,
+            title: "Landing Your First Dev Job",
+            description: "Portfolios, interviews and negotiating, from people who hire.",
+            zone: chrono_tz::America::Los_Angeles,
+            start_day: -30,
+            start_hour: 17,
+            length_hours: 1,
+        },
+        SeedMeet {
+            kind: MeetType::Webinar,
+            title: "Open Source Maintainers AMA",
+            description: "Ask maintainers anything about running a project.",
+            zone: chrono_tz::Europe::London,
+            start_day: 9,
+            start_hour: 16,
+            length_hours: 1,
+        },
+        SeedMeet {
+            kind: MeetType::Lecture,
+            title: "How Databases Keep Your Data",
+            description: "Write-ahead logs, MVCC and fsync, explained.",
+            zone: chrono_tz::Australia::Sydney,
+            start_day: 14,
+            start_hour: 9,
+            length_hours: 2,
+        },
+        SeedMeet {
+            kind: MeetType::Lecture,
+            title: "A Short History of the Web",
+            description: "From CERN to the modern browser.",
+            zone: chrono_tz::America::Toronto,
+            start_day: -45,
+            start_hour: 18,
+            length_hours: 1,
+        },
+    ];
+
+    let mut meets = Vec::new();
+    for spec in &meets_to_create {
+        let start = local(spec.zone, spec.start_day, spec.start_hour);
+        let row = meet::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            meet_type: Set(spec.kind.as_str().into()),
+            title: Set(spec.title.into()),
+            description: Set(spec.description.into()),
+            instructions: Set("Join the Discord, read the brief, and submit your project before the deadline.".into()),
+            detailed_description: Set(Some(format!(
+                "## {}\n\n{}\n\nEveryone is welcome, whatever your level.",
+                spec.title, spec.description
+            ))),
+            register_link: Set(Some("https://mintbean.io/register".into())),
+            cover_image_url: Set("https://res.cloudinary.com/demo/image/upload/sample.jpg".into()),
+            start_time: Set(start),
+            end_time: Set(start + Duration::hours(spec.length_hours)),
+            region: Set(spec.zone.name().into()),
+            kanban_canon_id: Set(None),
+            created_at: Set(now - Duration::days(50)),
+            updated_at: Set(now - Duration::days(50)),
+            deleted: Set(false),
+        }
+        .insert(db)
+        .await?;
+        meets.push(row);
+    }
+
+    // Every regular user registers for the past hackathon and two upcoming meets.
+    for user in users.iter().filter(|u| !u.is_admin) {
+        for meet in [&meets[0], &meets[1], &meets[3]] {
+            registration::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                user_id: Set(user.id),
+                meet_id: Set(meet.id),
+                created_at: Set(now - Duration::days(40)),
+                updated_at: Set(now - Duration::days(40)),
+                deleted: Set(false),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+
+    let badges = [
+        (":trophy:", "star", "trophy", "ffd700", "000000", "Winner", 100),
+        (":sparkles:", "circle", "magic", "7b2ff7", "ffffff", "Most Creative", 50),
+        (":hammer:", "square", "hammer", "2d3748", "f6ad55", "Best Engineering", 50),
+        (":seedling:", "circle", "seedling", "38a169", "ffffff", "First Submission", 10),
+    ];
+    let mut badge_rows = Vec::new();
+    for (alias, shape, icon, bg, fg, title, weight) in badges {
+        let row = badge::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            alias: Set(alias.into()),
+            badge_shape: Set(shape.into()),
+            fa_icon: Set(icon.into()),
+            background_hex: Set(Some(bg.into())),
+            icon_hex: Set(Some(fg.into())),
+            title: Set(title.into()),
+            description: Set(format!("Awarded for: {title}.")),
+            weight: Set(weight),
+            created_at: Set(now - Duration::days(30)),
+            updated_at: Set(now - Duration::days(30)),
+            deleted: Set(false),
+        }
+        .insert(db)
+        .await?;
+        badge_rows.push(row);
+    }
+
+    let submissions = [
+        (&users[1], "Pixel Pirates", &["samples/landscapes/beach-boat", "samples/landscapes/nature-mountains"][..], &[0usize, 3][..]),
+        (&users[2], "Kernel Panic!", &["samples/animals/cat"][..], &[2, 3][..]),
+        (&users[3], "Moonshot", &["samples/landscapes/architecture-signs", "samples/food/dessert", "samples/people/smiling-man"][..], &[1][..]),
+    ];
+    for (owner, title, assets, badge_indexes) in submissions {
+        let project = project::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(owner.id),
+            meet_id: Set(Some(meets[0].id)),
+            title: Set(title.into()),
+            source_code_url: Set(format!("https://github.com/mintbean-dev/{}", title.to_lowercase().replace([' ', '!'], "-"))),
+            live_url: Set(format!("https://{}.example.com", title.to_lowercase().replace([' ', '!'], ""))),
+            created_at: Set(now - Duration::days(18)),
+            updated_at: Set(now - Duration::days(18)),
+            deleted: Set(false),
+        }
+        .insert(db)
+        .await?;
+        for (index, public_id) in assets.iter().enumerate() {
+            let asset = media_asset::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                user_id: Set(owner.id),
+                cloudinary_public_id: Set((*public_id).into()),
+                index: Set(Some(index as i32)),
+                created_at: Set(now - Duration::days(18)),
+                updated_at: Set(now - Duration::days(18)),
+                deleted: Set(false),
+            }
+            .insert(db)
+            .await?;
+            project_media_asset::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                project_id: Set(project.id),
+                media_asset_id: Set(asset.id),
+                created_at: Set(now - Duration::days(18)),
+                updated_at: Set(now - Duration::days(18)),
+                deleted: Set(false),
+            }
+            .insert(db)
+            .await?;
+        }
+        for badge_index in badge_indexes {
+            badge_project::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                project_id: Set(project.id),
+                badge_id: Set(badge_rows[*badge_index].id),
+                created_at: Set(now - Duration::days(15)),
+                updated_at: Set(now - Duration::days(15)),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+
+    for (author, body) in [
+        (&users[1], "Shipped my first game jam entry. Pixel art is harder than it looks!"),
+        (&users[2], "Looking for a teammate for the Winter Web Weeklong — backend person here."),
+        (&users[0], "Welcome to Mintbean! Check out the upcoming meets."),
+    ] {
+        post::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(author.id),
+            body: Set(body.into()),
+            created_at: Set(now - Duration::days(5)),
+            updated_at: Set(now - Duration::days(5)),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! GraphQL for users: `PublicUser`, `PrivateUser`, `me`, `user`, `login`, `logout`, `register`.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, InputObject, Object, Result, dataloader::Loader};
+use uuid::Uuid;
+
+use super::{entity::Model as User, service};
+use crate::{
+    graphql::{
+        context::{app, current_user, loaders, session},
+        loader::{DbLoader, LoadError, into_load_error},
+        scalars::DateTime,
+    },
+    meets::graphql::{Meet, registered_meets_of},
+    posts::graphql::{Post, posts_of_user},
+    projects::graphql::{Project, projects_of_user},
+    relation_key,
+};
+
+relation_key!(
+    /// A non-deleted user by id.
+    UserById
+);
+
+impl Loader<UserById> for DbLoader {
+    type Value = User;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, User>, LoadError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let users = service::find_active_many(&self.db, &ids)
+            .await
+            .map_err(into_load_error)?;
+        Ok(users.into_iter().map(|u| (UserById(u.id), u)).collect())
+    }
+}
+
+pub async fn public_user(ctx: &Context<'_>, id: Uuid) -> Result<Option<PublicUser>> {
+    Ok(loaders(ctx)
+        .load_one(UserById(id))
+        .await
+        .map_err(crate::error::AppError::from)?
+        .map(PublicUser))
+}
+
+/// A user as anyone may see them: never their email.
+pub struct PublicUser(pub User);
+
+#[Object]
+impl PublicUser {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+    async fn last_name(&self) -> &str {
+        &self.0.last_name
+    }
+    async fn is_admin(&self) -> bool {
+        self.0.is_admin
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+    async fn registered_meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Meet>>> {
+        Ok(Some(registered_meets_of(ctx, self.0.id).await?))
+    }
+    async fn posts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Post>>>> {
+        Ok(Some(posts_of_user(ctx, self.0.id).await?))
+    }
+    async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
+        Ok(Some(projects_of_user(ctx, self.0.id).await?))
+    }
+}
+
+/// The logged-in user's own view, with email and (right after login/register) the session token.
+pub struct PrivateUser {
+    pub user: User,
+    pub token: Option<String>,
+}
+
+#[Object]
+impl PrivateUser {
+    async fn id(&self) -> Uuid {
+        self.user.id
+    }
+    async fn email(&self) -> &str {
+        &self.user.email
+    }
+    async fn first_name(&self) -> &str {
+        &self.user.first_name
+    }
+    async fn last_name(&self) -> &str {
+        &self.user.last_name
+    }
+    async fn created_at(&self) -> DateTime {
+        self.user.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.user.updated_at.into()
+    }
+    async fn is_admin(&self) -> bool {
+        self.user.is_admin
+    }
+    async fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+    async fn registered_meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Meet>>> {
+        Ok(Some(registered_meets_of(ctx, self.user.id).await?))
+    }
+    async fn posts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Post>>>> {
+        Ok(Some(posts_of_user(ctx, self.user.id).await?))
+    }
+    async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
+        Ok(Some(projects_of_user(ctx, self.user.id).await?))
+    }
+}
+
+#[derive(InputObject)]
+pub struct UserRegistrationInput {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+    pub password_confirmation: String,
+}
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// A user's public profile.
+    async fn user(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<PublicUser>> {
+        match public_user(ctx, id).await? {
+            Some(user) => Ok(Some(user)),
+            None => Err(crate::error::AppError::not_found("User").into()),
+        }
+    }
+
+    /// The logged-in user; `UNAUTHENTICATED` when logged out.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<PrivateUser>> {
+        let user = current_user(ctx)
+            .await?
+            .ok_or_else(crate::error::AppError::unauthenticated)?;
+        Ok(Some(PrivateUser { user, token: None }))
+    }
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Logs in and sets the `jwt` session cookie.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<PrivateUser> {
+        let state = app(ctx);
+        let user = service::authenticate(&state.db, &state.passwords, &email, &password).await?;
+        let token = session(ctx).log_in(&user).await?;
+        Ok(PrivateUser {
+            user,
+            token: Some(token),
+        })
+    }
+
+    /// Clears the session cookie.
+    async fn logout(&self, ctx: &Context<'_>) -> bool {
+        session(ctx).log_out().await;
+        true
+    }
+
+    /// Creates an account and logs it in.
+    async fn register(&self, ctx: &Context<'_>, input: UserRegistrationInput) -> Result<PrivateUser> {
+        let state = app(ctx);
+        let user = service::register(
+            &state.db,
+            &state.passwords,
+            service::Registration {
+                email: input.email,
+                first_name: input.first_name,
+                last_name: input.last_name,
+                password: input.password,
+                password_confirmation: input.password_confirmation,
+            },
+        )
+        .await?;
+        let token = session(ctx).log_in(&user).await?;
+        Ok(PrivateUser {
+            user,
+            token: Some(token),
+        })
+    }
+}

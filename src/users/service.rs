@@ -1,0 +1,135 @@
+//! Accounts: registration, login, lookups.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use uuid::Uuid;
+
+use super::entity::{ActiveModel, Column, Entity as Users, Model as User};
+use crate::{
+    auth::{PasswordHasher, password::Verification},
+    error::{AppError, AppResult},
+    validation,
+};
+
+pub struct Registration {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+    pub password_confirmation: String,
+}
+
+pub async fn find_active(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<User>> {
+    Ok(Users::find_by_id(id)
+        .filter(Column::Deleted.eq(false))
+        .one(db)
+        .await?)
+}
+
+pub async fn find_active_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<User>> {
+    Ok(Users::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::Deleted.eq(false))
+        .all(db)
+        .await?)
+}
+
+pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> AppResult<Option<User>> {
+    Ok(Users::find()
+        .filter(Expr::expr(Func::lower(Expr::col(Column::Email))).eq(email.trim().to_lowercase()))
+        .filter(Column::Deleted.eq(false))
+        .one(db)
+        .await?)
+}
+
+fn validate_password(password: &str, confirmation: &str) -> AppResult<()> {
+    let len = password.chars().count();
+    if !(6..=64).contains(&len) {
+        return Err(AppError::bad_input(
+            "password",
+            "password must be between 6 and 64 characters",
+        ));
+    }
+    if password != confirmation {
+        return Err(AppError::bad_input(
+            "passwordConfirmation",
+            "passwordConfirmation must match password",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn register(
+    db: &impl ConnectionTrait,
+    passwords: &PasswordHasher,
+    input: Registration,
+) -> AppResult<User> {
+    let email = validation::email("email", &input.email)?;
+    let first_name = validation::text("firstName", &input.first_name, 1, 32)?;
+    let last_name = validation::text("lastName", &input.last_name, 1, 32)?;
+    validate_password(&input.password, &input.password_confirmation)?;
+    if find_by_email_any(db, &email).await?.is_some() {
+        return Err(email_taken());
+    }
+    let password_hash = passwords.hash(&input.password).await?;
+    let now = Utc::now();
+    ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email),
+        first_name: Set(first_name),
+        last_name: Set(last_name),
+        password_hash: Set(password_hash),
+        is_admin: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted: Set(false),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| AppError::on_unique_violation(e, "email", EMAIL_TAKEN))
+}
+
+const EMAIL_TAKEN: &str = "email is already registered";
+
+fn email_taken() -> AppError {
+    AppError::bad_input("email", EMAIL_TAKEN)
+}
+
+/// Any row with this email, deleted or not: the UNIQUE constraint covers deleted accounts too.
+async fn find_by_email_any(db: &impl ConnectionTrait, email: &str) -> AppResult<Option<User>> {
+    Ok(Users::find()
+        .filter(Expr::expr(Func::lower(Expr::col(Column::Email))).eq(email.to_lowercase()))
+        .one(db)
+        .await?)
+}
+
+/// Checks credentials. An unknown email and a wrong password fail identically, and take about
+/// as long as each other (the unknown case verifies against a decoy hash).
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    passwords: &PasswordHasher,
+    email: &str,
+    password: &str,
+) -> AppResult<User> {
+    let invalid = || AppError::Unauthenticated("Login failed: invalid email or password".into());
+    let Some(user) = find_by_email(db, email).await? else {
+        passwords.verify_decoy(password).await?;
+        return Err(invalid());
+    };
+    match passwords.verify(password, &user.password_hash).await? {
+        Verification::Invalid => Err(invalid()),
+        Verification::Valid => Ok(user),
+        Verification::ValidNeedsRehash => {
+            // Upgrade bcrypt (Node) or outdated argon2 hashes while we hold the plain password.
+            let fresh = passwords.hash(password).await?;
+            let mut active: ActiveModel = user.into();
+            active.password_hash = Set(fresh);
+            active.updated_at = Set(Utc::now());
+            Ok(active.update(db).await?)
+        }
+    }
+}
+

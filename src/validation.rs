@@ -1,0 +1,130 @@
+//! Input checks shared by the domains. Each failure is a `BAD_USER_INPUT` naming its field.
+
+use crate::error::{AppError, AppResult};
+
+/// Trims `value` and checks its length in characters.
+pub fn text(field: &str, value: &str, min: usize, max: usize) -> AppResult<String> {
+    let trimmed = value.trim();
+    let len = trimmed.chars().count();
+    if len < min {
+        return Err(if min == 1 {
+            AppError::bad_input(field, format!("{field} must not be empty"))
+        } else {
+            AppError::bad_input(field, format!("{field} must be at least {min} characters"))
+        });
+    }
+    if len > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Like [`text`] for optional fields: `None` stays `None`.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    min: usize,
+    max: usize,
+) -> AppResult<Option<String>> {
+    value.map(|v| text(field, v, min, max)).transpose()
+}
+
+/// An absolute http(s) URL.
+pub fn url(field: &str, value: &str) -> AppResult<String> {
+    let trimmed = value.trim();
+    match url::Url::parse(trimmed) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(AppError::bad_input(
+            field,
+            format!("{field} must be a valid URL (https://...)"),
+        )),
+    }
+}
+
+pub fn email(field: &str, value: &str) -> AppResult<String> {
+    let normalised = value.trim().to_lowercase();
+    let valid = normalised.len() <= 254
+        && email_address::EmailAddress::parse_with_options(
+            &normalised,
+            email_address::Options::default().without_display_text(),
+        )
+        .is_ok()
+        && normalised
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| domain.contains('.'));
+    if valid {
+        Ok(normalised)
+    } else {
+        Err(AppError::bad_input(field, format!("{field} must be a valid email address")))
+    }
+}
+
+/// Six hex digits without `#`, stored lower-case.
+pub fn hex_colour(field: &str, value: &str) -> AppResult<String> {
+    let trimmed = value.trim();
+    if trimmed.len() == 6 && trimmed.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(trimmed.to_ascii_lowercase())
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!("{field} must be 6 hex digits without '#', e.g. ff8800"),
+        ))
+    }
+}
+
+pub fn int_range(field: &str, value: i32, min: i32, max: i32) -> AppResult<i32> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!("{field} must be between {min} and {max}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: AppError) -> String {
+        match err {
+            AppError::BadInput { field, .. } => field.unwrap(),
+            other => panic!("expected bad input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_trims_and_counts_characters() {
+        assert_eq!(text("title", "  héllo ", 1, 5).unwrap(), "héllo");
+        assert_eq!(field_of(text("title", "   ", 1, 5).unwrap_err()), "title");
+        assert!(text("title", "toolong", 1, 5).is_err());
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        assert!(url("liveUrl", "https://example.com/x").is_ok());
+        assert!(url("liveUrl", "javascript:alert(1)").is_err());
+        assert!(url("liveUrl", "example.com").is_err());
+    }
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(email("email", " Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert!(email("email", "ada@localhost").is_err());
+        assert!(email("email", "not an email").is_err());
+        assert!(email("email", "Ada <ada@example.com>").is_err());
+    }
+
+    #[test]
+    fn hex_colours() {
+        assert_eq!(hex_colour("iconHex", "FFaa00").unwrap(), "ffaa00");
+        assert!(hex_colour("iconHex", "#ffaa00").is_err());
+        assert!(hex_colour("iconHex", "ffaa0g").is_err());
+    }
+}
