@@ -195,11 +195,17 @@ impl Config {
                 .unwrap_or_default(),
             graphql,
             max_body_bytes: r.parsed("MAX_BODY_BYTES", 1024 * 1024, "a number of bytes"),
-            request_timeout: Duration::from_secs(r.parsed(
-                "REQUEST_TIMEOUT_SECS",
-                30,
-                "a number of seconds",
-            )),
+            request_timeout: {
+                let seconds: f64 = r.parsed("REQUEST_TIMEOUT_SECS", 30.0, "a number of seconds");
+                if seconds.is_finite() && seconds > 0.0 {
+                    Duration::from_secs_f64(seconds)
+                } else {
+                    r.errors
+                        .invalid
+                        .push("REQUEST_TIMEOUT_SECS must be a positive number of seconds".into());
+                    Duration::from_secs(30)
+                }
+            },
             password_hash_concurrency: r.parsed(
                 "PASSWORD_HASH_CONCURRENCY",
                 default_hashers,

@@ -39,7 +39,8 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_blocking(password: &str) -> AppResult<String> {
+/// Hashes on the current thread. For tools and tests; request paths use [`PasswordHasher::hash`].
+pub fn hash_blocking(password: &str) -> AppResult<String> {
     argon2()
         .hash_password(password.as_bytes())
         .map(|hash| hash.to_string())

@@ -1,0 +1,348 @@
+//! Test harness: every test gets its own database, cloned from a migrated template, and its own
+//! server on a random port, reached over real HTTP.
+
+use std::{
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use mintbean::{
+    AppState,
+    config::{Component, Config},
+    db,
+};
+use reqwest::Client;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "test-secret-for-sessions";
+pub const PASSWORD: &str = "correct-horse";
+
+/// The admin URL of the test cluster (`scripts/pg.sh start test` prints it).
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_DATABASE_URL is not set. Run the suite with `make test`, or start the test \
+             cluster yourself: eval \"$(scripts/pg.sh start test)\""
+        )
+    })
+}
+
+pub fn database_url(name: &str) -> String {
+    let mut url = url::Url::parse(&admin_url()).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+async fn admin_connection() -> DatabaseConnection {
+    db::connect(&admin_url(), 1)
+        .await
+        .expect("connect to the test cluster")
+}
+
+async fn exec(conn: &DatabaseConnection, sql: &str) {
+    conn.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// A stable name for the migrated template: changes whenever the migration list changes.
+fn template_name() -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in migration::migration_names().join(",").bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("mintbean_tpl_{hash:016x}")
+}
+
+const LOCK_KEY: i64 = 0x7465_7374_6462; // "testdb"
+
+/// Creates a database for one test, cloned from the migrated template (built on first use;
+/// an advisory lock makes parallel tests and processes agree on who builds it).
+pub async fn fresh_database() -> String {
+    let admin = admin_connection().await;
+    let backend = admin.get_database_backend();
+    admin
+        .execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_lock($1)", [LOCK_KEY.into()]))
+        .await
+        .expect("advisory lock");
+    let template = template_name();
+    let exists = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+            [template.clone().into()],
+        ))
+        .await
+        .expect("look up template")
+        .is_some();
+    if !exists {
+        // Built under another name and renamed at the end, so a crash never leaves a half-migrated
+        // template behind.
+        let building = format!("{template}_building");
+        exec(&admin, &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).await;
+        exec(&admin, &format!("CREATE DATABASE \"{building}\"")).await;
+        db::migrate(&database_url(&building)).await.expect("migrate the template");
+        exec(&admin, &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\"")).await;
+    }
+    let name = format!("mintbean_test_{}", Uuid::new_v4().simple());
+    exec(&admin, &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).await;
+    admin
+        .execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_unlock($1)", [LOCK_KEY.into()]))
+        .await
+        .expect("advisory unlock");
+    let _ = admin.close().await;
+    name
+}
+
+/// Drops a test database from any context (also from `Drop`, outside a runtime).
+pub fn drop_database(name: &str) {
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let admin = admin_connection().await;
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+            let _ = admin.close().await;
+        });
+    })
+    .join()
+    .expect("drop database thread");
+}
+
+pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> = vec![
+        ("APP_ENV".into(), "test".into()),
+        ("DATABASE_URL".into(), database_url.into()),
+        ("JWT_SECRET".into(), JWT_SECRET.into()),
+        ("HOST".into(), "127.0.0.1".into()),
+        ("PASSWORD_HASH_CONCURRENCY".into(), "4".into()),
+    ];
+    for (k, v) in overrides {
+        vars.retain(|(name, _)| name != k);
+        vars.push(((*k).into(), (*v).into()));
+    }
+    Config::from_lookup(Component::Server, &move |name| {
+        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+    .expect("test config")
+}
+
+/// A password hash computed once per test binary (argon2 is deliberately slow).
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| mintbean::auth::password::hash_blocking(PASSWORD).expect("hash"))
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: DatabaseConnection,
+    pub db_name: String,
+    pub statements: Arc<AtomicUsize>,
+    pub client: Client,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop_database(&self.db_name);
+    }
+}
+
+pub fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        let db_name = fresh_database().await;
+        let config = test_config(&database_url(&db_name), overrides);
+        let mut connection = db::connect(&config.database_url, 10)
+            .await
+            .expect("connect to test database");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        connection.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(connection.clone(), config);
+        tokio::spawn(async move {
+            axum::serve(listener, mintbean::http::router(state))
+                .await
+                .expect("server");
+        });
+        TestApp {
+            address,
+            db: connection,
+            db_name,
+            statements,
+            client: new_client(),
+        }
+    }
+
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.address)
+    }
+
+    /// Posts a GraphQL request with `client` and returns the JSON body.
+    pub async fn gql_with(&self, client: &Client, query: &str, variables: Value) -> Value {
+        let response = client
+            .post(self.graphql_url())
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_success(),
+            "GraphQL request failed with HTTP {}",
+            response.status()
+        );
+        response.json().await.expect("JSON body")
+    }
+
+    /// As [`gql_with`] with the app's default (anonymous unless logged in) client.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_with(&self.client, query, variables).await
+    }
+
+    pub async fn sql(&self, sql: &str) {
+        exec(&self.db, sql).await;
+    }
+
+    pub async fn sql_values(&self, sql: &str, values: Vec<sea_orm::Value>) {
+        self.db
+            .execute_raw(Statement::from_sql_and_values(self.db.get_database_backend(), sql, values))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .await
+            .expect(sql)
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+
+    pub async fn scalar_string(&self, sql: &str) -> String {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .await
+            .expect(sql)
+            .expect("a row");
+        row.try_get_by_index::<String>(0).expect("a string")
+    }
+
+    /// Inserts a user directly (with the shared password hash) and returns its id.
+    pub async fn create_user(&self, email: &str, is_admin: bool) -> Uuid {
+        let id = Uuid::new_v4();
+        self.sql_values(
+            r#"INSERT INTO users (id, email, "firstName", "lastName", "passwordHash", "isAdmin")
+               VALUES ($1, $2, 'Test', 'User', $3, $4)"#,
+            vec![id.into(), email.into(), password_hash().into(), is_admin.into()],
+        )
+        .await;
+        id
+    }
+
+    /// A new client (own cookie jar) logged in as `email`.
+    pub async fn login(&self, email: &str) -> Client {
+        let client = new_client();
+        let body = self
+            .gql_with(
+                &client,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { id } }",
+                json!({ "e": email, "p": PASSWORD }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "login failed: {body}");
+        client
+    }
+
+    /// Creates a user and returns a client logged in as them.
+    pub async fn user_client(&self, email: &str) -> (Uuid, Client) {
+        let id = self.create_user(email, false).await;
+        (id, self.login(email).await)
+    }
+
+    pub async fn admin_client(&self) -> (Uuid, Client) {
+        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
+        let id = self.create_user(&email, true).await;
+        (id, self.login(&email).await)
+    }
+
+    /// Inserts a meet directly. `start`/`end` are wall-clock times in `region`.
+    pub async fn create_meet(&self, title: &str, meet_type: &str, start: &str, end: &str, region: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        self.sql_values(
+            r#"INSERT INTO meets (id, "meetType", title, description, instructions, "coverImageUrl",
+                                  "startTime", "endTime", region, "registerLink")
+               VALUES ($1, $2, $3, 'A meet', 'Do things', 'https://example.com/c.png',
+                       $4::timestamp AT TIME ZONE 'UTC', $5::timestamp AT TIME ZONE 'UTC', $6,
+                       'https://example.com/register')"#,
+            vec![id.into(), meet_type.into(), title.into(), start.into(), end.into(), region.into()],
+        )
+        .await;
+        id
+    }
+
+    pub fn reset_statement_count(&self) {
+        self.statements.store(0, Ordering::SeqCst);
+    }
+
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+}
+
+/// The `extensions.code` of the first error, panicking with the body if there is none.
+pub fn error_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code, got {body}"))
+        .to_owned()
+}
+
+/// The `extensions.field` of the first error.
+pub fn error_field(body: &Value) -> String {
+    body["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error naming a field, got {body}"))
+        .to_owned()
+}
+
+/// Asserts the body has no errors and returns `data`.
+pub fn data(body: &Value) -> &Value {
+    assert!(body["errors"].is_null(), "unexpected errors: {body}");
+    &body["data"]
+}
+
+/// A wall-clock time `days` from now (UTC), formatted for meet inputs.
+pub fn days_from_now(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
