@@ -72,7 +72,10 @@ impl fmt::Display for ConfigError {
         for problem in &self.invalid {
             write!(f, " {problem}.")?;
         }
-        write!(f, " See .env.example and the configuration table in README.md.")
+        write!(
+            f,
+            " See .env.example and the configuration table in README.md."
+        )
     }
 }
 
@@ -116,9 +119,9 @@ impl Reader<'_> {
             Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
             Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
             Some(v) => {
-                self.errors
-                    .invalid
-                    .push(format!("{name}={v:?} is not valid (expected true or false)"));
+                self.errors.invalid.push(format!(
+                    "{name}={v:?} is not valid (expected true or false)"
+                ));
                 default
             }
         }
@@ -159,7 +162,11 @@ impl Config {
         } else {
             r.optional("JWT_SECRET").unwrap_or_default()
         };
-        if production && component == Component::Server && !jwt_secret.is_empty() && jwt_secret.len() < 16 {
+        if production
+            && component == Component::Server
+            && !jwt_secret.is_empty()
+            && jwt_secret.len() < 16
+        {
             r.errors
                 .invalid
                 .push("JWT_SECRET is too short for production (use at least 16 characters)".into());
@@ -215,9 +222,9 @@ impl Config {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
                 Some(other) => {
-                    r.errors
-                        .invalid
-                        .push(format!("LOG_FORMAT={other:?} is not valid (expected text or json)"));
+                    r.errors.invalid.push(format!(
+                        "LOG_FORMAT={other:?} is not valid (expected text or json)"
+                    ));
                     LogFormat::Text
                 }
             },
@@ -226,11 +233,16 @@ impl Config {
             ("DB_MAX_CONNECTIONS", config.db_max_connections as usize),
             ("GRAPHQL_MAX_DEPTH", config.graphql.max_depth),
             ("GRAPHQL_MAX_COMPLEXITY", config.graphql.max_complexity),
-            ("PASSWORD_HASH_CONCURRENCY", config.password_hash_concurrency),
+            (
+                "PASSWORD_HASH_CONCURRENCY",
+                config.password_hash_concurrency,
+            ),
             ("MAX_BODY_BYTES", config.max_body_bytes),
         ] {
             if value == 0 {
-                r.errors.invalid.push(format!("{name} must be greater than 0"));
+                r.errors
+                    .invalid
+                    .push(format!("{name} must be greater than 0"));
             }
         }
         if r.errors.missing.is_empty() && r.errors.invalid.is_empty() {
@@ -298,6 +310,11 @@ mod tests {
         assert!(!config.graphql.playground);
         let mut with_flag = base.to_vec();
         with_flag.push(("GRAPHQL_INTROSPECTION", "true"));
-        assert!(load(Component::Server, &with_flag).unwrap().graphql.introspection);
+        assert!(
+            load(Component::Server, &with_flag)
+                .unwrap()
+                .graphql
+                .introspection
+        );
     }
 }

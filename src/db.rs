@@ -46,10 +46,13 @@ pub async fn migrate(url: &str) -> Result<(), DbErr> {
 /// The database name in a PostgreSQL URL, and the same URL pointing at the `postgres`
 /// maintenance database instead.
 pub fn split_database_url(url: &str) -> Result<(String, String), DbErr> {
-    let mut parsed = url::Url::parse(url).map_err(|e| DbErr::Custom(format!("DATABASE_URL is not a valid URL: {e}")))?;
+    let mut parsed = url::Url::parse(url)
+        .map_err(|e| DbErr::Custom(format!("DATABASE_URL is not a valid URL: {e}")))?;
     let name = parsed.path().trim_start_matches('/').to_owned();
     if name.is_empty() || name.contains('/') {
-        return Err(DbErr::Custom("DATABASE_URL must name a database (…/mintbean)".into()));
+        return Err(DbErr::Custom(
+            "DATABASE_URL must name a database (…/mintbean)".into(),
+        ));
     }
     parsed.set_path("/postgres");
     Ok((name, parsed.to_string()))
@@ -85,7 +88,10 @@ pub async fn recreate_database(url: &str) -> Result<(), DbErr> {
     let (name, admin_url) = split_database_url(url)?;
     let admin = connect(&admin_url, 1).await?;
     admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&name)))
+        .execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&name)
+        ))
         .await?;
     admin
         .execute_unprepared(&format!("CREATE DATABASE {}", quote_ident(&name)))
@@ -99,9 +105,13 @@ mod tests {
 
     #[test]
     fn splits_database_urls() {
-        let (name, admin) = split_database_url("postgres://u:p@localhost:5432/mintbean?sslmode=disable").unwrap();
+        let (name, admin) =
+            split_database_url("postgres://u:p@localhost:5432/mintbean?sslmode=disable").unwrap();
         assert_eq!(name, "mintbean");
-        assert_eq!(admin, "postgres://u:p@localhost:5432/postgres?sslmode=disable");
+        assert_eq!(
+            admin,
+            "postgres://u:p@localhost:5432/postgres?sslmode=disable"
+        );
         assert!(split_database_url("postgres://localhost:5432").is_err());
     }
 }

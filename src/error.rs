@@ -129,7 +129,10 @@ mod tests {
         let gql: async_graphql::Error = AppError::bad_input("email", "Email is invalid").into();
         assert_eq!(gql.message, "Email is invalid");
         let ext = gql.extensions.unwrap();
-        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("BAD_USER_INPUT")));
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("BAD_USER_INPUT"))
+        );
         assert_eq!(ext.get("field"), Some(&async_graphql::Value::from("email")));
     }
 

@@ -32,7 +32,11 @@ async fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let component = if command == "serve" { Component::Server } else { Component::Admin };
+    let component = if command == "serve" {
+        Component::Server
+    } else {
+        Component::Admin
+    };
     let config = match Config::from_env(component) {
         Ok(config) => config,
         Err(err) => {
@@ -84,7 +88,9 @@ async fn seed_database(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(connection, config);
     match seed::seed_if_empty(&state.db, &state.passwords).await? {
         seed::SeedOutcome::Seeded => println!("seed data loaded"),
-        seed::SeedOutcome::SkippedNotEmpty => println!("database already has users; seed data not loaded"),
+        seed::SeedOutcome::SkippedNotEmpty => {
+            println!("database already has users; seed data not loaded")
+        }
     }
     print!("{}", seed::describe_accounts());
     Ok(())

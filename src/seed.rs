@@ -24,9 +24,27 @@ use crate::{
 /// Printed by `make run` and listed in the README.
 pub const DEV_ACCOUNTS: &[(&str, &str, &str, &str, bool)] = &[
     ("admin@mintbean.dev", "mintbean-admin", "Ada", "Admin", true),
-    ("grace@mintbean.dev", "password123", "Grace", "Hopper", false),
-    ("linus@mintbean.dev", "password123", "Linus", "Torvalds", false),
-    ("margaret@mintbean.dev", "password123", "Margaret", "Hamilton", false),
+    (
+        "grace@mintbean.dev",
+        "password123",
+        "Grace",
+        "Hopper",
+        false,
+    ),
+    (
+        "linus@mintbean.dev",
+        "password123",
+        "Linus",
+        "Torvalds",
+        false,
+    ),
+    (
+        "margaret@mintbean.dev",
+        "password123",
+        "Margaret",
+        "Hamilton",
+        false,
+    ),
 ];
 
 pub enum SeedOutcome {
@@ -45,7 +63,10 @@ pub fn describe_accounts() -> String {
     out
 }
 
-pub async fn seed_if_empty(db: &DatabaseConnection, passwords: &PasswordHasher) -> AppResult<SeedOutcome> {
+pub async fn seed_if_empty(
+    db: &DatabaseConnection,
+    passwords: &PasswordHasher,
+) -> AppResult<SeedOutcome> {
     if user::Entity::find().count(db).await? > 0 {
         return Ok(SeedOutcome::SkippedNotEmpty);
     }
@@ -59,9 +80,10 @@ pub async fn seed_if_empty(db: &DatabaseConnection, passwords: &PasswordHasher) 
 fn local(zone: Tz, days: i64, hour: u32) -> chrono::DateTime<Utc> {
     let today = Utc::now().with_timezone(&zone).date_naive();
     let date = today + Duration::days(days);
-    let wall: NaiveDateTime = chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), date.day())
-        .and_then(|d| d.and_hms_opt(hour, 0, 0))
-        .expect("valid seed time");
+    let wall: NaiveDateTime =
+        chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), date.day())
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .expect("valid seed time");
     Utc.from_utc_datetime(&wall)
 }
 
@@ -187,7 +209,10 @@ async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResul
             meet_type: Set(spec.kind.as_str().into()),
             title: Set(spec.title.into()),
             description: Set(spec.description.into()),
-            instructions: Set("Join the Discord, read the brief, and submit your project before the deadline.".into()),
+            instructions: Set(
+                "Join the Discord, read the brief, and submit your project before the deadline."
+                    .into(),
+            ),
             detailed_description: Set(Some(format!(
                 "## {}\n\n{}\n\nEveryone is welcome, whatever your level.",
                 spec.title, spec.description
@@ -224,10 +249,36 @@ async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResul
     }
 
     let badges = [
-        (":trophy:", "star", "trophy", "ffd700", "000000", "Winner", 100),
-        (":sparkles:", "circle", "magic", "7b2ff7", "ffffff", "Most Creative", 50),
-        (":hammer:", "square", "hammer", "2d3748", "f6ad55", "Best Engineering", 50),
-        (":seedling:", "circle", "seedling", "38a169", "ffffff", "First Submission", 10),
+        (
+            ":trophy:", "star", "trophy", "ffd700", "000000", "Winner", 100,
+        ),
+        (
+            ":sparkles:",
+            "circle",
+            "magic",
+            "7b2ff7",
+            "ffffff",
+            "Most Creative",
+            50,
+        ),
+        (
+            ":hammer:",
+            "square",
+            "hammer",
+            "2d3748",
+            "f6ad55",
+            "Best Engineering",
+            50,
+        ),
+        (
+            ":seedling:",
+            "circle",
+            "seedling",
+            "38a169",
+            "ffffff",
+            "First Submission",
+            10,
+        ),
     ];
     let mut badge_rows = Vec::new();
     for (alias, shape, icon, bg, fg, title, weight) in badges {
@@ -251,9 +302,31 @@ async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResul
     }
 
     let submissions = [
-        (&users[1], "Pixel Pirates", &["samples/landscapes/beach-boat", "samples/landscapes/nature-mountains"][..], &[0usize, 3][..]),
-        (&users[2], "Kernel Panic!", &["samples/animals/cat"][..], &[2, 3][..]),
-        (&users[3], "Moonshot", &["samples/landscapes/architecture-signs", "samples/food/dessert", "samples/people/smiling-man"][..], &[1][..]),
+        (
+            &users[1],
+            "Pixel Pirates",
+            &[
+                "samples/landscapes/beach-boat",
+                "samples/landscapes/nature-mountains",
+            ][..],
+            &[0usize, 3][..],
+        ),
+        (
+            &users[2],
+            "Kernel Panic!",
+            &["samples/animals/cat"][..],
+            &[2, 3][..],
+        ),
+        (
+            &users[3],
+            "Moonshot",
+            &[
+                "samples/landscapes/architecture-signs",
+                "samples/food/dessert",
+                "samples/people/smiling-man",
+            ][..],
+            &[1][..],
+        ),
     ];
     for (owner, title, assets, badge_indexes) in submissions {
         let project = project::ActiveModel {
@@ -261,8 +334,14 @@ async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResul
             user_id: Set(owner.id),
             meet_id: Set(Some(meets[0].id)),
             title: Set(title.into()),
-            source_code_url: Set(format!("https://github.com/mintbean-dev/{}", title.to_lowercase().replace([' ', '!'], "-"))),
-            live_url: Set(format!("https://{}.example.com", title.to_lowercase().replace([' ', '!'], ""))),
+            source_code_url: Set(format!(
+                "https://github.com/mintbean-dev/{}",
+                title.to_lowercase().replace([' ', '!'], "-")
+            )),
+            live_url: Set(format!(
+                "https://{}.example.com",
+                title.to_lowercase().replace([' ', '!'], "")
+            )),
             created_at: Set(now - Duration::days(18)),
             updated_at: Set(now - Duration::days(18)),
             deleted: Set(false),
@@ -306,9 +385,18 @@ async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResul
     }
 
     for (author, body) in [
-        (&users[1], "Shipped my first game jam entry. Pixel art is harder than it looks!"),
-        (&users[2], "Looking for a teammate for the Winter Web Weeklong — backend person here."),
-        (&users[0], "Welcome to Mintbean! Check out the upcoming meets."),
+        (
+            &users[1],
+            "Shipped my first game jam entry. Pixel art is harder than it looks!",
+        ),
+        (
+            &users[2],
+            "Looking for a teammate for the Winter Web Weeklong — backend person here.",
+        ),
+        (
+            &users[0],
+            "Welcome to Mintbean! Check out the upcoming meets.",
+        ),
     ] {
         post::ActiveModel {
             id: Set(Uuid::new_v4()),

@@ -60,7 +60,10 @@ pub fn email(field: &str, value: &str) -> AppResult<String> {
     if valid {
         Ok(normalised)
     } else {
-        Err(AppError::bad_input(field, format!("{field} must be a valid email address")))
+        Err(AppError::bad_input(
+            field,
+            format!("{field} must be a valid email address"),
+        ))
     }
 }
 
@@ -115,7 +118,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalised() {
-        assert_eq!(email("email", " Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert_eq!(
+            email("email", " Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
         assert!(email("email", "ada@localhost").is_err());
         assert!(email("email", "not an email").is_err());
         assert!(email("email", "Ada <ada@example.com>").is_err());

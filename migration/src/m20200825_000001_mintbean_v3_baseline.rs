@@ -177,14 +177,34 @@ const FOREIGN_KEY_INDEXES: &[(&str, &str, &str)] = &[
     ("projects_user_id_idx", "projects", "userId"),
     ("projects_meet_id_idx", "projects", "meetId"),
     ("media_assets_user_id_idx", "mediaAssets", "userId"),
-    ("project_media_assets_project_id_idx", "projectMediaAssets", "projectId"),
-    ("project_media_assets_media_asset_id_idx", "projectMediaAssets", "mediaAssetId"),
-    ("meet_registrations_meet_id_idx", "meetRegistrations", "meetId"),
+    (
+        "project_media_assets_project_id_idx",
+        "projectMediaAssets",
+        "projectId",
+    ),
+    (
+        "project_media_assets_media_asset_id_idx",
+        "projectMediaAssets",
+        "mediaAssetId",
+    ),
+    (
+        "meet_registrations_meet_id_idx",
+        "meetRegistrations",
+        "meetId",
+    ),
     ("kanban_sessions_user_id_idx", "kanbanSessions", "userId"),
     ("kanban_sessions_meet_id_idx", "kanbanSessions", "meetId"),
     ("badges_projects_badge_id_idx", "badgesProjects", "badgeId"),
-    ("scheduled_emails_user_recipient_id_idx", "scheduledEmails", "userRecipientId"),
-    ("scheduled_emails_meet_recipient_id_idx", "scheduledEmails", "meetRecipientId"),
+    (
+        "scheduled_emails_user_recipient_id_idx",
+        "scheduledEmails",
+        "userRecipientId",
+    ),
+    (
+        "scheduled_emails_meet_recipient_id_idx",
+        "scheduledEmails",
+        "meetRecipientId",
+    ),
     ("scheduled_emails_meet_id_idx", "scheduledEmails", "meetId"),
 ];
 
@@ -221,8 +241,10 @@ impl MigrationTrait for Migration {
             .await?;
         }
         // Lookups by email are case-insensitive (login, registration uniqueness).
-        db.execute_unprepared(r#"CREATE INDEX IF NOT EXISTS users_email_lower_idx ON users (lower(email))"#)
-            .await?;
+        db.execute_unprepared(
+            r#"CREATE INDEX IF NOT EXISTS users_email_lower_idx ON users (lower(email))"#,
+        )
+        .await?;
         Ok(())
     }
 

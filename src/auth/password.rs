@@ -115,8 +115,14 @@ mod tests {
         let hasher = PasswordHasher::new(2);
         let hash = hasher.hash("correct horse").await.unwrap();
         assert!(hash.starts_with(CURRENT_PREFIX), "{hash}");
-        assert_eq!(hasher.verify("correct horse", &hash).await.unwrap(), Verification::Valid);
-        assert_eq!(hasher.verify("wrong horse", &hash).await.unwrap(), Verification::Invalid);
+        assert_eq!(
+            hasher.verify("correct horse", &hash).await.unwrap(),
+            Verification::Valid
+        );
+        assert_eq!(
+            hasher.verify("wrong horse", &hash).await.unwrap(),
+            Verification::Invalid
+        );
     }
 
     #[tokio::test]
@@ -131,13 +137,19 @@ mod tests {
             hasher.verify("password", &legacy).await.unwrap(),
             Verification::ValidNeedsRehash
         );
-        assert_eq!(hasher.verify("nope", &legacy).await.unwrap(), Verification::Invalid);
+        assert_eq!(
+            hasher.verify("nope", &legacy).await.unwrap(),
+            Verification::Invalid
+        );
     }
 
     #[tokio::test]
     async fn garbage_hashes_are_invalid_not_errors() {
         let hasher = PasswordHasher::new(1);
-        assert_eq!(hasher.verify("x", "not-a-hash").await.unwrap(), Verification::Invalid);
+        assert_eq!(
+            hasher.verify("x", "not-a-hash").await.unwrap(),
+            Verification::Invalid
+        );
         assert_eq!(hasher.verify("x", "").await.unwrap(), Verification::Invalid);
     }
 }

@@ -131,7 +131,10 @@ impl Session {
     }
 
     fn set_outgoing(&self, value: String) {
-        *self.outgoing_cookie.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+        *self
+            .outgoing_cookie
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(value);
     }
 
     /// The `Set-Cookie` header value this request should answer with, if any.

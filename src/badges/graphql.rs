@@ -33,12 +33,19 @@ impl Loader<BadgesOfProject> for DbLoader {
     type Value = Vec<BadgeModel>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[BadgesOfProject]) -> Result<HashMap<BadgesOfProject, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[BadgesOfProject],
+    ) -> Result<HashMap<BadgesOfProject, Self::Value>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = service::badges_of_projects(&self.db, &ids)
             .await
             .map_err(into_load_error)?;
-        Ok(group_rows(keys, rows.into_iter().map(|(project_id, b)| (BadgesOfProject(project_id), b))))
+        Ok(group_rows(
+            keys,
+            rows.into_iter()
+                .map(|(project_id, b)| (BadgesOfProject(project_id), b)),
+        ))
     }
 }
 
@@ -46,12 +53,19 @@ impl Loader<ProjectsOfBadge> for DbLoader {
     type Value = Vec<ProjectModel>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ProjectsOfBadge]) -> Result<HashMap<ProjectsOfBadge, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[ProjectsOfBadge],
+    ) -> Result<HashMap<ProjectsOfBadge, Self::Value>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = service::projects_of_badges(&self.db, &ids)
             .await
             .map_err(into_load_error)?;
-        Ok(group_rows(keys, rows.into_iter().map(|(badge_id, p)| (ProjectsOfBadge(badge_id), p))))
+        Ok(group_rows(
+            keys,
+            rows.into_iter()
+                .map(|(badge_id, p)| (ProjectsOfBadge(badge_id), p)),
+        ))
     }
 }
 
@@ -111,7 +125,9 @@ impl Badge {
             .await
             .map_err(AppError::from)?
             .unwrap_or_default();
-        Ok(Some(projects.into_iter().map(|p| Some(Project(p))).collect()))
+        Ok(Some(
+            projects.into_iter().map(|p| Some(Project(p))).collect(),
+        ))
     }
 }
 
@@ -184,7 +200,12 @@ impl BadgeMutation {
     }
 
     /// Admin only. Fields left out stay as they are.
-    async fn edit_badge(&self, ctx: &Context<'_>, id: Uuid, input: EditBadgeInput) -> Result<Badge> {
+    async fn edit_badge(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: EditBadgeInput,
+    ) -> Result<Badge> {
         require_admin(ctx).await?;
         let badge = service::edit(
             &app(ctx).db,

@@ -140,7 +140,9 @@ pub async fn create(db: &impl ConnectionTrait, fields: BadgeFields) -> AppResult
 }
 
 pub async fn edit(db: &impl ConnectionTrait, id: Uuid, fields: BadgeFields) -> AppResult<Badge> {
-    let badge = find(db, id).await?.ok_or_else(|| AppError::not_found("Badge"))?;
+    let badge = find(db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Badge"))?;
     let mut model: ActiveModel = badge.into();
     apply(&mut model, fields)?;
     model.updated_at = Set(Utc::now());
@@ -203,12 +205,14 @@ pub async fn award_to_project(
         .await?;
     if !unique.is_empty() {
         let now = Utc::now();
-        badge_project::Entity::insert_many(unique.iter().map(|badge_id| badge_project::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            project_id: Set(project_id),
-            badge_id: Set(*badge_id),
-            created_at: Set(now),
-            updated_at: Set(now),
+        badge_project::Entity::insert_many(unique.iter().map(|badge_id| {
+            badge_project::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                project_id: Set(project_id),
+                badge_id: Set(*badge_id),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
         }))
         .exec(&txn)
         .await?;

@@ -5,12 +5,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use super::loader::Loaders;
-use crate::{
-    auth::Session,
-    error::AppResult,
-    state::AppState,
-    users::entity::Model as User,
-};
+use crate::{auth::Session, error::AppResult, state::AppState, users::entity::Model as User};
 
 pub fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()

@@ -23,7 +23,13 @@ pub fn is_allowed(headers: &HeaderMap) -> bool {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     let needs_custom_header = match content_type.as_deref() {
         None | Some("") => true,
         Some(essence) => SIMPLE_CONTENT_TYPES.contains(&essence),
@@ -52,13 +58,24 @@ mod tests {
 
     #[test]
     fn json_passes() {
-        assert!(is_allowed(&headers(&[("content-type", "application/json")])));
-        assert!(is_allowed(&headers(&[("content-type", "application/json; charset=utf-8")])));
+        assert!(is_allowed(&headers(&[(
+            "content-type",
+            "application/json"
+        )])));
+        assert!(is_allowed(&headers(&[(
+            "content-type",
+            "application/json; charset=utf-8"
+        )])));
     }
 
     #[test]
     fn simple_content_types_need_a_custom_header() {
-        for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "Text/Plain;charset=UTF-8"] {
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "Text/Plain;charset=UTF-8",
+        ] {
             let mut h = HeaderMap::new();
             h.insert("content-type", HeaderValue::from_str(ct).unwrap());
             assert!(!is_allowed(&h), "{ct}");
@@ -66,6 +83,9 @@ mod tests {
             assert!(is_allowed(&h), "{ct} with header");
         }
         assert!(!is_allowed(&HeaderMap::new()));
-        assert!(!is_allowed(&headers(&[("content-type", "text/plain"), ("x-requested-with", "")])));
+        assert!(!is_allowed(&headers(&[
+            ("content-type", "text/plain"),
+            ("x-requested-with", "")
+        ])));
     }
 }

@@ -47,9 +47,10 @@ pub async fn json_error_bodies(response: Response) -> Response {
     // Keep the headers (e.g. `Allow` on a 405), replace the body.
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let body = error_body(code_for(status), message).to_string();
     Response::from_parts(parts, Body::from(body))
 }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use async_graphql::{
     BatchRequest, BatchResponse, Request,
-    http::{GraphQLPlaygroundConfig, MultipartOptions, parse_query_string, playground_source, receive_batch_body},
+    http::{
+        GraphQLPlaygroundConfig, MultipartOptions, parse_query_string, playground_source,
+        receive_batch_body,
+    },
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
@@ -48,14 +51,25 @@ pub async fn handle(
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),
-        BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(attach).collect()),
+        BatchRequest::Batch(requests) => {
+            BatchRequest::Batch(requests.into_iter().map(attach).collect())
+        }
     };
 
-    let mut response = match tokio::time::timeout(config.request_timeout, http.schema.execute_batch(batch)).await {
+    let mut response = match tokio::time::timeout(
+        config.request_timeout,
+        http.schema.execute_batch(batch),
+    )
+    .await
+    {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(timeout = ?config.request_timeout, "GraphQL request timed out");
-            return json_error(StatusCode::SERVICE_UNAVAILABLE, "TIMEOUT", "The request took too long");
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TIMEOUT",
+                "The request took too long",
+            );
         }
     };
     label_uncoded_errors(&mut response);
@@ -82,7 +96,11 @@ async fn read_request(
             return Err(if http.state.config.graphql.playground {
                 playground()
             } else {
-                json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Missing `query` parameter")
+                json_error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "Missing `query` parameter",
+                )
             });
         }
         let mut request = parse_query_string(query)
@@ -120,14 +138,24 @@ async fn read_request(
             format!("Request body is larger than {limit} bytes"),
         )
     })?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     receive_batch_body(
         content_type,
         bytes.as_ref(),
-        MultipartOptions::default().max_file_size(limit).max_num_files(10),
+        MultipartOptions::default()
+            .max_file_size(limit)
+            .max_num_files(10),
     )
     .await
-    .map_err(|e| json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid GraphQL request: {e}")))
+    .map_err(|e| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("Invalid GraphQL request: {e}"),
+        )
+    })
 }
 
 /// A GET must not change anything; a document that cannot be parsed is left to the executor,
@@ -136,7 +164,9 @@ fn contains_mutation(request: &mut Request) -> bool {
     match request.parsed_query() {
         Ok(document) => match &document.operations {
             DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-            DocumentOperations::Multiple(ops) => ops.values().any(|op| op.node.ty == OperationType::Mutation),
+            DocumentOperations::Multiple(ops) => {
+                ops.values().any(|op| op.node.ty == OperationType::Mutation)
+            }
         },
         Err(_) => false,
     }
@@ -144,7 +174,8 @@ fn contains_mutation(request: &mut Request) -> bool {
 
 fn playground() -> Response {
     // Send the session cookie from the Playground too (its default is "omit").
-    let config = GraphQLPlaygroundConfig::new("/graphql").with_setting("request.credentials", "same-origin");
+    let config =
+        GraphQLPlaygroundConfig::new("/graphql").with_setting("request.credentials", "same-origin");
     Html(playground_source(config)).into_response()
 }
 

@@ -54,7 +54,11 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
     let mut allowed_headers = vec![header::CONTENT_TYPE];
-    allowed_headers.extend(csrf::PREFLIGHT_HEADERS.iter().map(|h| HeaderName::from_static(h)));
+    allowed_headers.extend(
+        csrf::PREFLIGHT_HEADERS
+            .iter()
+            .map(|h| HeaderName::from_static(h)),
+    );
     Some(
         CorsLayer::new()
             .allow_origin(origins)

@@ -71,7 +71,10 @@ impl MeetType {
             "LECTURE" => MeetType::Lecture,
             "HACKATHON" | "HACKMEET" => MeetType::Hackathon,
             other => {
-                tracing::warn!(meet_type = other, "unknown meetType in the database; reading it as HACKATHON");
+                tracing::warn!(
+                    meet_type = other,
+                    "unknown meetType in the database; reading it as HACKATHON"
+                );
                 MeetType::Hackathon
             }
         }

@@ -53,12 +53,19 @@ impl Loader<RegistrantsOfMeet> for DbLoader {
     type Value = Vec<User>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[RegistrantsOfMeet]) -> Result<HashMap<RegistrantsOfMeet, Vec<User>>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[RegistrantsOfMeet],
+    ) -> Result<HashMap<RegistrantsOfMeet, Vec<User>>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = service::registrants_of(&self.db, &ids)
             .await
             .map_err(into_load_error)?;
-        Ok(group_rows(keys, rows.into_iter().map(|(meet_id, user)| (RegistrantsOfMeet(meet_id), user))))
+        Ok(group_rows(
+            keys,
+            rows.into_iter()
+                .map(|(meet_id, user)| (RegistrantsOfMeet(meet_id), user)),
+        ))
     }
 }
 
@@ -74,7 +81,11 @@ impl Loader<RegisteredMeetsOfUser> for DbLoader {
         let rows = service::registered_meets_of(&self.db, &ids)
             .await
             .map_err(into_load_error)?;
-        Ok(group_rows(keys, rows.into_iter().map(|(user_id, meet)| (RegisteredMeetsOfUser(user_id), meet))))
+        Ok(group_rows(
+            keys,
+            rows.into_iter()
+                .map(|(user_id, meet)| (RegisteredMeetsOfUser(user_id), meet)),
+        ))
     }
 }
 

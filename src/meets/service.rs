@@ -61,7 +61,10 @@ pub struct Schedule {
 impl Schedule {
     fn validate(self) -> AppResult<Self> {
         if to_instant(self.end, self.zone) <= to_instant(self.start, self.zone) {
-            return Err(AppError::bad_input("endTime", "endTime must be after startTime"));
+            return Err(AppError::bad_input(
+                "endTime",
+                "endTime must be after startTime",
+            ));
         }
         Ok(self)
     }
@@ -148,7 +151,10 @@ pub async fn create(db: &DatabaseConnection, input: NewMeet) -> AppResult<Meet> 
             INSTRUCTIONS.0,
             INSTRUCTIONS.1,
         )?),
-        register_link: Set(optional_url("registerLink", input.register_link.as_deref())?),
+        register_link: Set(optional_url(
+            "registerLink",
+            input.register_link.as_deref(),
+        )?),
         cover_image_url: Set(validation::url("coverImageUrl", &input.cover_image_url)?),
         start_time: Set(stored(schedule.start)),
         end_time: Set(stored(schedule.end)),
@@ -258,9 +264,15 @@ pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<()> {
 
 /// Registers `user` for a meet. A second registration is an error; a registration that was
 /// soft-deleted is revived (the UNIQUE (userId, meetId) constraint allows only one row).
-pub async fn register(db: &DatabaseConnection, user: &User, meet_id: Uuid) -> AppResult<registration::Model> {
+pub async fn register(
+    db: &DatabaseConnection,
+    user: &User,
+    meet_id: Uuid,
+) -> AppResult<registration::Model> {
     let txn = db.begin().await?;
-    let meet = find(&txn, meet_id).await?.ok_or_else(|| AppError::not_found("Meet"))?;
+    let meet = find(&txn, meet_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Meet"))?;
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
@@ -274,7 +286,10 @@ pub async fn register(db: &DatabaseConnection, user: &User, meet_id: Uuid) -> Ap
         ))
         .await?;
     let Some(row) = row else {
-        return Err(AppError::bad_input("meetId", "You are already registered for this meet"));
+        return Err(AppError::bad_input(
+            "meetId",
+            "You are already registered for this meet",
+        ));
     };
     let registration_id: Uuid = row.try_get("", "id")?;
     let registration = registration::Entity::find_by_id(registration_id)
@@ -287,7 +302,10 @@ pub async fn register(db: &DatabaseConnection, user: &User, meet_id: Uuid) -> Ap
 
 /// `(meetId, user)` for every active registration of active users to the given meets, oldest
 /// registration first.
-pub async fn registrants_of(db: &impl ConnectionTrait, meet_ids: &[Uuid]) -> AppResult<Vec<(Uuid, User)>> {
+pub async fn registrants_of(
+    db: &impl ConnectionTrait,
+    meet_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, User)>> {
     let rows = registration::Entity::find()
         .find_also_related(users::Entity)
         .filter(registration::Column::MeetId.is_in(meet_ids.iter().copied()))
@@ -303,7 +321,10 @@ pub async fn registrants_of(db: &impl ConnectionTrait, meet_ids: &[Uuid]) -> App
 }
 
 /// `(userId, meet)` for the active meets the given users are registered for, newest start first.
-pub async fn registered_meets_of(db: &impl ConnectionTrait, user_ids: &[Uuid]) -> AppResult<Vec<(Uuid, Meet)>> {
+pub async fn registered_meets_of(
+    db: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, Meet)>> {
     let rows = registration::Entity::find()
         .find_also_related(entity::Entity)
         .filter(registration::Column::UserId.is_in(user_ids.iter().copied()))

@@ -76,7 +76,9 @@ pub fn to_instant(wall_clock: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
                 .offset_from_utc_datetime(&(wall_clock - chrono::Duration::days(1)))
                 .fix()
                 .local_minus_utc();
-            Utc.from_utc_datetime(&(wall_clock - chrono::Duration::seconds(i64::from(offset_before))))
+            Utc.from_utc_datetime(
+                &(wall_clock - chrono::Duration::seconds(i64::from(offset_before))),
+            )
         }
     }
 }
@@ -126,22 +128,41 @@ mod tests {
             "2020-10-10 09:00",
             " 2020-10-10T09:00 ",
         ] {
-            assert_eq!(parse_wall_clock("startTime", input).unwrap(), expected, "{input}");
+            assert_eq!(
+                parse_wall_clock("startTime", input).unwrap(),
+                expected,
+                "{input}"
+            );
         }
-        for bad in ["", "tomorrow", "2020-13-10T09:00", "2020-10-10T09:00:00+02:00", "2020-10-10"] {
+        for bad in [
+            "",
+            "tomorrow",
+            "2020-13-10T09:00",
+            "2020-10-10T09:00:00+02:00",
+            "2020-10-10",
+        ] {
             let err = parse_wall_clock("startTime", bad).unwrap_err();
-            assert!(matches!(err, AppError::BadInput { ref field, .. } if field.as_deref() == Some("startTime")), "{bad}");
+            assert!(
+                matches!(err, AppError::BadInput { ref field, .. } if field.as_deref() == Some("startTime")),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn formats_like_the_node_backend() {
-        assert_eq!(format_wall_clock(wall("2020-10-10T09:05")), "2020-10-10T09:05:00.000");
+        assert_eq!(
+            format_wall_clock(wall("2020-10-10T09:05")),
+            "2020-10-10T09:05:00.000"
+        );
     }
 
     #[test]
     fn regions_must_be_iana_zones() {
-        assert_eq!(parse_region("region", "America/Toronto").unwrap(), chrono_tz::America::Toronto);
+        assert_eq!(
+            parse_region("region", "America/Toronto").unwrap(),
+            chrono_tz::America::Toronto
+        );
         assert!(parse_region("region", "Mars/Olympus").is_err());
         assert!(parse_region("region", "").is_err());
     }
@@ -150,8 +171,14 @@ mod tests {
     fn converts_wall_clock_using_the_zone_rules() {
         let toronto = chrono_tz::America::Toronto;
         // EDT (UTC-4) in October, EST (UTC-5) in December.
-        assert_eq!(to_instant(wall("2020-10-10T09:00"), toronto), utc("2020-10-10T13:00:00Z"));
-        assert_eq!(to_instant(wall("2020-12-10T09:00"), toronto), utc("2020-12-10T14:00:00Z"));
+        assert_eq!(
+            to_instant(wall("2020-10-10T09:00"), toronto),
+            utc("2020-10-10T13:00:00Z")
+        );
+        assert_eq!(
+            to_instant(wall("2020-12-10T09:00"), toronto),
+            utc("2020-12-10T14:00:00Z")
+        );
         assert_eq!(
             to_instant(wall("2021-06-01T18:00"), chrono_tz::Asia::Kolkata),
             utc("2021-06-01T12:30:00Z")
@@ -162,18 +189,36 @@ mod tests {
     fn spring_forward_gap_moves_forward_and_autumn_repeat_takes_the_first() {
         let toronto = chrono_tz::America::Toronto;
         // 2021-03-14 02:30 does not exist in Toronto: it becomes 03:30 EDT = 07:30Z.
-        assert_eq!(to_instant(wall("2021-03-14T02:30"), toronto), utc("2021-03-14T07:30:00Z"));
+        assert_eq!(
+            to_instant(wall("2021-03-14T02:30"), toronto),
+            utc("2021-03-14T07:30:00Z")
+        );
         // 2021-11-07 01:30 happens twice; the first is EDT = 05:30Z.
-        assert_eq!(to_instant(wall("2021-11-07T01:30"), toronto), utc("2021-11-07T05:30:00Z"));
+        assert_eq!(
+            to_instant(wall("2021-11-07T01:30"), toronto),
+            utc("2021-11-07T05:30:00Z")
+        );
     }
 
     #[test]
     fn register_link_status_follows_the_clock() {
         let start = utc("2020-10-10T13:00:00Z");
         let end = utc("2020-10-10T15:00:00Z");
-        assert_eq!(register_link_status(start, end, utc("2020-10-10T12:59:59Z")), RegisterLinkStatus::Waiting);
-        assert_eq!(register_link_status(start, end, start), RegisterLinkStatus::Open);
-        assert_eq!(register_link_status(start, end, utc("2020-10-10T14:59:59Z")), RegisterLinkStatus::Open);
-        assert_eq!(register_link_status(start, end, end), RegisterLinkStatus::Closed);
+        assert_eq!(
+            register_link_status(start, end, utc("2020-10-10T12:59:59Z")),
+            RegisterLinkStatus::Waiting
+        );
+        assert_eq!(
+            register_link_status(start, end, start),
+            RegisterLinkStatus::Open
+        );
+        assert_eq!(
+            register_link_status(start, end, utc("2020-10-10T14:59:59Z")),
+            RegisterLinkStatus::Open
+        );
+        assert_eq!(
+            register_link_status(start, end, end),
+            RegisterLinkStatus::Closed
+        );
     }
 }

@@ -26,12 +26,18 @@ impl Loader<PostsOfUser> for DbLoader {
     type Value = Vec<PostModel>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[PostsOfUser]) -> Result<HashMap<PostsOfUser, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[PostsOfUser],
+    ) -> Result<HashMap<PostsOfUser, Self::Value>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let posts = service::of_users(&self.db, &ids)
             .await
             .map_err(into_load_error)?;
-        Ok(group_rows(keys, posts.into_iter().map(|p| (PostsOfUser(p.user_id), p))))
+        Ok(group_rows(
+            keys,
+            posts.into_iter().map(|p| (PostsOfUser(p.user_id), p)),
+        ))
     }
 }
 
@@ -75,7 +81,11 @@ pub struct PostQuery;
 #[Object]
 impl PostQuery {
     /// All posts, or one user's, newest first.
-    async fn posts(&self, ctx: &Context<'_>, user_id: Option<Uuid>) -> Result<Option<Vec<Option<Post>>>> {
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<Uuid>,
+    ) -> Result<Option<Vec<Option<Post>>>> {
         let posts = service::list(&app(ctx).db, user_id).await?;
         Ok(Some(posts.into_iter().map(|p| Some(Post(p))).collect()))
     }

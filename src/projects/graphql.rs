@@ -40,7 +40,10 @@ impl Loader<ProjectsOfMeet> for DbLoader {
     type Value = Vec<ProjectModel>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ProjectsOfMeet]) -> Result<HashMap<ProjectsOfMeet, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[ProjectsOfMeet],
+    ) -> Result<HashMap<ProjectsOfMeet, Self::Value>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let projects = service::of_meets(&self.db, &ids)
             .await
@@ -58,12 +61,18 @@ impl Loader<ProjectsOfUser> for DbLoader {
     type Value = Vec<ProjectModel>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ProjectsOfUser]) -> Result<HashMap<ProjectsOfUser, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[ProjectsOfUser],
+    ) -> Result<HashMap<ProjectsOfUser, Self::Value>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let projects = service::of_users(&self.db, &ids)
             .await
             .map_err(into_load_error)?;
-        Ok(group_rows(keys, projects.into_iter().map(|p| (ProjectsOfUser(p.user_id), p))))
+        Ok(group_rows(
+            keys,
+            projects.into_iter().map(|p| (ProjectsOfUser(p.user_id), p)),
+        ))
     }
 }
 
@@ -79,7 +88,11 @@ impl Loader<MediaAssetsOfProject> for DbLoader {
         let rows = service::media_assets_of(&self.db, &ids)
             .await
             .map_err(into_load_error)?;
-        Ok(group_rows(keys, rows.into_iter().map(|(project_id, a)| (MediaAssetsOfProject(project_id), a))))
+        Ok(group_rows(
+            keys,
+            rows.into_iter()
+                .map(|(project_id, a)| (MediaAssetsOfProject(project_id), a)),
+        ))
     }
 }
 
@@ -202,7 +215,9 @@ impl ProjectQuery {
         meet_id: Option<Uuid>,
     ) -> Result<Option<Vec<Option<Project>>>> {
         let projects = service::list(&app(ctx).db, user_id, meet_id).await?;
-        Ok(Some(projects.into_iter().map(|p| Some(Project(p))).collect()))
+        Ok(Some(
+            projects.into_iter().map(|p| Some(Project(p))).collect(),
+        ))
     }
 
     async fn project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>> {
@@ -219,7 +234,11 @@ pub struct ProjectMutation;
 #[Object]
 impl ProjectMutation {
     /// Submits a project for the logged-in user (admins may pass `userId`).
-    async fn create_project(&self, ctx: &Context<'_>, input: CreateProjectInput) -> Result<Project> {
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+    ) -> Result<Project> {
         let actor = require_user(ctx).await?;
         let project = service::create(
             &app(ctx).db,

@@ -106,7 +106,11 @@ pub async fn media_assets_of(
 
 /// Submits a project. Only admins may submit on someone else's behalf (`user_id`); for everyone
 /// else it is ignored. The project, its assets and their links are written in one transaction.
-pub async fn create(db: &DatabaseConnection, actor: &User, input: NewProject) -> AppResult<Project> {
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &User,
+    input: NewProject,
+) -> AppResult<Project> {
     let title = validation::text("title", &input.title, 1, 64)?;
     let source_code_url = validation::url("sourceCodeUrl", &input.source_code_url)?;
     let live_url = validation::url("liveUrl", &input.live_url)?;
@@ -127,7 +131,9 @@ pub async fn create(db: &DatabaseConnection, actor: &User, input: NewProject) ->
         Some(user_id) if actor.is_admin && user_id != actor.id => {
             user_service::find_active(&txn, user_id)
                 .await?
-                .ok_or_else(|| AppError::bad_input("userId", "userId does not refer to an existing user"))?
+                .ok_or_else(|| {
+                    AppError::bad_input("userId", "userId does not refer to an existing user")
+                })?
                 .id
         }
         _ => actor.id,
@@ -135,7 +141,10 @@ pub async fn create(db: &DatabaseConnection, actor: &User, input: NewProject) ->
     if let Some(meet_id) = input.meet_id
         && meets::find(&txn, meet_id).await?.is_none()
     {
-        return Err(AppError::bad_input("meetId", "meetId does not refer to an existing meet"));
+        return Err(AppError::bad_input(
+            "meetId",
+            "meetId does not refer to an existing meet",
+        ));
     }
     let now = Utc::now();
     let project = ActiveModel {
@@ -178,7 +187,9 @@ pub async fn create(db: &DatabaseConnection, actor: &User, input: NewProject) ->
             })
             .collect();
         media_asset::Entity::insert_many(assets).exec(&txn).await?;
-        project_media_asset::Entity::insert_many(links).exec(&txn).await?;
+        project_media_asset::Entity::insert_many(links)
+            .exec(&txn)
+            .await?;
     }
     txn.commit().await?;
     Ok(project)
@@ -194,7 +205,9 @@ pub async fn delete(db: &DatabaseConnection, actor: &User, id: Uuid) -> AppResul
         .await?
         .ok_or_else(|| AppError::not_found("Project"))?;
     if project.user_id != actor.id && !actor.is_admin {
-        return Err(AppError::forbidden("Only the project's owner or an admin can delete it"));
+        return Err(AppError::forbidden(
+            "Only the project's owner or an admin can delete it",
+        ));
     }
     let mut model: ActiveModel = project.into();
     model.deleted = Set(true);

@@ -158,7 +158,12 @@ pub struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Logs in and sets the `jwt` session cookie.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<PrivateUser> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<PrivateUser> {
         let state = app(ctx);
         let user = service::authenticate(&state.db, &state.passwords, &email, &password).await?;
         let token = session(ctx).log_in(&user).await?;
@@ -175,7 +180,11 @@ impl UserMutation {
     }
 
     /// Creates an account and logs it in.
-    async fn register(&self, ctx: &Context<'_>, input: UserRegistrationInput) -> Result<PrivateUser> {
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: UserRegistrationInput,
+    ) -> Result<PrivateUser> {
         let state = app(ctx);
         let user = service::register(
             &state.db,

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, data};
 
-const NESTED: &str = "{ meets { id registrants { id } projects { user { id } badges { id } mediaAssets { id } } } }";
+const NESTED: &str =
+    "{ meets { id registrants { id } projects { user { id } badges { id } mediaAssets { id } } } }";
 
 /// Adds `n` meets, each with 3 registrants and 2 projects that have 2 assets and 2 badges.
 async fn populate(app: &TestApp, n: usize) {
@@ -20,9 +21,19 @@ async fn populate(app: &TestApp, n: usize) {
         .await;
     }
     for i in 0..n {
-        let meet = app.create_meet(&format!("Meet {i}"), "HACKATHON", "2030-01-01T10:00:00", "2030-01-03T10:00:00", "UTC").await;
+        let meet = app
+            .create_meet(
+                &format!("Meet {i}"),
+                "HACKATHON",
+                "2030-01-01T10:00:00",
+                "2030-01-03T10:00:00",
+                "UTC",
+            )
+            .await;
         for r in 0..3 {
-            let user = app.create_user(&format!("u{n}-{i}-{r}@example.com"), false).await;
+            let user = app
+                .create_user(&format!("u{n}-{i}-{r}@example.com"), false)
+                .await;
             app.sql_values(
                 r#"INSERT INTO "meetRegistrations" ("userId", "meetId") VALUES ($1, $2)"#,
                 vec![user.into(), meet.into()],
@@ -72,13 +83,25 @@ async fn nested_meet_queries_cost_a_constant_number_of_statements() {
     let meets = data(&body)["meets"].as_array().unwrap().clone();
     assert_eq!(meets.len(), 2);
     assert_eq!(meets[0]["registrants"].as_array().unwrap().len(), 3);
-    assert_eq!(meets[0]["projects"][0]["badges"].as_array().unwrap().len(), 2);
-    assert_eq!(meets[0]["projects"][0]["mediaAssets"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        meets[0]["projects"][0]["badges"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        meets[0]["projects"][0]["mediaAssets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     populate(&app, 10).await;
     let (large, body) = statements_for(&app, NESTED).await;
     assert_eq!(data(&body)["meets"].as_array().unwrap().len(), 12);
-    assert_eq!(small, large, "statements grew with the number of meets: {small} for 2 meets, {large} for 12");
+    assert_eq!(
+        small, large,
+        "statements grew with the number of meets: {small} for 2 meets, {large} for 12"
+    );
     // meets, registrants, projects, users, badges, media assets.
     assert!(large <= 6, "{large} statements");
 }

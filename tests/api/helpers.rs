@@ -67,7 +67,11 @@ pub async fn fresh_database() -> String {
     let admin = admin_connection().await;
     let backend = admin.get_database_backend();
     admin
-        .execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_lock($1)", [LOCK_KEY.into()]))
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_lock($1)",
+            [LOCK_KEY.into()],
+        ))
         .await
         .expect("advisory lock");
     let template = template_name();
@@ -84,15 +88,33 @@ pub async fn fresh_database() -> String {
         // Built under another name and renamed at the end, so a crash never leaves a half-migrated
         // template behind.
         let building = format!("{template}_building");
-        exec(&admin, &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).await;
+        exec(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"),
+        )
+        .await;
         exec(&admin, &format!("CREATE DATABASE \"{building}\"")).await;
-        db::migrate(&database_url(&building)).await.expect("migrate the template");
-        exec(&admin, &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\"")).await;
+        db::migrate(&database_url(&building))
+            .await
+            .expect("migrate the template");
+        exec(
+            &admin,
+            &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""),
+        )
+        .await;
     }
     let name = format!("mintbean_test_{}", Uuid::new_v4().simple());
-    exec(&admin, &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).await;
+    exec(
+        &admin,
+        &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+    )
+    .await;
     admin
-        .execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_unlock($1)", [LOCK_KEY.into()]))
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_unlock($1)",
+            [LOCK_KEY.into()],
+        ))
         .await
         .expect("advisory unlock");
     let _ = admin.close().await;
@@ -231,7 +253,11 @@ impl TestApp {
 
     pub async fn sql_values(&self, sql: &str, values: Vec<sea_orm::Value>) {
         self.db
-            .execute_raw(Statement::from_sql_and_values(self.db.get_database_backend(), sql, values))
+            .execute_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                values,
+            ))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
@@ -239,7 +265,10 @@ impl TestApp {
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         let row = self
             .db
-            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
             .await
             .expect(sql)
             .expect("a row");
@@ -249,7 +278,10 @@ impl TestApp {
     pub async fn scalar_string(&self, sql: &str) -> String {
         let row = self
             .db
-            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
             .await
             .expect(sql)
             .expect("a row");
@@ -262,7 +294,12 @@ impl TestApp {
         self.sql_values(
             r#"INSERT INTO users (id, email, "firstName", "lastName", "passwordHash", "isAdmin")
                VALUES ($1, $2, 'Test', 'User', $3, $4)"#,
-            vec![id.into(), email.into(), password_hash().into(), is_admin.into()],
+            vec![
+                id.into(),
+                email.into(),
+                password_hash().into(),
+                is_admin.into(),
+            ],
         )
         .await;
         id
@@ -295,7 +332,14 @@ impl TestApp {
     }
 
     /// Inserts a meet directly. `start`/`end` are wall-clock times in `region`.
-    pub async fn create_meet(&self, title: &str, meet_type: &str, start: &str, end: &str, region: &str) -> Uuid {
+    pub async fn create_meet(
+        &self,
+        title: &str,
+        meet_type: &str,
+        start: &str,
+        end: &str,
+        region: &str,
+    ) -> Uuid {
         let id = Uuid::new_v4();
         self.sql_values(
             r#"INSERT INTO meets (id, "meetType", title, description, instructions, "coverImageUrl",
@@ -303,7 +347,14 @@ impl TestApp {
                VALUES ($1, $2, $3, 'A meet', 'Do things', 'https://example.com/c.png',
                        $4::timestamp AT TIME ZONE 'UTC', $5::timestamp AT TIME ZONE 'UTC', $6,
                        'https://example.com/register')"#,
-            vec![id.into(), meet_type.into(), title.into(), start.into(), end.into(), region.into()],
+            vec![
+                id.into(),
+                meet_type.into(),
+                title.into(),
+                start.into(),
+                end.into(),
+                region.into(),
+            ],
         )
         .await;
         id

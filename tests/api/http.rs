@@ -12,7 +12,10 @@ async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    assert!(content_type.starts_with("application/json"), "HTTP {status} with {content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "HTTP {status} with {content_type}"
+    );
     (status, response.json().await.expect("JSON body"))
 }
 
@@ -27,10 +30,24 @@ async fn browsers_get_the_playground_and_health_reports_the_database() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("GraphQL Playground"), "{}", &html[..200.min(html.len())]);
-    assert!(html.contains("same-origin"), "the Playground must send the session cookie");
+    assert!(
+        html.contains("GraphQL Playground"),
+        "{}",
+        &html[..200.min(html.len())]
+    );
+    assert!(
+        html.contains("same-origin"),
+        "the Playground must send the session cookie"
+    );
 
-    let (status, body) = json_of(new_client().get(format!("{}/health", app.address)).send().await.unwrap()).await;
+    let (status, body) = json_of(
+        new_client()
+            .get(format!("{}/health", app.address))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["database"], "ok");
 }
@@ -68,7 +85,11 @@ async fn simple_cross_site_content_types_need_a_custom_header() {
     app.create_user("victim@example.com", false).await;
     let victim = app.login("victim@example.com").await;
     let payload = json!({ "query": "mutation { logout }" }).to_string();
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz"] {
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=xyz",
+    ] {
         let (status, body) = json_of(
             victim
                 .post(app.graphql_url())
@@ -83,7 +104,15 @@ async fn simple_cross_site_content_types_need_a_custom_header() {
         assert_eq!(error_code(&body), "BAD_REQUEST");
     }
     // No content type at all is refused too.
-    let (status, _) = json_of(victim.post(app.graphql_url()).body(payload.clone()).send().await.unwrap()).await;
+    let (status, _) = json_of(
+        victim
+            .post(app.graphql_url())
+            .body(payload.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // The session survived every attempt.
     data(&app.gql_with(&victim, "{ me { id } }", json!({})).await);
@@ -108,7 +137,15 @@ async fn simple_cross_site_content_types_need_a_custom_header() {
 async fn oversized_bodies_are_refused_with_json() {
     let app = TestApp::spawn_with(&[("MAX_BODY_BYTES", "2048")]).await;
     let big = json!({ "query": format!("{{ meets {{ id }} }} #{}", "x".repeat(4096)) });
-    let (status, body) = json_of(new_client().post(app.graphql_url()).json(&big).send().await.unwrap()).await;
+    let (status, body) = json_of(
+        new_client()
+            .post(app.graphql_url())
+            .json(&big)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE");
 }
@@ -129,7 +166,11 @@ async fn malformed_requests_get_coded_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "BAD_REQUEST");
 
-    for query in ["{ meets { id ", "{ nope }", "query($id: UUID!) { meet(id: $id) { id } }"] {
+    for query in [
+        "{ meets { id ",
+        "{ nope }",
+        "query($id: UUID!) { meet(id: $id) { id } }",
+    ] {
         let body = app.gql(query, json!({ "id": "not-a-uuid" })).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{query}: {body}");
     }
@@ -137,22 +178,49 @@ async fn malformed_requests_get_coded_errors() {
 
 #[tokio::test]
 async fn depth_and_complexity_are_limited() {
-    let app = TestApp::spawn_with(&[("GRAPHQL_MAX_DEPTH", "6"), ("GRAPHQL_MAX_COMPLEXITY", "40")]).await;
+    let app =
+        TestApp::spawn_with(&[("GRAPHQL_MAX_DEPTH", "6"), ("GRAPHQL_MAX_COMPLEXITY", "40")]).await;
     let deep = "{ meets { projects { user { projects { user { projects { user { id } } } } } } } }";
     let body = app.gql(deep, json!({})).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nested too deep"), "{body}");
-    let wide = format!("{{ {} }}", (0..50).map(|i| format!("a{i}: meets {{ id }}")).collect::<Vec<_>>().join(" "));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{body}"
+    );
+    let wide = format!(
+        "{{ {} }}",
+        (0..50)
+            .map(|i| format!("a{i}: meets {{ id }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let body = app.gql(&wide, json!({})).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("complex"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn introspection_and_playground_can_be_turned_off() {
     let app = TestApp::spawn_with(&[("GRAPHQL_INTROSPECTION", "false")]).await;
-    let body = app.gql("{ __schema { types { name } } __type(name: \"Meet\") { name } }", json!({})).await;
-    assert!(body["data"]["__schema"].is_null() && body["data"]["__type"].is_null(), "{body}");
+    let body = app
+        .gql(
+            "{ __schema { types { name } } __type(name: \"Meet\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        body["data"]["__schema"].is_null() && body["data"]["__type"].is_null(),
+        "{body}"
+    );
     let (status, body) = json_of(new_client().get(app.graphql_url()).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "BAD_REQUEST");
@@ -161,7 +229,14 @@ async fn introspection_and_playground_can_be_turned_off() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let app = TestApp::spawn().await;
-    let (status, body) = json_of(new_client().get(format!("{}/nope", app.address)).send().await.unwrap()).await;
+    let (status, body) = json_of(
+        new_client()
+            .get(format!("{}/nope", app.address))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "NOT_FOUND");
     let (status, body) = json_of(new_client().put(app.graphql_url()).send().await.unwrap()).await;
@@ -187,10 +262,14 @@ async fn batched_requests_are_answered_in_order() {
 async fn slow_requests_time_out_with_json() {
     let app = TestApp::spawn_with(&[("REQUEST_TIMEOUT_SECS", "0.5")]).await;
     // Hold a lock on meets from another connection so the query cannot finish.
-    let blocker = mintbean::db::connect(&crate::helpers::database_url(&app.db_name), 1).await.unwrap();
+    let blocker = mintbean::db::connect(&crate::helpers::database_url(&app.db_name), 1)
+        .await
+        .unwrap();
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let txn = blocker.begin().await.unwrap();
-    txn.execute_unprepared("LOCK TABLE meets IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    txn.execute_unprepared("LOCK TABLE meets IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
     let (status, body) = json_of(
         new_client()
             .post(app.graphql_url())

@@ -1,13 +1,14 @@
 //! One integration-test binary (one link) with a module per domain. Every test talks to a real
 //! server over HTTP, backed by its own PostgreSQL database.
 
-mod helpers;
-mod users;
 mod badges;
+mod dataloader;
+mod helpers;
+mod http;
 mod meets;
+mod migrations;
 mod posts;
 mod projects;
-mod migrations;
-mod dataloader;
-mod http;
 mod schema;
+mod server;
+mod users;

@@ -6,31 +6,218 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;
 
-use crate::helpers::{admin_url, data, database_url, drop_database, fresh_database, new_client, test_config};
+use crate::helpers::{
+    admin_url, data, database_url, drop_database, fresh_database, new_client, test_config,
+};
 use mintbean::{AppState, db};
 
-/// (column, type, nullable, default) per table, from shared/spec/db-schema.md.
-fn expected_schema() -> BTreeMap<&'static str, Vec<(&'static str, &'static str, bool, Option<&'static str>)>> {
+/// (column, type, nullable, default).
+type ColumnSpec = (&'static str, &'static str, bool, Option<&'static str>);
+
+/// The columns of every table, from shared/spec/db-schema.md.
+fn expected_schema() -> BTreeMap<&'static str, Vec<ColumnSpec>> {
     let id = ("id", "uuid", false, Some("uuid_generate_v4()"));
-    let created = ("createdAt", "timestamp with time zone", false, Some("now()"));
-    let updated = ("updatedAt", "timestamp with time zone", false, Some("now()"));
+    let created = (
+        "createdAt",
+        "timestamp with time zone",
+        false,
+        Some("now()"),
+    );
+    let updated = (
+        "updatedAt",
+        "timestamp with time zone",
+        false,
+        Some("now()"),
+    );
     let deleted = ("deleted", "boolean", false, Some("false"));
     // jsonb stores keys in its own order.
     let positions = Some(r#"'{"wip": [], "done": [], "todo": []}'::jsonb"#);
     BTreeMap::from([
-        ("users", vec![id, ("email", "text", false, None), ("firstName", "text", false, None), ("lastName", "text", false, None), ("passwordHash", "text", false, None), ("isAdmin", "boolean", false, Some("false")), created, updated, deleted]),
-        ("posts", vec![id, ("userId", "uuid", false, None), ("body", "text", false, None), created, updated]),
-        ("meets", vec![id, ("meetType", "text", false, Some("'HACKATHON'::text")), ("title", "text", false, None), ("description", "text", false, None), ("instructions", "text", false, None), ("detailedDescription", "text", true, None), ("registerLink", "text", true, None), ("coverImageUrl", "text", false, None), ("startTime", "timestamp with time zone", false, None), ("endTime", "timestamp with time zone", false, None), ("region", "text", false, Some("'America/Toronto'::text")), ("kanbanCanonId", "uuid", true, None), created, updated, deleted]),
-        ("projects", vec![id, ("userId", "uuid", false, None), ("meetId", "uuid", true, None), ("title", "text", false, None), ("sourceCodeUrl", "text", false, None), ("liveUrl", "text", false, None), created, updated, deleted]),
-        ("mediaAssets", vec![id, ("userId", "uuid", false, None), ("cloudinaryPublicId", "text", false, None), ("index", "integer", true, Some("0")), created, updated, deleted]),
-        ("projectMediaAssets", vec![id, ("projectId", "uuid", false, None), ("mediaAssetId", "uuid", false, None), created, updated, deleted]),
-        ("meetRegistrations", vec![id, ("userId", "uuid", false, None), ("meetId", "uuid", false, None), created, updated, deleted]),
-        ("kanbanCanons", vec![id, ("title", "text", false, None), ("description", "text", false, None), ("cardPositions", "jsonb", true, positions), created, updated]),
-        ("kanbanCanonCards", vec![id, ("kanbanCanonId", "uuid", false, None), ("title", "text", false, None), ("body", "text", false, None), ("status", "text", false, Some("'TODO'::text")), created, updated, deleted]),
-        ("kanbanSessions", vec![id, ("kanbanCanonId", "uuid", false, None), ("userId", "uuid", false, None), ("meetId", "uuid", true, None), ("cardPositions", "jsonb", true, positions), created, updated, deleted]),
-        ("badges", vec![id, ("alias", "text", false, None), ("badgeShape", "text", false, None), ("faIcon", "character varying(255)", false, None), ("backgroundHex", "character varying(6)", true, Some("'000000'::character varying")), ("iconHex", "character varying(6)", true, Some("'ffffff'::character varying")), ("title", "text", false, None), ("description", "text", false, Some("'No description provided.'::text")), ("weight", "integer", false, Some("0")), created, updated, deleted]),
-        ("badgesProjects", vec![id, ("projectId", "uuid", false, None), ("badgeId", "uuid", false, None), created, updated]),
-        ("scheduledEmails", vec![id, ("templateName", "text", false, None), ("userRecipientId", "uuid", true, None), ("meetRecipientId", "uuid", true, None), ("meetId", "uuid", true, None), ("sendAt", "timestamp with time zone", false, Some("now()")), ("retriesLeft", "integer", false, Some("3")), created, updated]),
+        (
+            "users",
+            vec![
+                id,
+                ("email", "text", false, None),
+                ("firstName", "text", false, None),
+                ("lastName", "text", false, None),
+                ("passwordHash", "text", false, None),
+                ("isAdmin", "boolean", false, Some("false")),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "posts",
+            vec![
+                id,
+                ("userId", "uuid", false, None),
+                ("body", "text", false, None),
+                created,
+                updated,
+            ],
+        ),
+        (
+            "meets",
+            vec![
+                id,
+                ("meetType", "text", false, Some("'HACKATHON'::text")),
+                ("title", "text", false, None),
+                ("description", "text", false, None),
+                ("instructions", "text", false, None),
+                ("detailedDescription", "text", true, None),
+                ("registerLink", "text", true, None),
+                ("coverImageUrl", "text", false, None),
+                ("startTime", "timestamp with time zone", false, None),
+                ("endTime", "timestamp with time zone", false, None),
+                ("region", "text", false, Some("'America/Toronto'::text")),
+                ("kanbanCanonId", "uuid", true, None),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "projects",
+            vec![
+                id,
+                ("userId", "uuid", false, None),
+                ("meetId", "uuid", true, None),
+                ("title", "text", false, None),
+                ("sourceCodeUrl", "text", false, None),
+                ("liveUrl", "text", false, None),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "mediaAssets",
+            vec![
+                id,
+                ("userId", "uuid", false, None),
+                ("cloudinaryPublicId", "text", false, None),
+                ("index", "integer", true, Some("0")),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "projectMediaAssets",
+            vec![
+                id,
+                ("projectId", "uuid", false, None),
+                ("mediaAssetId", "uuid", false, None),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "meetRegistrations",
+            vec![
+                id,
+                ("userId", "uuid", false, None),
+                ("meetId", "uuid", false, None),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "kanbanCanons",
+            vec![
+                id,
+                ("title", "text", false, None),
+                ("description", "text", false, None),
+                ("cardPositions", "jsonb", true, positions),
+                created,
+                updated,
+            ],
+        ),
+        (
+            "kanbanCanonCards",
+            vec![
+                id,
+                ("kanbanCanonId", "uuid", false, None),
+                ("title", "text", false, None),
+                ("body", "text", false, None),
+                ("status", "text", false, Some("'TODO'::text")),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "kanbanSessions",
+            vec![
+                id,
+                ("kanbanCanonId", "uuid", false, None),
+                ("userId", "uuid", false, None),
+                ("meetId", "uuid", true, None),
+                ("cardPositions", "jsonb", true, positions),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "badges",
+            vec![
+                id,
+                ("alias", "text", false, None),
+                ("badgeShape", "text", false, None),
+                ("faIcon", "character varying(255)", false, None),
+                (
+                    "backgroundHex",
+                    "character varying(6)",
+                    true,
+                    Some("'000000'::character varying"),
+                ),
+                (
+                    "iconHex",
+                    "character varying(6)",
+                    true,
+                    Some("'ffffff'::character varying"),
+                ),
+                ("title", "text", false, None),
+                (
+                    "description",
+                    "text",
+                    false,
+                    Some("'No description provided.'::text"),
+                ),
+                ("weight", "integer", false, Some("0")),
+                created,
+                updated,
+                deleted,
+            ],
+        ),
+        (
+            "badgesProjects",
+            vec![
+                id,
+                ("projectId", "uuid", false, None),
+                ("badgeId", "uuid", false, None),
+                created,
+                updated,
+            ],
+        ),
+        (
+            "scheduledEmails",
+            vec![
+                id,
+                ("templateName", "text", false, None),
+                ("userRecipientId", "uuid", true, None),
+                ("meetRecipientId", "uuid", true, None),
+                ("meetId", "uuid", true, None),
+                ("sendAt", "timestamp with time zone", false, Some("now()")),
+                ("retriesLeft", "integer", false, Some("3")),
+                created,
+                updated,
+            ],
+        ),
     ])
 }
 
@@ -39,21 +226,27 @@ async fn connect(name: &str) -> DatabaseConnection {
 }
 
 async fn rows(conn: &DatabaseConnection, sql: &str) -> Vec<Vec<String>> {
-    conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql.to_owned()))
-        .await
-        .expect(sql)
-        .into_iter()
-        .map(|row| {
-            (0..)
-                .map_while(|i| row.try_get_by_index::<Option<String>>(i).ok())
-                .map(|v| v.unwrap_or_else(|| "NULL".into()))
-                .collect()
-        })
-        .collect()
+    conn.query_all_raw(Statement::from_string(
+        conn.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .expect(sql)
+    .into_iter()
+    .map(|row| {
+        (0..)
+            .map_while(|i| row.try_get_by_index::<Option<String>>(i).ok())
+            .map(|v| v.unwrap_or_else(|| "NULL".into()))
+            .collect()
+    })
+    .collect()
 }
 
 /// Columns of a table as (name, type, nullable, default), in table order.
-async fn columns(conn: &DatabaseConnection, table: &str) -> Vec<(String, String, bool, Option<String>)> {
+async fn columns(
+    conn: &DatabaseConnection,
+    table: &str,
+) -> Vec<(String, String, bool, Option<String>)> {
     rows(
         conn,
         &format!(
@@ -104,7 +297,10 @@ async fn assert_mintbean_schema(conn: &DatabaseConnection) {
             let actual_default = actual_default.map(|d| d.replace("CURRENT_TIMESTAMP", "now()"));
             assert_eq!(actual_default.as_deref(), default, "{table}.{name} default");
         }
-        assert!(actual_by_name.is_empty(), "{table} has unexpected columns {actual_by_name:?}");
+        assert!(
+            actual_by_name.is_empty(),
+            "{table} has unexpected columns {actual_by_name:?}"
+        );
     }
 }
 
@@ -127,7 +323,10 @@ async fn migrations_create_exactly_the_mintbean_schema() {
         "\"kanbanSessions\" f FOREIGN KEY (\"meetId\") REFERENCES meets(id) ON DELETE SET NULL",
         "\"scheduledEmails\" f FOREIGN KEY (\"meetRecipientId\") REFERENCES meets(id) ON DELETE CASCADE",
     ] {
-        assert!(found.iter().any(|c| c == expected), "missing constraint {expected}; have {found:#?}");
+        assert!(
+            found.iter().any(|c| c == expected),
+            "missing constraint {expected}; have {found:#?}"
+        );
     }
     drop(conn);
     drop_database(&name);
@@ -148,7 +347,10 @@ async fn every_foreign_key_is_indexed() {
              WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])",
     )
     .await;
-    assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
+    assert!(
+        unindexed.is_empty(),
+        "foreign keys without an index: {unindexed:?}"
+    );
     drop(conn);
     drop_database(&name);
 }
@@ -186,7 +388,10 @@ async fn table_fingerprints(conn: &DatabaseConnection) -> Vec<Vec<String>> {
 async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     let name = format!("mintbean_legacy_{}", uuid::Uuid::new_v4().simple());
     let admin = db::connect(&admin_url(), 1).await.unwrap();
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
     let conn = connect(&name).await;
     conn.execute_unprepared(include_str!("../fixtures/legacy_knex_database.sql"))
         .await
@@ -196,9 +401,14 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     assert!(migration::is_legacy_knex_database(&conn).await.unwrap());
 
     db::migrate(&database_url(&name)).await.expect("adopt");
-    db::migrate(&database_url(&name)).await.expect("adopt twice");
+    db::migrate(&database_url(&name))
+        .await
+        .expect("adopt twice");
     assert_eq!(table_fingerprints(&conn).await, before, "rows changed");
-    assert_eq!(rows(&conn, "SELECT count(*)::text FROM knex_migrations").await, knex_before);
+    assert_eq!(
+        rows(&conn, "SELECT count(*)::text FROM knex_migrations").await,
+        knex_before
+    );
     assert_mintbean_schema(&conn).await;
 
     // Rolling back would drop the Node tables: refused.
@@ -206,11 +416,14 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     assert!(err.to_string().contains("knex_migrations"), "{err}");
 
     // The server works on it: bcrypt logins (case-insensitive email), wall-clock meets, relations.
-    let connection = mintbean::db::connect(&database_url(&name), 5).await.unwrap();
+    let connection = mintbean::db::connect(&database_url(&name), 5)
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}/graphql", listener.local_addr().unwrap());
     let state = AppState::new(connection, test_config(&database_url(&name), &[]));
-    let server = tokio::spawn(async move { axum::serve(listener, mintbean::http::router(state)).await });
+    let server =
+        tokio::spawn(async move { axum::serve(listener, mintbean::http::router(state)).await });
     let client = new_client();
     let login: serde_json::Value = client
         .post(&address)
@@ -221,7 +434,10 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
         .json()
         .await
         .unwrap();
-    assert_eq!(data(&login)["login"], json!({ "firstName": "Claire", "isAdmin": true }));
+    assert_eq!(
+        data(&login)["login"],
+        json!({ "firstName": "Claire", "isAdmin": true })
+    );
     let meets: serde_json::Value = client
         .post(&address)
         .json(&json!({ "query": "{ meets { title startTime region registerLinkStatus registrants { firstName } projects { title badges { alias } mediaAssets { cloudinaryPublicId } } } }" }))
@@ -237,7 +453,10 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     assert_eq!(meets[1]["registerLinkStatus"], "CLOSED");
     assert_eq!(meets[1]["registrants"].as_array().unwrap().len(), 2);
     assert_eq!(meets[1]["projects"][0]["badges"][0]["alias"], ":winner:");
-    assert_eq!(meets[1]["projects"][0]["mediaAssets"][0]["cloudinaryPublicId"], "snowball/screenshot");
+    assert_eq!(
+        meets[1]["projects"][0]["mediaAssets"][0]["cloudinaryPublicId"],
+        "snowball/screenshot"
+    );
     server.abort();
     drop(conn);
     drop_database(&name);

@@ -27,7 +27,15 @@ fn project_input(meet_id: Option<Uuid>) -> Value {
 async fn users_submit_projects_with_ordered_media_assets() {
     let app = TestApp::spawn().await;
     let (user_id, user) = app.user_client("maker@example.com").await;
-    let meet = app.create_meet("Jam", "HACKATHON", "2030-01-01T10:00:00", "2030-01-03T10:00:00", "UTC").await;
+    let meet = app
+        .create_meet(
+            "Jam",
+            "HACKATHON",
+            "2030-01-01T10:00:00",
+            "2030-01-03T10:00:00",
+            "UTC",
+        )
+        .await;
     let body = app.gql_with(&user, CREATE, project_input(Some(meet))).await;
     let project = &data(&body)["createProject"];
     assert_eq!(project["userId"], user_id.to_string());
@@ -37,11 +45,23 @@ async fn users_submit_projects_with_ordered_media_assets() {
     let assets = project["mediaAssets"].as_array().unwrap();
     let order: Vec<(&str, i64)> = assets
         .iter()
-        .map(|a| (a["cloudinaryPublicId"].as_str().unwrap(), a["index"].as_i64().unwrap()))
+        .map(|a| {
+            (
+                a["cloudinaryPublicId"].as_str().unwrap(),
+                a["index"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(order, vec![("shots/one", 0), ("shots/two", 1), ("shots/three", 2)]);
+    assert_eq!(
+        order,
+        vec![("shots/one", 0), ("shots/two", 1), ("shots/three", 2)]
+    );
     assert!(assets.iter().all(|a| a["userId"] == user_id.to_string()));
-    assert_eq!(app.scalar_i64("SELECT count(*) FROM \"projectMediaAssets\"").await, 3);
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) FROM \"projectMediaAssets\"")
+            .await,
+        3
+    );
 
     // Without media assets or a meet.
     let mut input = project_input(None);
@@ -61,10 +81,19 @@ async fn user_id_in_the_input_is_only_honoured_for_admins() {
     let mut input = project_input(None);
     input["input"]["userId"] = json!(other);
     let as_user = app.gql_with(&user, CREATE, input.clone()).await;
-    assert_eq!(data(&as_user)["createProject"]["userId"], user_id.to_string());
+    assert_eq!(
+        data(&as_user)["createProject"]["userId"],
+        user_id.to_string()
+    );
     let as_admin = app.gql_with(&admin, CREATE, input.clone()).await;
-    assert_eq!(data(&as_admin)["createProject"]["userId"], other.to_string());
-    assert_eq!(data(&as_admin)["createProject"]["mediaAssets"][0]["userId"], other.to_string());
+    assert_eq!(
+        data(&as_admin)["createProject"]["userId"],
+        other.to_string()
+    );
+    assert_eq!(
+        data(&as_admin)["createProject"]["mediaAssets"][0]["userId"],
+        other.to_string()
+    );
 
     input["input"]["userId"] = json!(Uuid::new_v4());
     let unknown = app.gql_with(&admin, CREATE, input).await;
@@ -76,7 +105,10 @@ async fn user_id_in_the_input_is_only_honoured_for_admins() {
 async fn create_project_validates_and_writes_nothing_on_failure() {
     let app = TestApp::spawn().await;
     let (_, user) = app.user_client("maker@example.com").await;
-    assert_eq!(error_code(&app.gql(CREATE, project_input(None)).await), "UNAUTHENTICATED");
+    assert_eq!(
+        error_code(&app.gql(CREATE, project_input(None)).await),
+        "UNAUTHENTICATED"
+    );
     let cases = [
         ("title", json!("")),
         ("title", json!("t".repeat(65))),
@@ -93,7 +125,10 @@ async fn create_project_validates_and_writes_nothing_on_failure() {
         assert_eq!(error_field(&body), field);
     }
     assert_eq!(app.scalar_i64("SELECT count(*) FROM projects").await, 0);
-    assert_eq!(app.scalar_i64("SELECT count(*) FROM \"mediaAssets\"").await, 0);
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) FROM \"mediaAssets\"").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -106,15 +141,46 @@ async fn owners_and_admins_delete_projects() {
     let mut ids = Vec::new();
     for _ in 0..2 {
         let body = app.gql_with(&owner, CREATE, project_input(None)).await;
-        ids.push(data(&body)["createProject"]["id"].as_str().unwrap().to_owned());
+        ids.push(
+            data(&body)["createProject"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
-    assert_eq!(error_code(&app.gql(delete, json!({ "id": ids[0] })).await), "UNAUTHENTICATED");
-    assert_eq!(error_code(&app.gql_with(&stranger, delete, json!({ "id": ids[0] })).await), "FORBIDDEN");
-    assert_eq!(data(&app.gql_with(&owner, delete, json!({ "id": ids[0] })).await)["deleteProject"], true);
-    assert_eq!(data(&app.gql_with(&admin, delete, json!({ "id": ids[1] })).await)["deleteProject"], true);
-    assert_eq!(error_code(&app.gql_with(&owner, delete, json!({ "id": ids[0] })).await), "NOT_FOUND");
-    assert_eq!(data(&app.gql("{ projects { id } }", json!({})).await)["projects"], json!([]));
-    let gone = app.gql("query($id: UUID!) { project(id: $id) { id } }", json!({ "id": ids[0] })).await;
+    assert_eq!(
+        error_code(&app.gql(delete, json!({ "id": ids[0] })).await),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        error_code(
+            &app.gql_with(&stranger, delete, json!({ "id": ids[0] }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        data(&app.gql_with(&owner, delete, json!({ "id": ids[0] })).await)["deleteProject"],
+        true
+    );
+    assert_eq!(
+        data(&app.gql_with(&admin, delete, json!({ "id": ids[1] })).await)["deleteProject"],
+        true
+    );
+    assert_eq!(
+        error_code(&app.gql_with(&owner, delete, json!({ "id": ids[0] })).await),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        data(&app.gql("{ projects { id } }", json!({})).await)["projects"],
+        json!([])
+    );
+    let gone = app
+        .gql(
+            "query($id: UUID!) { project(id: $id) { id } }",
+            json!({ "id": ids[0] }),
+        )
+        .await;
     assert_eq!(error_code(&gone), "NOT_FOUND");
 }
 
@@ -123,23 +189,54 @@ async fn projects_filter_by_user_and_meet() {
     let app = TestApp::spawn().await;
     let (alice_id, alice) = app.user_client("alice@example.com").await;
     let (bob_id, bob) = app.user_client("bob@example.com").await;
-    let jam = app.create_meet("Jam", "HACKATHON", "2030-01-01T10:00:00", "2030-01-03T10:00:00", "UTC").await;
-    let other = app.create_meet("Other", "HACKATHON", "2030-02-01T10:00:00", "2030-02-03T10:00:00", "UTC").await;
+    let jam = app
+        .create_meet(
+            "Jam",
+            "HACKATHON",
+            "2030-01-01T10:00:00",
+            "2030-01-03T10:00:00",
+            "UTC",
+        )
+        .await;
+    let other = app
+        .create_meet(
+            "Other",
+            "HACKATHON",
+            "2030-02-01T10:00:00",
+            "2030-02-03T10:00:00",
+            "UTC",
+        )
+        .await;
     for (client, meet) in [(&alice, jam), (&alice, other), (&bob, jam)] {
-        data(&app.gql_with(client, CREATE, project_input(Some(meet))).await);
+        data(
+            &app.gql_with(client, CREATE, project_input(Some(meet)))
+                .await,
+        );
     }
     let query = "query($u: UUID, $m: UUID) { projects(userId: $u, meetId: $m) { userId meetId } }";
     let count = |body: &Value| data(body)["projects"].as_array().unwrap().len();
     assert_eq!(count(&app.gql(query, json!({})).await), 3);
     assert_eq!(count(&app.gql(query, json!({ "u": alice_id })).await), 2);
     assert_eq!(count(&app.gql(query, json!({ "m": jam })).await), 2);
-    assert_eq!(count(&app.gql(query, json!({ "u": bob_id, "m": other })).await), 0);
+    assert_eq!(
+        count(&app.gql(query, json!({ "u": bob_id, "m": other })).await),
+        0
+    );
     let meet = app
-        .gql("query($id: UUID!) { meet(id: $id) { projects { user { id } } } }", json!({ "id": jam }))
+        .gql(
+            "query($id: UUID!) { meet(id: $id) { projects { user { id } } } }",
+            json!({ "id": jam }),
+        )
         .await;
     assert_eq!(data(&meet)["meet"]["projects"].as_array().unwrap().len(), 2);
     let profile = app
-        .gql("query($id: UUID!) { user(id: $id) { projects { meet { title } } } }", json!({ "id": bob_id }))
+        .gql(
+            "query($id: UUID!) { user(id: $id) { projects { meet { title } } } }",
+            json!({ "id": bob_id }),
+        )
         .await;
-    assert_eq!(data(&profile)["user"]["projects"], json!([{ "meet": { "title": "Jam" } }]));
+    assert_eq!(
+        data(&profile)["user"]["projects"],
+        json!([{ "meet": { "title": "Jam" } }])
+    );
 }

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::parser::{parse_schema, types::{BaseType, Type, TypeKind, TypeSystemDefinition}};
+use async_graphql::parser::{
+    parse_schema,
+    types::{BaseType, Type, TypeKind, TypeSystemDefinition},
+};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, data};
@@ -12,17 +15,39 @@ use crate::helpers::{TestApp, data};
 /// Types and fields of the spec that are not served yet (their issues are still open).
 const NOT_YET_SERVED: &[&str] = &[
     // Kanban boards (issue 3).
-    "Kanban", "KanbanCardPositions", "KanbanCanon", "KanbanCanonCard", "CreateKanbanInput",
-    "CreateKanbanCanonInput", "EditKanbanCanonInput", "UpdateCardPositionInput",
-    "KanbanCanonCardStatusEnum", "CreateKanbanCanonCardInput", "EditKanbanCanonCardInput",
-    "Query.kanban", "Query.kanbans", "Query.kanbanCanon", "Query.kanbanCanons",
-    "Query.kanbanCanonCard", "Query.kanbanCanonCards", "Mutation.createKanban",
-    "Mutation.updateKanbanCardPositions", "Mutation.deleteKanban", "Mutation.createKanbanCanon",
-    "Mutation.editKanbanCanon", "Mutation.updateKanbanCanonCardPositions",
-    "Mutation.createKanbanCanonCard", "Mutation.editKanbanCanonCard",
-    "Mutation.deleteKanbanCanonCard", "Meet.kanban", "Meet.kanbanCanon",
+    "Kanban",
+    "KanbanCardPositions",
+    "KanbanCanon",
+    "KanbanCanonCard",
+    "CreateKanbanInput",
+    "CreateKanbanCanonInput",
+    "EditKanbanCanonInput",
+    "UpdateCardPositionInput",
+    "KanbanCanonCardStatusEnum",
+    "CreateKanbanCanonCardInput",
+    "EditKanbanCanonCardInput",
+    "Query.kanban",
+    "Query.kanbans",
+    "Query.kanbanCanon",
+    "Query.kanbanCanons",
+    "Query.kanbanCanonCard",
+    "Query.kanbanCanonCards",
+    "Mutation.createKanban",
+    "Mutation.updateKanbanCardPositions",
+    "Mutation.deleteKanban",
+    "Mutation.createKanbanCanon",
+    "Mutation.editKanbanCanon",
+    "Mutation.updateKanbanCanonCardPositions",
+    "Mutation.createKanbanCanonCard",
+    "Mutation.editKanbanCanonCard",
+    "Mutation.deleteKanbanCanonCard",
+    "Meet.kanban",
+    "Meet.kanbanCanon",
     // Email (issue 4).
-    "EmailResponseStatus", "EmailResponseError", "EmailResponse", "SendContactFormEmailInput",
+    "EmailResponseStatus",
+    "EmailResponseError",
+    "EmailResponse",
+    "SendContactFormEmailInput",
     "Mutation.sendContactFormEmail",
 ];
 
@@ -39,7 +64,11 @@ fn render(ty: &Type) -> String {
         BaseType::Named(name) => name.to_string(),
         BaseType::List(inner) => format!("[{}]", render(inner)),
     };
-    if ty.nullable { base } else { format!("{base}!") }
+    if ty.nullable {
+        base
+    } else {
+        format!("{base}!")
+    }
 }
 
 fn render_ref(ty: &Value) -> String {
@@ -52,10 +81,13 @@ fn render_ref(ty: &Value) -> String {
 
 /// "Type.field" → type, "Type.field(arg)" → type, "Enum::VALUE" → "", "Type" → kind.
 fn spec_entries() -> BTreeMap<String, String> {
-    let document = parse_schema(include_str!("../fixtures/mintbean-schema.graphql")).expect("spec parses");
+    let document =
+        parse_schema(include_str!("../fixtures/mintbean-schema.graphql")).expect("spec parses");
     let mut entries = BTreeMap::new();
     for definition in document.definitions {
-        let TypeSystemDefinition::Type(ty) = definition else { continue };
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
         let ty = ty.node;
         let name = ty.name.node.to_string();
         match ty.kind {
@@ -66,16 +98,25 @@ fn spec_entries() -> BTreeMap<String, String> {
                 entries.insert(name.clone(), "OBJECT".into());
                 for field in object.fields {
                     let field = field.node;
-                    entries.insert(format!("{name}.{}", field.name.node), render(&field.ty.node));
+                    entries.insert(
+                        format!("{name}.{}", field.name.node),
+                        render(&field.ty.node),
+                    );
                     for arg in field.arguments {
-                        entries.insert(format!("{name}.{}({})", field.name.node, arg.node.name.node), render(&arg.node.ty.node));
+                        entries.insert(
+                            format!("{name}.{}({})", field.name.node, arg.node.name.node),
+                            render(&arg.node.ty.node),
+                        );
                     }
                 }
             }
             TypeKind::InputObject(input) => {
                 entries.insert(name.clone(), "INPUT_OBJECT".into());
                 for field in input.fields {
-                    entries.insert(format!("{name}.{}", field.node.name.node), render(&field.node.ty.node));
+                    entries.insert(
+                        format!("{name}.{}", field.node.name.node),
+                        render(&field.node.ty.node),
+                    );
                 }
             }
             TypeKind::Enum(e) => {
@@ -99,14 +140,23 @@ fn served_entries(schema: &Value) -> BTreeMap<String, String> {
             let field_name = field["name"].as_str().unwrap();
             entries.insert(format!("{name}.{field_name}"), render_ref(&field["type"]));
             for arg in field["args"].as_array().into_iter().flatten() {
-                entries.insert(format!("{name}.{field_name}({})", arg["name"].as_str().unwrap()), render_ref(&arg["type"]));
+                entries.insert(
+                    format!("{name}.{field_name}({})", arg["name"].as_str().unwrap()),
+                    render_ref(&arg["type"]),
+                );
             }
         }
         for field in ty["inputFields"].as_array().into_iter().flatten() {
-            entries.insert(format!("{name}.{}", field["name"].as_str().unwrap()), render_ref(&field["type"]));
+            entries.insert(
+                format!("{name}.{}", field["name"].as_str().unwrap()),
+                render_ref(&field["type"]),
+            );
         }
         for value in ty["enumValues"].as_array().into_iter().flatten() {
-            entries.insert(format!("{name}::{}", value["name"].as_str().unwrap()), String::new());
+            entries.insert(
+                format!("{name}::{}", value["name"].as_str().unwrap()),
+                String::new(),
+            );
         }
     }
     entries
@@ -114,7 +164,10 @@ fn served_entries(schema: &Value) -> BTreeMap<String, String> {
 
 fn pending(entry: &str) -> bool {
     NOT_YET_SERVED.iter().any(|p| {
-        entry == *p || [".", "(", "::"].iter().any(|sep| entry.starts_with(&format!("{p}{sep}")))
+        entry == *p
+            || [".", "(", "::"]
+                .iter()
+                .any(|sep| entry.starts_with(&format!("{p}{sep}")))
     })
 }
 
@@ -132,11 +185,18 @@ async fn every_name_in_the_node_schema_is_served_with_the_same_type() {
         checked += 1;
         match served.get(&entry) {
             None => problems.push(format!("missing: {entry} ({expected})")),
-            Some(actual) if *actual != expected => problems.push(format!("{entry}: spec {expected}, served {actual}")),
+            Some(actual) if *actual != expected => {
+                problems.push(format!("{entry}: spec {expected}, served {actual}"))
+            }
             Some(_) => {}
         }
     }
-    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(checked > 190, "only {checked} entries compared");
 }
 
@@ -149,7 +209,9 @@ async fn additions_never_make_a_spec_argument_required() {
     let spec = spec_entries();
     let extra_required: Vec<&String> = served
         .iter()
-        .filter(|(entry, ty)| entry.contains('(') && ty.ends_with('!') && !spec.contains_key(*entry))
+        .filter(|(entry, ty)| {
+            entry.contains('(') && ty.ends_with('!') && !spec.contains_key(*entry)
+        })
         .filter(|(entry, _)| spec.contains_key(entry.split('(').next().unwrap()))
         .map(|(entry, _)| entry)
         .collect();

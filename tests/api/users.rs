@@ -50,7 +50,10 @@ async fn register_creates_an_account_and_logs_it_in() {
     let hash = app
         .scalar_string("SELECT \"passwordHash\" FROM users WHERE email = 'ada@example.com'")
         .await;
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
 }
 
 #[tokio::test]
@@ -63,9 +66,18 @@ async fn register_validates_every_field() {
         (json!({"firstName": "x".repeat(33)}), "firstName"),
         (json!({"lastName": "   "}), "lastName"),
         (json!({"lastName": "y".repeat(33)}), "lastName"),
-        (json!({"password": "12345", "passwordConfirmation": "12345"}), "password"),
-        (json!({"password": "p".repeat(65), "passwordConfirmation": "p".repeat(65)}), "password"),
-        (json!({"passwordConfirmation": "different"}), "passwordConfirmation"),
+        (
+            json!({"password": "12345", "passwordConfirmation": "12345"}),
+            "password",
+        ),
+        (
+            json!({"password": "p".repeat(65), "passwordConfirmation": "p".repeat(65)}),
+            "password",
+        ),
+        (
+            json!({"passwordConfirmation": "different"}),
+            "passwordConfirmation",
+        ),
         (json!({"email": "TAKEN@example.com"}), "email"),
     ];
     for (patch, field) in cases {
@@ -92,7 +104,10 @@ async fn login_sets_a_strict_http_only_cookie_with_a_node_compatible_token() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=1209600"] {
         assert!(cookie.contains(attribute), "missing {attribute}: {cookie}");
     }
@@ -114,7 +129,10 @@ async fn login_sets_a_strict_http_only_cookie_with_a_node_compatible_token() {
     .claims;
     assert_eq!(claims["sub"], id.to_string());
     assert_eq!(claims["isAdmin"], false);
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 14 * 24 * 3600);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        14 * 24 * 3600
+    );
 }
 
 #[tokio::test]
@@ -127,7 +145,12 @@ async fn cookie_is_secure_when_configured() {
         .send()
         .await
         .unwrap();
-    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
 }
 
 #[tokio::test]
@@ -143,7 +166,10 @@ async fn wrong_email_and_wrong_password_fail_the_same_way() {
         .await;
     assert_eq!(error_code(&wrong_password), "UNAUTHENTICATED");
     assert_eq!(error_code(&wrong_email), "UNAUTHENTICATED");
-    assert_eq!(wrong_password["errors"][0]["message"], wrong_email["errors"][0]["message"]);
+    assert_eq!(
+        wrong_password["errors"][0]["message"],
+        wrong_email["errors"][0]["message"]
+    );
 }
 
 #[tokio::test]
@@ -157,8 +183,14 @@ async fn logout_clears_the_cookie() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("jwt=;") && cookie.contains("Max-Age=0"), "{cookie}");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with("jwt=;") && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(data(&body)["logout"], true);
     let me = app.gql_with(&client, "{ me { id } }", json!({})).await;
@@ -172,21 +204,32 @@ async fn me_requires_a_session_and_user_is_public() {
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
 
     let (id, client) = app.user_client("grace@example.com").await;
-    let me = app.gql_with(&client, "{ me { id email isAdmin } }", json!({})).await;
+    let me = app
+        .gql_with(&client, "{ me { id email isAdmin } }", json!({}))
+        .await;
     assert_eq!(data(&me)["me"]["email"], "grace@example.com");
 
     let public = app
-        .gql("query($id: UUID!) { user(id: $id) { id firstName lastName isAdmin createdAt } }", json!({ "id": id }))
+        .gql(
+            "query($id: UUID!) { user(id: $id) { id firstName lastName isAdmin createdAt } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(data(&public)["user"]["id"], id.to_string());
     // A PublicUser has no email field at all.
     let leak = app
-        .gql("query($id: UUID!) { user(id: $id) { email } }", json!({ "id": id }))
+        .gql(
+            "query($id: UUID!) { user(id: $id) { email } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(error_code(&leak), "BAD_USER_INPUT");
 
     let missing = app
-        .gql("query($id: UUID!) { user(id: $id) { id } }", json!({ "id": Uuid::new_v4() }))
+        .gql(
+            "query($id: UUID!) { user(id: $id) { id } }",
+            json!({ "id": Uuid::new_v4() }),
+        )
         .await;
     assert_eq!(error_code(&missing), "NOT_FOUND");
 }
@@ -194,12 +237,29 @@ async fn me_requires_a_session_and_user_is_public() {
 #[tokio::test]
 async fn an_invalid_cookie_is_ignored_and_cleared_without_breaking_public_queries() {
     let app = TestApp::spawn().await;
-    app.create_meet("Public", "HACKATHON", "2030-01-01T10:00:00", "2030-01-02T10:00:00", "UTC")
-        .await;
+    app.create_meet(
+        "Public",
+        "HACKATHON",
+        "2030-01-01T10:00:00",
+        "2030-01-02T10:00:00",
+        "UTC",
+    )
+    .await;
     let id = app.create_user("grace@example.com", false).await;
-    let expired = mintbean::auth::token::issue(id, false, JWT_SECRET, chrono::Utc::now() - chrono::Duration::days(20)).unwrap();
-    let forged = mintbean::auth::token::issue(id, true, "some other secret", chrono::Utc::now()).unwrap();
-    for cookie in ["jwt=garbage".to_owned(), format!("jwt={expired}"), format!("jwt={forged}")] {
+    let expired = mintbean::auth::token::issue(
+        id,
+        false,
+        JWT_SECRET,
+        chrono::Utc::now() - chrono::Duration::days(20),
+    )
+    .unwrap();
+    let forged =
+        mintbean::auth::token::issue(id, true, "some other secret", chrono::Utc::now()).unwrap();
+    for cookie in [
+        "jwt=garbage".to_owned(),
+        format!("jwt={expired}"),
+        format!("jwt={forged}"),
+    ] {
         let response = new_client()
             .post(app.graphql_url())
             .header("cookie", &cookie)
@@ -207,7 +267,10 @@ async fn an_invalid_cookie_is_ignored_and_cleared_without_breaking_public_querie
             .send()
             .await
             .unwrap();
-        let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let set_cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(set_cookie.contains("Max-Age=0"), "{set_cookie}");
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(data(&body)["meets"][0]["title"], "Public");
@@ -243,13 +306,22 @@ async fn admin_rights_come_from_the_database_not_the_token() {
     let (admin_id, admin) = app.admin_client().await;
     let create = "mutation { createBadge(input: { alias: \":x:\", badgeShape: STAR, faIcon: \"x\", title: \"X badge\" }) { id } }";
     // Demote: the still-valid token says isAdmin=true, but rights are gone at once.
-    app.sql_values(r#"UPDATE users SET "isAdmin" = false WHERE id = $1"#, vec![admin_id.into()])
-        .await;
-    assert_eq!(error_code(&app.gql_with(&admin, create, json!({})).await), "FORBIDDEN");
+    app.sql_values(
+        r#"UPDATE users SET "isAdmin" = false WHERE id = $1"#,
+        vec![admin_id.into()],
+    )
+    .await;
+    assert_eq!(
+        error_code(&app.gql_with(&admin, create, json!({})).await),
+        "FORBIDDEN"
+    );
     // And a promoted user gains them without logging in again.
     let (user_id, user) = app.user_client("promoted@example.com").await;
-    app.sql_values(r#"UPDATE users SET "isAdmin" = true WHERE id = $1"#, vec![user_id.into()])
-        .await;
+    app.sql_values(
+        r#"UPDATE users SET "isAdmin" = true WHERE id = $1"#,
+        vec![user_id.into()],
+    )
+    .await;
     data(&app.gql_with(&user, create, json!({})).await);
 }
 
@@ -257,11 +329,20 @@ async fn admin_rights_come_from_the_database_not_the_token() {
 async fn a_deleted_account_is_logged_out() {
     let app = TestApp::spawn().await;
     let (id, client) = app.user_client("gone@example.com").await;
-    app.sql_values("UPDATE users SET deleted = true WHERE id = $1", vec![id.into()])
-        .await;
-    assert_eq!(error_code(&app.gql_with(&client, "{ me { id } }", json!({})).await), "UNAUTHENTICATED");
+    app.sql_values(
+        "UPDATE users SET deleted = true WHERE id = $1",
+        vec![id.into()],
+    )
+    .await;
+    assert_eq!(
+        error_code(&app.gql_with(&client, "{ me { id } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
     let login = app
-        .gql("mutation { login(email: \"gone@example.com\", password: \"correct-horse\") { id } }", json!({}))
+        .gql(
+            "mutation { login(email: \"gone@example.com\", password: \"correct-horse\") { id } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&login), "UNAUTHENTICATED");
 }
@@ -277,13 +358,20 @@ async fn bcrypt_hashes_from_the_node_backend_log_in_and_are_upgraded() {
         vec![legacy.into()],
     )
     .await;
-    let query = "mutation($p: String!) { login(email: \"old@example.com\", password: $p) { email } }";
-    assert_eq!(error_code(&app.gql(query, json!({ "p": "wrong" })).await), "UNAUTHENTICATED");
+    let query =
+        "mutation($p: String!) { login(email: \"old@example.com\", password: $p) { email } }";
+    assert_eq!(
+        error_code(&app.gql(query, json!({ "p": "wrong" })).await),
+        "UNAUTHENTICATED"
+    );
     data(&app.gql(query, json!({ "p": "legacy-pass" })).await);
     let hash = app
         .scalar_string("SELECT \"passwordHash\" FROM users WHERE email = 'old@example.com'")
         .await;
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     // The new hash works for the next login too.
-    data(&app.gql_with(&new_client(), query, json!({ "p": "legacy-pass" })).await);
+    data(
+        &app.gql_with(&new_client(), query, json!({ "p": "legacy-pass" }))
+            .await,
+    );
 }

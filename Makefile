@@ -1,0 +1,30 @@
+# The two commands: `make run` and `make test`. See README.md.
+.PHONY: run test pristine migrate lint fmt ci db-stop help
+
+run: ## Start PostgreSQL if needed, migrate, seed, serve GraphQL on :4000
+	@scripts/dev.sh run
+
+test: ## Run the whole test suite against a private PostgreSQL cluster
+	@scripts/dev.sh test
+
+pristine: ## DROP and recreate the development database, migrate and seed (destroys data!)
+	@scripts/dev.sh pristine
+
+migrate: ## Apply pending migrations to the development database
+	@scripts/dev.sh migrate
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+ci: lint test ## What CI runs
+
+db-stop: ## Stop the private PostgreSQL clusters (data is kept)
+	@scripts/pg.sh stop dev
+	@scripts/pg.sh stop test
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

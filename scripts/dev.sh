@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# What `make run|test|pristine|migrate` do. Without DATABASE_URL (in the environment or .env), a
+# private PostgreSQL cluster under .data/ is started first (see scripts/pg.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+load_env() {
+	if [ ! -f .env ]; then
+		cp .env.example .env
+		echo "dev.sh: created .env from .env.example (edit it to change settings)"
+	fi
+	set -a
+	# shellcheck disable=SC1091
+	. ./.env
+	set +a
+}
+
+ensure_database_url() {
+	if [ -z "${DATABASE_URL:-}" ]; then
+		eval "$(scripts/pg.sh start dev)"
+		echo "dev.sh: using the private PostgreSQL cluster: $DATABASE_URL"
+	fi
+}
+
+mintbean() { cargo run --quiet --bin mintbean -- "$@"; }
+
+case "${1:-}" in
+run)
+	load_env
+	ensure_database_url
+	cargo build --bin mintbean
+	mintbean setup
+	echo "dev.sh: GraphQL Playground on http://localhost:${PORT:-4000}/graphql"
+	exec cargo run --quiet --bin mintbean -- serve
+	;;
+test)
+	if [ -z "${TEST_DATABASE_URL:-}" ]; then
+		eval "$(scripts/pg.sh start test)"
+	fi
+	cargo test --workspace
+	;;
+pristine)
+	load_env
+	ensure_database_url
+	mintbean reset
+	;;
+migrate)
+	load_env
+	ensure_database_url
+	mintbean migrate
+	;;
+*)
+	echo "usage: scripts/dev.sh run|test|pristine|migrate" >&2
+	exit 2
+	;;
+esac
