@@ -15,6 +15,10 @@ use crate::{
     auth::PasswordHasher,
     badges::{badge_project, entity as badge},
     error::AppResult,
+    kanban::{
+        board, canon, card,
+        positions::{self, Column, LiveCard, Positions},
+    },
     meets::{entity as meet, entity::MeetType, registration},
     posts::entity as post,
     projects::{entity as project, media_asset, project_media_asset},
@@ -384,6 +388,8 @@ async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResul
         }
     }
 
+    seed_kanban(db, &users[1], &meets[1], now).await?;
+
     for (author, body) in [
         (
             &users[1],
@@ -408,5 +414,105 @@ async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResul
         .insert(db)
         .await?;
     }
+    Ok(())
+}
+
+/// A canon with cards in all three columns, attached to an upcoming meet, and one user's board on
+/// it with a couple of personal moves.
+async fn seed_kanban(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    meet_row: &meet::Model,
+    now: chrono::DateTime<Utc>,
+) -> AppResult<()> {
+    let cards = [
+        (
+            Column::Todo,
+            "Pick a team name",
+            "Agree on a name and create a shared repo.",
+        ),
+        (
+            Column::Todo,
+            "Sketch the screens",
+            "Paper is fine. What does a visitor see first?",
+        ),
+        (
+            Column::Todo,
+            "Write the README",
+            "What it does, how to run it, who built it.",
+        ),
+        (
+            Column::Wip,
+            "Set up the project",
+            "`npm create vite@latest`, push, deploy a hello world.",
+        ),
+        (
+            Column::Wip,
+            "Design the data model",
+            "Which things exist, and how they relate.",
+        ),
+        (Column::Done, "Register for the meet", "You are here!"),
+    ];
+    let canon_id = Uuid::new_v4();
+    let mut board = Positions::default();
+    let mut live = Vec::new();
+    for (column, _, _) in &cards {
+        let id = Uuid::new_v4();
+        board.column_mut(*column).push(id);
+        live.push(LiveCard {
+            id,
+            status: *column,
+        });
+    }
+    canon::ActiveModel {
+        id: Set(canon_id),
+        title: Set("Ship your hackathon project".into()),
+        description: Set("A week-long plan from idea to deployed app.".into()),
+        card_positions: Set(Some(board.to_json())),
+        created_at: Set(now - Duration::days(20)),
+        updated_at: Set(now - Duration::days(20)),
+    }
+    .insert(db)
+    .await?;
+    for ((column, title, body), live_card) in cards.iter().zip(&live) {
+        card::ActiveModel {
+            id: Set(live_card.id),
+            kanban_canon_id: Set(canon_id),
+            title: Set((*title).into()),
+            body: Set((*body).into()),
+            status: Set(column.as_stored().into()),
+            created_at: Set(now - Duration::days(20)),
+            updated_at: Set(now - Duration::days(20)),
+            deleted: Set(false),
+        }
+        .insert(db)
+        .await?;
+    }
+    let mut attached: meet::ActiveModel = meet_row.clone().into();
+    attached.kanban_canon_id = Set(Some(canon_id));
+    attached.update(db).await?;
+
+    // The user has finished the first card and started on the README.
+    let (stored, _) = positions::move_on_board(
+        &Positions::default(),
+        &board,
+        &live,
+        live[0].id,
+        Column::Done,
+        0,
+    );
+    let (stored, _) = positions::move_on_board(&stored, &board, &live, live[2].id, Column::Wip, 0);
+    board::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        kanban_canon_id: Set(canon_id),
+        user_id: Set(user.id),
+        meet_id: Set(Some(meet_row.id)),
+        card_positions: Set(Some(stored.to_json())),
+        created_at: Set(now - Duration::days(3)),
+        updated_at: Set(now - Duration::days(3)),
+        deleted: Set(false),
+    }
+    .insert(db)
+    .await?;
     Ok(())
 }

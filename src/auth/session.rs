@@ -26,8 +26,12 @@ pub struct CookieSettings {
 pub struct Session {
     settings: CookieSettings,
     claimed_user_id: Option<Uuid>,
-    /// `None` until looked up; then the (non-deleted) user, if any.
-    user: tokio::sync::Mutex<Option<Option<User>>>,
+    /// The (non-deleted) user the cookie names, looked up at most once. Concurrent resolvers wait
+    /// for the same lookup and are all released together, which keeps their DataLoader calls in
+    /// one batch.
+    looked_up: tokio::sync::OnceCell<Option<User>>,
+    /// Set by login/logout during this request; wins over the lookup.
+    changed: Mutex<Option<Option<User>>>,
     /// A `Set-Cookie` value to send with the response.
     outgoing_cookie: Mutex<Option<String>>,
 }
@@ -50,7 +54,8 @@ impl Session {
         let session = Session {
             settings,
             claimed_user_id,
-            user: tokio::sync::Mutex::new(None),
+            looked_up: tokio::sync::OnceCell::new(),
+            changed: Mutex::new(None),
             outgoing_cookie: Mutex::new(None),
         };
         if raw_token.is_some() && claimed_user_id.is_none() {
@@ -65,23 +70,24 @@ impl Session {
     }
 
     pub async fn current_user(&self, db: &DatabaseConnection) -> AppResult<Option<User>> {
-        let mut cached = self.user.lock().await;
-        if let Some(user) = cached.as_ref() {
-            return Ok(user.clone());
+        if let Some(changed) = lock(&self.changed).clone() {
+            return Ok(changed);
         }
-        let user = match self.claimed_user_id {
-            Some(id) => {
+        let Some(id) = self.claimed_user_id else {
+            return Ok(None);
+        };
+        let user = self
+            .looked_up
+            .get_or_try_init(|| async {
                 let user = users::find_active(db, id).await?;
                 if user.is_none() {
                     // Signed for an account that no longer exists: log the browser out.
                     self.clear_cookie();
                 }
-                user
-            }
-            None => None,
-        };
-        *cached = Some(user.clone());
-        Ok(user)
+                Ok::<_, AppError>(user)
+            })
+            .await?;
+        Ok(user.clone())
     }
 
     pub async fn require_user(&self, db: &DatabaseConnection) -> AppResult<User> {
@@ -110,13 +116,13 @@ impl Session {
             .max_age(time::Duration::days(token::SESSION_DAYS))
             .expires(time::OffsetDateTime::now_utc() + time::Duration::days(token::SESSION_DAYS));
         self.set_outgoing(cookie.build().to_string());
-        *self.user.lock().await = Some(Some(user.clone()));
+        *lock(&self.changed) = Some(Some(user.clone()));
         Ok(token)
     }
 
     pub async fn log_out(&self) {
         self.clear_cookie();
-        *self.user.lock().await = Some(None);
+        *lock(&self.changed) = Some(None);
     }
 
     fn clear_cookie(&self) {
@@ -131,17 +137,16 @@ impl Session {
     }
 
     fn set_outgoing(&self, value: String) {
-        *self
-            .outgoing_cookie
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(value);
+        *lock(&self.outgoing_cookie) = Some(value);
     }
 
     /// The `Set-Cookie` header value this request should answer with, if any.
     pub fn outgoing_cookie(&self) -> Option<String> {
-        self.outgoing_cookie
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.outgoing_cookie).clone()
     }
+}
+
+/// A poisoned lock only means another resolver panicked; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -8,6 +8,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use crate::{
     badges::graphql::{BadgeMutation, BadgeQuery},
+    kanban::graphql::{KanbanMutation, KanbanQuery},
     meets::graphql::{MeetMutation, MeetQuery},
     posts::graphql::PostQuery,
     projects::graphql::{ProjectMutation, ProjectQuery},
@@ -16,10 +17,23 @@ use crate::{
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(UserQuery, PostQuery, MeetQuery, ProjectQuery, BadgeQuery);
+pub struct Query(
+    UserQuery,
+    PostQuery,
+    MeetQuery,
+    ProjectQuery,
+    BadgeQuery,
+    KanbanQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation, MeetMutation, ProjectMutation, BadgeMutation);
+pub struct Mutation(
+    UserMutation,
+    MeetMutation,
+    ProjectMutation,
+    BadgeMutation,
+    KanbanMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

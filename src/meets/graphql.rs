@@ -18,6 +18,7 @@ use crate::{
         loader::{DbLoader, LoadError, group_rows, into_load_error},
         scalars::DateTime,
     },
+    kanban::graphql::{Kanban, KanbanCanon, board_of_current_user, canon_by_id},
     projects::graphql::{Project, projects_of_meet},
     relation_key,
     users::{entity::Model as User, graphql::PublicUser},
@@ -168,6 +169,20 @@ impl Meet {
     }
     async fn kanban_canon_id(&self) -> Option<Uuid> {
         self.0.kanban_canon_id
+    }
+    /// The kanban canon attached to this meet.
+    async fn kanban_canon(&self, ctx: &Context<'_>) -> Result<Option<KanbanCanon>> {
+        match self.0.kanban_canon_id {
+            Some(canon_id) => canon_by_id(ctx, canon_id).await,
+            None => Ok(None),
+        }
+    }
+    /// The logged-in user's own board for this meet's canon; null when logged out or none.
+    async fn kanban(&self, ctx: &Context<'_>) -> Result<Option<Kanban>> {
+        match self.0.kanban_canon_id {
+            Some(canon_id) => board_of_current_user(ctx, canon_id, self.0.id).await,
+            None => Ok(None),
+        }
     }
     async fn registrants(&self, ctx: &Context<'_>) -> Result<Option<Vec<PublicUser>>> {
         let users = loaders(ctx)

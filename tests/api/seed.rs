@@ -1,0 +1,117 @@
+//! The development seed data: what `make run` shows on first start.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, data, new_client};
+use mintbean::seed::{SeedOutcome, seed_if_empty};
+
+#[tokio::test]
+async fn seeds_an_empty_database_once_with_something_of_everything() {
+    let app = TestApp::spawn().await;
+    let passwords = mintbean::auth::PasswordHasher::new(2);
+    assert!(matches!(
+        seed_if_empty(&app.db, &passwords).await.unwrap(),
+        SeedOutcome::Seeded
+    ));
+    assert!(matches!(
+        seed_if_empty(&app.db, &passwords).await.unwrap(),
+        SeedOutcome::SkippedNotEmpty
+    ));
+
+    let body = app
+        .gql("{ meets { meetType region registerLinkStatus registrants { id } projects { badges { id } mediaAssets { id } } kanbanCanon { cardPositions { todo wip done } } } badges { projects { id } } posts { id } }", json!({}))
+        .await;
+    let d = data(&body);
+    let meets = d["meets"].as_array().unwrap();
+    for kind in ["HACKATHON", "WORKSHOP", "WEBINAR", "LECTURE"] {
+        assert!(meets.iter().any(|m| m["meetType"] == kind), "no {kind}");
+    }
+    for status in ["WAITING", "OPEN", "CLOSED"] {
+        assert!(
+            meets.iter().any(|m| m["registerLinkStatus"] == status),
+            "no {status} meet"
+        );
+    }
+    let zones: std::collections::HashSet<&str> = meets
+        .iter()
+        .map(|m| m["region"].as_str().unwrap())
+        .collect();
+    assert!(zones.len() >= 4, "{zones:?}");
+    assert!(
+        meets
+            .iter()
+            .any(|m| !m["registrants"].as_array().unwrap().is_empty())
+    );
+    let projects: Vec<&serde_json::Value> = meets
+        .iter()
+        .flat_map(|m| m["projects"].as_array().unwrap())
+        .collect();
+    assert!(projects.len() >= 3);
+    assert!(
+        projects
+            .iter()
+            .all(|p| !p["mediaAssets"].as_array().unwrap().is_empty())
+    );
+    assert!(
+        projects
+            .iter()
+            .any(|p| !p["badges"].as_array().unwrap().is_empty())
+    );
+    assert!(
+        d["badges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| !b["projects"].as_array().unwrap().is_empty())
+    );
+    assert!(!d["posts"].as_array().unwrap().is_empty());
+
+    // A canon with cards in every column, attached to an upcoming meet.
+    let with_canon: Vec<&serde_json::Value> = meets
+        .iter()
+        .filter(|m| !m["kanbanCanon"].is_null())
+        .collect();
+    assert_eq!(with_canon.len(), 1);
+    assert_eq!(with_canon[0]["registerLinkStatus"], "WAITING");
+    let canon_positions = &with_canon[0]["kanbanCanon"]["cardPositions"];
+    for column in ["todo", "wip", "done"] {
+        assert!(
+            !canon_positions[column].as_array().unwrap().is_empty(),
+            "empty {column}"
+        );
+    }
+
+    // The printed accounts log in, and Grace's board differs from the canon (she moved cards).
+    for (email, password, ..) in mintbean::seed::DEV_ACCOUNTS {
+        let client = new_client();
+        let body = app
+            .gql_with(
+                &client,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { id } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        data(&body);
+    }
+    let grace = new_client();
+    app.gql_with(
+        &grace,
+        "mutation { login(email: \"grace@mintbean.dev\", password: \"password123\") { id } }",
+        json!({}),
+    )
+    .await;
+    let body = app
+        .gql_with(&grace, "{ meets { kanban { cardPositions { todo wip done } } kanbanCanon { cardPositions { todo wip done } } } }", json!({}))
+        .await;
+    let mine = data(&body)["meets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| !m["kanban"].is_null())
+        .cloned()
+        .expect("grace has a board");
+    assert_ne!(
+        mine["kanban"]["cardPositions"],
+        mine["kanbanCanon"]["cardPositions"]
+    );
+}
