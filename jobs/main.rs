@@ -1,27 +1,148 @@
-//! The `jobs` binary: background work that runs outside the web server (cron, systemd timers).
+//! The `jobs` binary: background work that runs beside the web server, from cron or systemd.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
+
+use mintbean::{
+    config::{Component, Config},
+    db,
+    email::drain::{self, Drainer},
+    telemetry,
+};
+use tokio::sync::watch;
 
 const USAGE: &str = "\
 jobs — mintbean background jobs
 
 USAGE:
-    jobs <COMMAND>
+    jobs email                      Send every due email, print a summary and exit (for cron)
+    jobs email --watch [--interval SECS]
+                                    Keep sending due emails every SECS seconds
+                                    (default EMAIL_POLL_INTERVAL_SECS) until SIGTERM
+    jobs worker                     Same as `jobs email --watch`
+    jobs email status               Queue and delivery counts, and the latest failures
+    jobs email retry-failed [ID]    Make failed deliveries (or one) pending again
+    jobs help                       Show this message
 
-COMMANDS:
-    help       Show this message
+On SIGTERM or Ctrl-C, emails being sent are finished and recorded before the process exits.
+Several drainers may run at once (overlapping cron runs, several hosts): each email is claimed
+by one of them. Exit status: 0 when the run completed (individual emails may still have failed;
+see the summary), 1 when it stopped early (mail server unreachable, database error).
+Configuration comes from environment variables and .env; see README.md.";
 
-Background jobs (such as draining scheduled emails) are added here as they are built.";
+enum Command {
+    Drain {
+        watch: bool,
+        interval: Option<Duration>,
+    },
+    Status,
+    RetryFailed(Option<uuid::Uuid>),
+}
 
-fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        None | Some("help" | "-h" | "--help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
+fn parse(args: &[String]) -> Result<Option<Command>, String> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let drain_flags = |rest: &[&str]| -> Result<Command, String> {
+        let mut watch = false;
+        let mut interval = None;
+        let mut iter = rest.iter();
+        while let Some(flag) = iter.next() {
+            match *flag {
+                "--watch" => watch = true,
+                "--interval" => {
+                    let value = iter.next().ok_or("--interval needs a number of seconds")?;
+                    let secs: f64 = value
+                        .parse()
+                        .ok()
+                        .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                        .ok_or(format!(
+                            "--interval {value}: expected a positive number of seconds"
+                        ))?;
+                    interval = Some(Duration::from_secs_f64(secs));
+                }
+                other => return Err(format!("unknown option `{other}`")),
+            }
         }
-        Some(other) => {
-            eprintln!("jobs: unknown command `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
+        Ok(Command::Drain { watch, interval })
+    };
+    match words.as_slice() {
+        [] | ["help" | "-h" | "--help", ..] => Ok(None),
+        ["worker"] => Ok(Some(Command::Drain {
+            watch: true,
+            interval: None,
+        })),
+        ["email", "status"] => Ok(Some(Command::Status)),
+        ["email", "retry-failed"] => Ok(Some(Command::RetryFailed(None))),
+        ["email", "retry-failed", id] => uuid::Uuid::parse_str(id)
+            .map(|id| Some(Command::RetryFailed(Some(id))))
+            .map_err(|_| format!("`{id}` is not a delivery id")),
+        ["email", rest @ ..] => drain_flags(rest).map(Some),
+        [other, ..] => Err(format!("unknown command `{other}`")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse(&args) {
+        Ok(Some(command)) => command,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(problem) => {
+            eprintln!("jobs: {problem}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_env(Component::Jobs) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    match run(command, config).await {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("jobs: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let connection = db::connect(&config.database_url, drain::pool_size(&config.email)).await?;
+    match command {
+        Command::Status => {
+            println!("{}", drain::status_report(&connection).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RetryFailed(id) => {
+            let count = drain::retry_failed(&connection, id).await?;
+            println!("{count} failed deliveries are pending again");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Drain { watch, interval } => {
+            let interval = interval.unwrap_or(config.email.poll_interval);
+            let drainer = Drainer::new(connection, config.email).map_err(anyhow::Error::msg)?;
+            let (stop_tx, stop) = watch::channel(false);
+            tokio::spawn(async move {
+                mintbean::http::shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            tracing::info!(to = %drainer.mailer().describe(), watch, "draining scheduled emails");
+            let summary = if watch {
+                drainer.watch(interval, stop).await?
+            } else {
+                drainer.drain(&stop).await?
+            };
+            println!("emails: {summary}");
+            Ok(if summary.aborted.is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

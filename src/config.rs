@@ -3,7 +3,7 @@
 //! Every problem is collected before failing, so one start-up message names every missing or
 //! invalid variable at once.
 
-use std::{fmt, net::IpAddr, str::FromStr, time::Duration};
+use std::{fmt, net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
@@ -36,6 +36,28 @@ pub struct GraphqlConfig {
 }
 
 #[derive(Clone, Debug)]
+pub struct EmailConfig {
+    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://...` (TLS). Unset in development:
+    /// messages are written to `outbox_dir` as .eml files instead.
+    pub smtp_url: Option<String>,
+    /// The From address, e.g. `Mintbean <hello@mintbean.io>`.
+    pub sender: String,
+    pub outbox_dir: PathBuf,
+    pub contact_recipients: Vec<String>,
+    pub disable_registration_emails: bool,
+    pub disable_new_meet_reminders: bool,
+    /// Base URL of the frontend, for links in emails.
+    pub frontend_url: String,
+    /// Emails sent at once by one drainer.
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    /// First retry delay; doubles with each attempt.
+    pub retry_backoff: Duration,
+    pub send_timeout: Duration,
+    pub contact_form_per_hour: u32,
+}
+
+#[derive(Clone, Debug)]
 pub struct Config {
     pub environment: Environment,
     pub database_url: String,
@@ -51,6 +73,9 @@ pub struct Config {
     pub request_timeout: Duration,
     pub password_hash_concurrency: usize,
     pub log_format: LogFormat,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy_headers: bool,
+    pub email: EmailConfig,
 }
 
 #[derive(Debug, Default)]
@@ -218,6 +243,8 @@ impl Config {
                 default_hashers,
                 "a positive integer",
             ),
+            trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
+            email: read_email_config(&mut r, component, production),
             log_format: match r.optional("LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -238,6 +265,7 @@ impl Config {
                 config.password_hash_concurrency,
             ),
             ("MAX_BODY_BYTES", config.max_body_bytes),
+            ("EMAIL_CONCURRENCY", config.email.concurrency),
         ] {
             if value == 0 {
                 r.errors
@@ -250,6 +278,82 @@ impl Config {
         } else {
             Err(r.errors)
         }
+    }
+}
+
+fn seconds(r: &mut Reader<'_>, name: &str, default: f64) -> Duration {
+    let value: f64 = r.parsed(name, default, "a number of seconds");
+    if value.is_finite() && value >= 0.0 {
+        Duration::from_secs_f64(value)
+    } else {
+        r.errors
+            .invalid
+            .push(format!("{name} must be a number of seconds, 0 or more"));
+        Duration::from_secs_f64(default)
+    }
+}
+
+fn read_email_config(r: &mut Reader<'_>, component: Component, production: bool) -> EmailConfig {
+    let smtp_url = r.optional("SMTP_URL");
+    if let Some(url) = &smtp_url
+        && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+    {
+        r.errors
+            .invalid
+            .push("SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (TLS)".into());
+    }
+    if production && component == Component::Jobs && smtp_url.is_none() {
+        r.errors.missing.push("SMTP_URL");
+    }
+    let sender = match r.optional("SENDER_EMAIL") {
+        Some(sender) => sender,
+        None if production && component != Component::Admin => {
+            r.errors.missing.push("SENDER_EMAIL");
+            String::new()
+        }
+        None => "Mintbean <noreply@mintbean.localhost>".into(),
+    };
+    if !sender.is_empty() && sender.parse::<lettre::message::Mailbox>().is_err() {
+        r.errors.invalid.push(format!(
+            "SENDER_EMAIL={sender:?} is not valid (expected an address like Mintbean <hello@example.com>)"
+        ));
+    }
+    let contact_recipients: Vec<String> = r
+        .optional("CONTACT_FORM_RECIPIENT_EMAILS")
+        .map(|v| {
+            v.split(';')
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for address in &contact_recipients {
+        if address.parse::<lettre::message::Mailbox>().is_err() {
+            r.errors.invalid.push(format!(
+                "CONTACT_FORM_RECIPIENT_EMAILS contains {address:?}, which is not an email address"
+            ));
+        }
+    }
+    EmailConfig {
+        smtp_url,
+        sender,
+        outbox_dir: PathBuf::from(
+            r.optional("EMAIL_OUTBOX_DIR")
+                .unwrap_or_else(|| ".data/outbox".into()),
+        ),
+        contact_recipients,
+        disable_registration_emails: r.flag("DISABLE_REGISTRATION_EMAILS", false),
+        disable_new_meet_reminders: r.flag("DISABLE_NEW_MEET_REMINDERS", false),
+        frontend_url: r
+            .optional("FRONTEND_URL")
+            .unwrap_or_else(|| "http://localhost:3000".into())
+            .trim_end_matches('/')
+            .to_owned(),
+        concurrency: r.parsed("EMAIL_CONCURRENCY", 8, "a positive integer"),
+        poll_interval: seconds(r, "EMAIL_POLL_INTERVAL_SECS", 5.0),
+        retry_backoff: seconds(r, "EMAIL_RETRY_BACKOFF_SECS", 60.0),
+        send_timeout: seconds(r, "EMAIL_SEND_TIMEOUT_SECS", 30.0),
+        contact_form_per_hour: r.parsed("CONTACT_FORM_PER_HOUR", 5, "a number of messages"),
     }
 }
 
@@ -299,11 +403,52 @@ mod tests {
     }
 
     #[test]
+    fn production_jobs_need_smtp_and_a_sender() {
+        let err = load(
+            Component::Jobs,
+            &[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("APP_ENV", "production"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(err.missing, vec!["SMTP_URL", "SENDER_EMAIL"]);
+        let err = load(
+            Component::Jobs,
+            &[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("SMTP_URL", "http://mail"),
+                ("SENDER_EMAIL", "not an address"),
+                ("CONTACT_FORM_RECIPIENT_EMAILS", "a@example.com; nope"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(err.invalid.len(), 3, "{:?}", err.invalid);
+        let ok = load(
+            Component::Jobs,
+            &[
+                ("DATABASE_URL", "postgres://x/y"),
+                (
+                    "CONTACT_FORM_RECIPIENT_EMAILS",
+                    "a@example.com;b@example.com;",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            ok.email.contact_recipients,
+            vec!["a@example.com", "b@example.com"]
+        );
+        assert!(ok.email.smtp_url.is_none());
+    }
+
+    #[test]
     fn production_turns_introspection_off_unless_asked() {
         let base = [
             ("DATABASE_URL", "postgres://x/y"),
             ("JWT_SECRET", "a-long-enough-production-secret"),
             ("APP_ENV", "production"),
+            ("SENDER_EMAIL", "Mintbean <hello@mintbean.io>"),
         ];
         let config = load(Component::Server, &base).unwrap();
         assert!(!config.graphql.introspection);

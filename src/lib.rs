@@ -7,6 +7,7 @@ pub mod auth;
 pub mod badges;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod graphql;
 pub mod http;

@@ -13,13 +13,17 @@ pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::Statement;
 
 mod m20200825_000001_mintbean_v3_baseline;
+mod m20261122_000002_email_deliveries;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20200825_000001_mintbean_v3_baseline::Migration)]
+        vec![
+            Box::new(m20200825_000001_mintbean_v3_baseline::Migration),
+            Box::new(m20261122_000002_email_deliveries::Migration),
+        ]
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::{app, loaders, require_admin},
-        loader::{DbLoader, LoadError, group_rows, into_load_error},
+        loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
         scalars::DateTime,
     },
     projects::{entity::Model as ProjectModel, graphql::Project},
@@ -37,15 +37,17 @@ impl Loader<BadgesOfProject> for DbLoader {
         &self,
         keys: &[BadgesOfProject],
     ) -> Result<HashMap<BadgesOfProject, Self::Value>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = service::badges_of_projects(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            rows.into_iter()
-                .map(|(project_id, b)| (BadgesOfProject(project_id), b)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let rows = service::badges_of_projects(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                rows.into_iter()
+                    .map(|(project_id, b)| (BadgesOfProject(project_id), b)),
+            ))
+        })
+        .await
     }
 }
 
@@ -57,15 +59,17 @@ impl Loader<ProjectsOfBadge> for DbLoader {
         &self,
         keys: &[ProjectsOfBadge],
     ) -> Result<HashMap<ProjectsOfBadge, Self::Value>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = service::projects_of_badges(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            rows.into_iter()
-                .map(|(badge_id, p)| (ProjectsOfBadge(badge_id), p)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let rows = service::projects_of_badges(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                rows.into_iter()
+                    .map(|(badge_id, p)| (ProjectsOfBadge(badge_id), p)),
+            ))
+        })
+        .await
     }
 }
 

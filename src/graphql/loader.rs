@@ -1,13 +1,96 @@
 //! The per-request DataLoader. Each domain implements `Loader<Key>` for `DbLoader` with its own key
 //! types, so every relation field costs one batched query per request, whatever the list sizes.
 
-use std::{collections::HashMap, hash::Hash, sync::Arc};
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    future::Future,
+    hash::Hash,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
+use futures_util::{
+    FutureExt,
+    future::{BoxFuture, Shared},
+};
 use sea_orm::{DatabaseConnection, DbErr};
+use uuid::Uuid;
 
 pub struct DbLoader {
     pub db: DatabaseConnection,
+    /// Batches started by this request, by key type: a key asked for again while its batch is
+    /// still running waits for that batch instead of querying again. (The DataLoader's cache only
+    /// knows finished results, so otherwise the number of statements would depend on timing.)
+    in_flight: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+}
+
+type Batch<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, LoadError>>>;
+
+/// Keys that wrap one id.
+pub trait IdKey {
+    fn id(&self) -> Uuid;
+}
+
+pub fn ids<K: IdKey>(keys: &[K]) -> Vec<Uuid> {
+    keys.iter().map(IdKey::id).collect()
+}
+
+impl DbLoader {
+    /// Loads `keys` with `fetch`, running it only for keys no batch of this request is already
+    /// fetching.
+    pub async fn fetch_once<K, V, F, Fut>(
+        &self,
+        keys: &[K],
+        fetch: F,
+    ) -> Result<HashMap<K, V>, LoadError>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce(DatabaseConnection, Vec<K>) -> Fut,
+        Fut: Future<Output = Result<HashMap<K, V>, LoadError>> + Send + 'static,
+    {
+        let mut waits: Vec<Batch<K, V>> = Vec::new();
+        {
+            let mut registry = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            let batches = registry
+                .entry(TypeId::of::<(K, V)>())
+                .or_insert_with(|| Box::new(HashMap::<K, Batch<K, V>>::new()))
+                .downcast_mut::<HashMap<K, Batch<K, V>>>()
+                .expect("the registry entry of a key type holds that type's batches");
+            let mut fresh = Vec::new();
+            for key in keys {
+                match batches.get(key) {
+                    Some(batch) => {
+                        if !waits.iter().any(|w| w.ptr_eq(batch)) {
+                            waits.push(batch.clone());
+                        }
+                    }
+                    None => fresh.push(key.clone()),
+                }
+            }
+            if !fresh.is_empty() {
+                let batch: Batch<K, V> = fetch(self.db.clone(), fresh.clone())
+                    .map(|result| result.map(Arc::new))
+                    .boxed()
+                    .shared();
+                for key in fresh {
+                    batches.insert(key, batch.clone());
+                }
+                waits.push(batch);
+            }
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for batch in waits {
+            let values = batch.await?;
+            for key in keys {
+                if let Some(value) = values.get(key) {
+                    found.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
@@ -27,8 +110,11 @@ pub fn into_load_error(err: crate::error::AppError) -> LoadError {
 const MAX_BATCH: usize = 5000;
 
 pub fn loaders(db: DatabaseConnection) -> Loaders {
-    DataLoader::with_cache(DbLoader { db }, tokio::spawn, HashMapCache::default())
-        .max_batch_size(MAX_BATCH)
+    let loader = DbLoader {
+        db,
+        in_flight: Mutex::new(HashMap::new()),
+    };
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).max_batch_size(MAX_BATCH)
 }
 
 /// Groups `(key, value)` rows into lists, keeping row order, with an empty list for every
@@ -51,5 +137,11 @@ macro_rules! relation_key {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct $name(pub uuid::Uuid);
+
+        impl $crate::graphql::loader::IdKey for $name {
+            fn id(&self) -> uuid::Uuid {
+                self.0
+            }
+        }
     };
 }

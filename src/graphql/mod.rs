@@ -8,6 +8,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use crate::{
     badges::graphql::{BadgeMutation, BadgeQuery},
+    email::graphql::EmailMutation,
     kanban::graphql::{KanbanMutation, KanbanQuery},
     meets::graphql::{MeetMutation, MeetQuery},
     posts::graphql::PostQuery,
@@ -33,6 +34,7 @@ pub struct Mutation(
     ProjectMutation,
     BadgeMutation,
     KanbanMutation,
+    EmailMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -14,14 +14,16 @@ use async_graphql::{
 use axum::{
     Json,
     body::Body,
+    extract::ConnectInfo,
     extract::State,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{Html, IntoResponse, Response},
 };
 
 use super::{HttpState, csrf, errors::json_error};
 use crate::{
     auth::{CookieSettings, Session},
+    email::graphql::ClientAddress,
     graphql::loader::loaders,
 };
 
@@ -30,6 +32,7 @@ pub async fn handle(
     method: Method,
     headers: HeaderMap,
     uri: Uri,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
     let batch = match read_request(&http, &method, &headers, &uri, body).await {
@@ -44,9 +47,19 @@ pub async fn handle(
             secure: config.cookie_secure,
         },
     ));
+    // Look the caller up before executing: resolvers then never wait on it, which keeps their
+    // DataLoader calls in the same batches. (A failure here is retried by the first resolver
+    // that needs the user, and reported there.)
+    let _ = session.current_user(&http.state.db).await;
+    let client = ClientAddress(client_address(
+        &headers,
+        &extensions,
+        config.trust_proxy_headers,
+    ));
     let attach = |request: Request| {
         request
             .data(session.clone())
+            .data(client)
             .data(loaders(http.state.db.clone()))
     };
     let batch = match batch {
@@ -194,4 +207,24 @@ fn label_uncoded_errors(response: &mut BatchResponse) {
             }
         }
     }
+}
+
+/// The peer address, or behind a trusted proxy the first `X-Forwarded-For` entry.
+fn client_address(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trust_proxy: bool,
+) -> Option<std::net::IpAddr> {
+    if trust_proxy
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(forwarded);
+    }
+    extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }

@@ -5,11 +5,11 @@ pub mod csrf;
 pub mod errors;
 pub mod graphql;
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{State, connect_info::IntoMakeServiceWithConnectInfo},
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
@@ -110,8 +110,13 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
+/// The router as a service that records each connection's peer address (for rate limits).
+pub fn service(state: AppState) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router(state).into_make_service_with_connect_info::<SocketAddr>()
+}
+
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    axum::serve(listener, service(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

@@ -16,7 +16,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::{app, current_user, loaders, require_admin, require_user},
-        loader::{DbLoader, LoadError, group_rows, into_load_error},
+        loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
         scalars::DateTime,
     },
     relation_key,
@@ -44,11 +44,13 @@ impl Loader<CanonById> for DbLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[CanonById]) -> Result<HashMap<CanonById, CanonModel>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let canons = service::find_canons(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(canons.into_iter().map(|c| (CanonById(c.id), c)).collect())
+        self.fetch_once(keys, |db, keys| async move {
+            let canons = service::find_canons(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(canons.into_iter().map(|c| (CanonById(c.id), c)).collect())
+        })
+        .await
     }
 }
 
@@ -60,16 +62,18 @@ impl Loader<CardsOfCanon> for DbLoader {
         &self,
         keys: &[CardsOfCanon],
     ) -> Result<HashMap<CardsOfCanon, Vec<CardModel>>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let cards = service::cards_of(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            cards
-                .into_iter()
-                .map(|c| (CardsOfCanon(c.kanban_canon_id), c)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let cards = service::cards_of(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                cards
+                    .into_iter()
+                    .map(|c| (CardsOfCanon(c.kanban_canon_id), c)),
+            ))
+        })
+        .await
     }
 }
 
@@ -81,24 +85,27 @@ impl Loader<BoardOfUserForMeet> for DbLoader {
         &self,
         keys: &[BoardOfUserForMeet],
     ) -> Result<HashMap<BoardOfUserForMeet, BoardModel>, LoadError> {
-        let triples: Vec<(Uuid, Uuid, Uuid)> = keys
-            .iter()
-            .map(|k| (k.canon_id, k.user_id, k.meet_id))
-            .collect();
-        let boards = service::boards_for(&self.db, &triples)
-            .await
-            .map_err(into_load_error)?;
-        Ok(boards
-            .into_iter()
-            .filter_map(|b| {
-                let key = BoardOfUserForMeet {
-                    canon_id: b.kanban_canon_id,
-                    user_id: b.user_id,
-                    meet_id: b.meet_id?,
-                };
-                keys.contains(&key).then_some((key, b))
-            })
-            .collect())
+        self.fetch_once(keys, |db, keys| async move {
+            let triples: Vec<(Uuid, Uuid, Uuid)> = keys
+                .iter()
+                .map(|k| (k.canon_id, k.user_id, k.meet_id))
+                .collect();
+            let boards = service::boards_for(&db, &triples)
+                .await
+                .map_err(into_load_error)?;
+            Ok(boards
+                .into_iter()
+                .filter_map(|b| {
+                    let key = BoardOfUserForMeet {
+                        canon_id: b.kanban_canon_id,
+                        user_id: b.user_id,
+                        meet_id: b.meet_id?,
+                    };
+                    keys.contains(&key).then_some((key, b))
+                })
+                .collect())
+        })
+        .await
     }
 }
 
@@ -262,8 +269,8 @@ impl Kanban {
     }
     /// Where this user sees each card: the canon's positions with the user's moves on top.
     async fn card_positions(&self, ctx: &Context<'_>) -> Result<KanbanCardPositions> {
-        let canon = self.canon(ctx).await?;
-        let cards = cards_of(ctx, canon.id).await?;
+        let (canon, cards) =
+            futures_util::try_join!(self.canon(ctx), cards_of(ctx, self.0.kanban_canon_id))?;
         Ok(service::board_view(&self.0, &canon, &cards).into())
     }
     async fn created_at(&self) -> DateTime {

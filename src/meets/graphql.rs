@@ -15,7 +15,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::{app, loaders, require_admin, require_user},
-        loader::{DbLoader, LoadError, group_rows, into_load_error},
+        loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
         scalars::DateTime,
     },
     kanban::graphql::{Kanban, KanbanCanon, board_of_current_user, canon_by_id},
@@ -42,11 +42,13 @@ impl Loader<MeetById> for DbLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[MeetById]) -> Result<HashMap<MeetById, MeetModel>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let meets = service::find_many(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(meets.into_iter().map(|m| (MeetById(m.id), m)).collect())
+        self.fetch_once(keys, |db, keys| async move {
+            let meets = service::find_many(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(meets.into_iter().map(|m| (MeetById(m.id), m)).collect())
+        })
+        .await
     }
 }
 
@@ -58,15 +60,17 @@ impl Loader<RegistrantsOfMeet> for DbLoader {
         &self,
         keys: &[RegistrantsOfMeet],
     ) -> Result<HashMap<RegistrantsOfMeet, Vec<User>>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = service::registrants_of(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            rows.into_iter()
-                .map(|(meet_id, user)| (RegistrantsOfMeet(meet_id), user)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let rows = service::registrants_of(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                rows.into_iter()
+                    .map(|(meet_id, user)| (RegistrantsOfMeet(meet_id), user)),
+            ))
+        })
+        .await
     }
 }
 
@@ -78,15 +82,17 @@ impl Loader<RegisteredMeetsOfUser> for DbLoader {
         &self,
         keys: &[RegisteredMeetsOfUser],
     ) -> Result<HashMap<RegisteredMeetsOfUser, Vec<MeetModel>>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = service::registered_meets_of(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            rows.into_iter()
-                .map(|(user_id, meet)| (RegisteredMeetsOfUser(user_id), meet)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let rows = service::registered_meets_of(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                rows.into_iter()
+                    .map(|(user_id, meet)| (RegisteredMeetsOfUser(user_id), meet)),
+            ))
+        })
+        .await
     }
 }
 
@@ -279,6 +285,7 @@ impl MeetMutation {
                 end_time: input.end_time,
                 region: input.region,
             },
+            &app(ctx).config.email,
         )
         .await?;
         Ok(Meet(meet))
@@ -303,6 +310,7 @@ impl MeetMutation {
                 region: input.region,
                 kanban_canon_id: nullable(input.kanban_canon_id),
             },
+            &app(ctx).config.email,
         )
         .await?;
         Ok(Meet(meet))
@@ -318,7 +326,7 @@ impl MeetMutation {
     /// Registers the logged-in user for a meet.
     async fn register_for_meet(&self, ctx: &Context<'_>, meet_id: Uuid) -> Result<bool> {
         let user = require_user(ctx).await?;
-        service::register(&app(ctx).db, &user, meet_id).await?;
+        service::register(&app(ctx).db, &user, meet_id, &app(ctx).config.email).await?;
         Ok(true)
     }
 }

@@ -14,6 +14,8 @@ use super::{
     time::{parse_region, parse_wall_clock, to_instant},
 };
 use crate::{
+    config::EmailConfig,
+    email::enqueue,
     error::{AppError, AppResult},
     kanban::canon,
     users::entity::{self as users, Model as User},
@@ -121,7 +123,12 @@ async fn ensure_canon_exists(db: &impl ConnectionTrait, canon_id: Uuid) -> AppRe
     Ok(())
 }
 
-pub async fn create(db: &DatabaseConnection, input: NewMeet) -> AppResult<Meet> {
+/// Creates a meet and queues its reminders in the same transaction.
+pub async fn create(
+    db: &DatabaseConnection,
+    input: NewMeet,
+    email: &EmailConfig,
+) -> AppResult<Meet> {
     let schedule = Schedule {
         start: parse_wall_clock("startTime", &input.start_time)?,
         end: parse_wall_clock("endTime", &input.end_time)?,
@@ -166,6 +173,7 @@ pub async fn create(db: &DatabaseConnection, input: NewMeet) -> AppResult<Meet> 
     };
     let txn = db.begin().await?;
     let meet = model.insert(&txn).await?;
+    enqueue::on_meet_created(&txn, &meet, email).await?;
     txn.commit().await?;
     Ok(meet)
 }
@@ -177,7 +185,14 @@ fn optional_url(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
     }
 }
 
-pub async fn edit(db: &DatabaseConnection, id: Uuid, changes: MeetChanges) -> AppResult<Meet> {
+/// Applies an edit; when the time, region or type changes, pending reminders are rescheduled in
+/// the same transaction.
+pub async fn edit(
+    db: &DatabaseConnection,
+    id: Uuid,
+    changes: MeetChanges,
+    email: &EmailConfig,
+) -> AppResult<Meet> {
     let txn = db.begin().await?;
     let current = lock_for_update(&txn, id).await?;
     let mut model: ActiveModel = current.clone().into();
@@ -246,14 +261,22 @@ pub async fn edit(db: &DatabaseConnection, id: Uuid, changes: MeetChanges) -> Ap
     }
     model.updated_at = Set(Utc::now());
     let meet = model.update(&txn).await?;
+    let rescheduled = meet.start_time != current.start_time
+        || meet.end_time != current.end_time
+        || meet.region != current.region
+        || meet.kind() != current.kind();
+    if rescheduled {
+        enqueue::on_meet_rescheduled(&txn, &meet, email).await?;
+    }
     txn.commit().await?;
     Ok(meet)
 }
 
-/// Soft-deletes a meet.
+/// Soft-deletes a meet and cancels its emails that have not gone out.
 pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<()> {
     let txn = db.begin().await?;
     let meet = lock_for_update(&txn, id).await?;
+    enqueue::on_meet_deleted(&txn, meet.id).await?;
     let mut model: ActiveModel = meet.into();
     model.deleted = Set(true);
     model.updated_at = Set(Utc::now());
@@ -262,12 +285,14 @@ pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-/// Registers `user` for a meet. A second registration is an error; a registration that was
-/// soft-deleted is revived (the UNIQUE (userId, meetId) constraint allows only one row).
+/// Registers `user` for a meet and queues the confirmation email in the same transaction. A second
+/// registration is an error; a registration that was soft-deleted is revived (the UNIQUE
+/// (userId, meetId) constraint allows only one row).
 pub async fn register(
     db: &DatabaseConnection,
     user: &User,
     meet_id: Uuid,
+    email: &EmailConfig,
 ) -> AppResult<registration::Model> {
     let txn = db.begin().await?;
     let meet = find(&txn, meet_id)
@@ -296,6 +321,7 @@ pub async fn register(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::internal("registration vanished inside its transaction"))?;
+    enqueue::on_registration(&txn, user.id, &meet, email).await?;
     txn.commit().await?;
     Ok(registration)
 }

@@ -10,7 +10,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::{app, loaders},
-        loader::{DbLoader, LoadError, group_rows, into_load_error},
+        loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
         scalars::DateTime,
     },
     relation_key,
@@ -30,14 +30,16 @@ impl Loader<PostsOfUser> for DbLoader {
         &self,
         keys: &[PostsOfUser],
     ) -> Result<HashMap<PostsOfUser, Self::Value>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let posts = service::of_users(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            posts.into_iter().map(|p| (PostsOfUser(p.user_id), p)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let posts = service::of_users(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                posts.into_iter().map(|p| (PostsOfUser(p.user_id), p)),
+            ))
+        })
+        .await
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::{app, loaders, require_user},
-        loader::{DbLoader, LoadError, group_rows, into_load_error},
+        loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
         scalars::DateTime,
     },
     meets::graphql::{Meet, meet_by_id},
@@ -44,16 +44,18 @@ impl Loader<ProjectsOfMeet> for DbLoader {
         &self,
         keys: &[ProjectsOfMeet],
     ) -> Result<HashMap<ProjectsOfMeet, Self::Value>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let projects = service::of_meets(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            projects
-                .into_iter()
-                .filter_map(|p| p.meet_id.map(|meet_id| (ProjectsOfMeet(meet_id), p))),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let projects = service::of_meets(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                projects
+                    .into_iter()
+                    .filter_map(|p| p.meet_id.map(|meet_id| (ProjectsOfMeet(meet_id), p))),
+            ))
+        })
+        .await
     }
 }
 
@@ -65,14 +67,16 @@ impl Loader<ProjectsOfUser> for DbLoader {
         &self,
         keys: &[ProjectsOfUser],
     ) -> Result<HashMap<ProjectsOfUser, Self::Value>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let projects = service::of_users(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            projects.into_iter().map(|p| (ProjectsOfUser(p.user_id), p)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let projects = service::of_users(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                projects.into_iter().map(|p| (ProjectsOfUser(p.user_id), p)),
+            ))
+        })
+        .await
     }
 }
 
@@ -84,15 +88,17 @@ impl Loader<MediaAssetsOfProject> for DbLoader {
         &self,
         keys: &[MediaAssetsOfProject],
     ) -> Result<HashMap<MediaAssetsOfProject, Self::Value>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = service::media_assets_of(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(group_rows(
-            keys,
-            rows.into_iter()
-                .map(|(project_id, a)| (MediaAssetsOfProject(project_id), a)),
-        ))
+        self.fetch_once(keys, |db, keys| async move {
+            let rows = service::media_assets_of(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(group_rows(
+                &keys,
+                rows.into_iter()
+                    .map(|(project_id, a)| (MediaAssetsOfProject(project_id), a)),
+            ))
+        })
+        .await
     }
 }
 

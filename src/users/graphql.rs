@@ -9,7 +9,7 @@ use super::{entity::Model as User, service};
 use crate::{
     graphql::{
         context::{app, current_user, loaders, session},
-        loader::{DbLoader, LoadError, into_load_error},
+        loader::{DbLoader, LoadError, ids, into_load_error},
         scalars::DateTime,
     },
     meets::graphql::{Meet, registered_meets_of},
@@ -28,11 +28,13 @@ impl Loader<UserById> for DbLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, User>, LoadError> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let users = service::find_active_many(&self.db, &ids)
-            .await
-            .map_err(into_load_error)?;
-        Ok(users.into_iter().map(|u| (UserById(u.id), u)).collect())
+        self.fetch_once(keys, |db, keys| async move {
+            let users = service::find_active_many(&db, &ids(&keys))
+                .await
+                .map_err(into_load_error)?;
+            Ok(users.into_iter().map(|u| (UserById(u.id), u)).collect())
+        })
+        .await
     }
 }
 

@@ -170,6 +170,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub db_name: String,
     pub statements: Arc<AtomicUsize>,
+    /// The SQL of each counted statement, to show what ran when a count is off.
+    pub statement_log: Arc<std::sync::Mutex<Vec<String>>>,
     pub client: Client,
 }
 
@@ -199,9 +201,18 @@ impl TestApp {
             .await
             .expect("connect to test database");
         let statements = Arc::new(AtomicUsize::new(0));
+        let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let counter = statements.clone();
-        connection.set_metric_callback(move |_| {
+        let log = statement_log.clone();
+        connection.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::SeqCst);
+            let sql = info
+                .statement
+                .sql
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            log.lock().unwrap().push(sql);
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -209,7 +220,7 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState::new(connection.clone(), config);
         tokio::spawn(async move {
-            axum::serve(listener, mintbean::http::router(state))
+            axum::serve(listener, mintbean::http::service(state))
                 .await
                 .expect("server");
         });
@@ -218,6 +229,7 @@ impl TestApp {
             db: connection,
             db_name,
             statements,
+            statement_log,
             client: new_client(),
         }
     }
@@ -362,6 +374,17 @@ impl TestApp {
 
     pub fn reset_statement_count(&self) {
         self.statements.store(0, Ordering::SeqCst);
+        self.statement_log.lock().unwrap().clear();
+    }
+
+    /// The statements counted since the last reset, one per line.
+    pub fn statements_run(&self) -> String {
+        self.statement_log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| format!("  {}\n", &s[..s.len().min(160)]))
+            .collect()
     }
 
     pub fn statement_count(&self) -> usize {

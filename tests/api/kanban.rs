@@ -793,9 +793,11 @@ async fn kanban_fields_of_many_meets_cost_a_constant_number_of_statements() {
         }));
     }
     assert_eq!(
-        counts[0], counts[1],
-        "statements grew with the number of meets: {counts:?}"
+        counts[0],
+        counts[1],
+        "statements grew with the number of meets: {counts:?}\n{}",
+        app.statements_run()
     );
     // session user, meets, canons, cards, boards.
-    assert!(counts[1] <= 5, "{counts:?}");
+    assert!(counts[1] <= 5, "{counts:?}\n{}", app.statements_run());
 }

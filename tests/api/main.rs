@@ -3,8 +3,10 @@
 
 mod badges;
 mod dataloader;
+mod email;
 mod helpers;
 mod http;
+mod jobs;
 mod kanban;
 mod meets;
 mod migrations;
@@ -13,4 +15,6 @@ mod projects;
 mod schema;
 mod seed;
 mod server;
+#[path = "../support/smtp_sink.rs"]
+mod smtp_sink;
 mod users;

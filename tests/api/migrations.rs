@@ -411,10 +411,6 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     );
     assert_mintbean_schema(&conn).await;
 
-    // Rolling back would drop the Node tables: refused.
-    let err = Migrator::down(&conn, None).await.unwrap_err();
-    assert!(err.to_string().contains("knex_migrations"), "{err}");
-
     // The server works on it: bcrypt logins (case-insensitive email), wall-clock meets, relations.
     let connection = mintbean::db::connect(&database_url(&name), 5)
         .await
@@ -423,7 +419,7 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     let address = format!("http://{}/graphql", listener.local_addr().unwrap());
     let state = AppState::new(connection, test_config(&database_url(&name), &[]));
     let server =
-        tokio::spawn(async move { axum::serve(listener, mintbean::http::router(state)).await });
+        tokio::spawn(async move { axum::serve(listener, mintbean::http::service(state)).await });
     let client = new_client();
     let login: serde_json::Value = client
         .post(&address)
@@ -458,6 +454,28 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
         "snowball/screenshot"
     );
     server.abort();
+
+    // Its queued emails are delivered: the due confirmation goes out; the reminder for a meet
+    // that ended in 2020 is skipped; the one due in 2035 waits.
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let summary =
+        crate::email::drain(&crate::email::drainer_for(&name, &sink.url(), &[]).await).await;
+    assert_eq!(
+        (summary.sent, summary.skipped, summary.failed),
+        (1, 1, 0),
+        "{summary}"
+    );
+    assert_eq!(sink.messages()[0].to, vec!["jane@example.com".to_owned()]);
+    let waiting = rows(&conn, "SELECT \"templateName\" FROM \"scheduledEmails\"").await;
+    assert_eq!(waiting, vec![vec!["workshops/reminder-1".to_owned()]]);
+
+    // Rolling back past our own tables would drop the Node tables: refused.
+    let err = Migrator::down(&conn, None).await.unwrap_err();
+    assert!(err.to_string().contains("knex_migrations"), "{err}");
+    assert_eq!(
+        rows(&conn, "SELECT count(*)::text FROM users").await,
+        vec![vec!["3".to_owned()]]
+    );
     drop(conn);
     drop_database(&name);
 }

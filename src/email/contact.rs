@@ -1,0 +1,187 @@
+//! The contact form: sanitised, rate-limited per client, and sent through the same durable path
+//! as every other email (a delivery row per recipient, drained by `jobs email`).
+
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, Statement, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{contact_message, delivery, delivery::Status, schedule::CONTACT_FORM_TEMPLATE};
+use crate::{
+    config::EmailConfig,
+    error::{AppError, AppResult},
+    validation,
+};
+
+const SUBJECT_MAX: usize = 200;
+const HTML_MAX: usize = 50_000;
+
+pub enum Submitted {
+    Queued { recipients: Vec<String> },
+    RateLimited,
+    NotConfigured,
+}
+
+/// Keeps formatting tags and safe links; drops scripts, styles, event handlers and the like.
+pub fn sanitise(html: &str) -> String {
+    ammonia::clean(html)
+}
+
+/// A plain-text rendering of (sanitised) HTML for the text part of an email.
+pub fn html_to_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut tag = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match (in_tag, c) {
+            (false, '<') => {
+                in_tag = true;
+                tag.clear();
+            }
+            (true, '>') => {
+                in_tag = false;
+                let name = tag
+                    .trim_start_matches('/')
+                    .split([' ', '/'])
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if matches!(
+                    name.as_str(),
+                    "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "blockquote"
+                ) {
+                    text.push('\n');
+                }
+            }
+            (true, c) => tag.push(c),
+            (false, c) => text.push(c),
+        }
+    }
+    let decoded = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
+    decoded
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
+
+pub async fn submit(
+    db: &DatabaseConnection,
+    config: &EmailConfig,
+    client_key: &str,
+    subject: &str,
+    html: &str,
+) -> AppResult<Submitted> {
+    let subject = validation::text("subject", subject, 1, SUBJECT_MAX)?;
+    if html.chars().count() > HTML_MAX {
+        return Err(AppError::bad_input(
+            "html",
+            format!("html must be at most {HTML_MAX} characters"),
+        ));
+    }
+    let html = sanitise(html);
+    if html_to_text(&html).is_empty() {
+        return Err(AppError::bad_input("html", "html must contain a message"));
+    }
+    if config.contact_recipients.is_empty() {
+        tracing::warn!("contact form used but CONTACT_FORM_RECIPIENT_EMAILS is not set");
+        return Ok(Submitted::NotConfigured);
+    }
+    let domain = config
+        .sender
+        .parse::<lettre::message::Mailbox>()
+        .map(|m| m.email.domain().to_owned())
+        .map_err(|e| AppError::internal(format!("SENDER_EMAIL: {e}")))?;
+
+    let txn = db.begin().await?;
+    // One client at a time, so that simultaneous requests cannot slip past the limit together.
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [format!("contact:{client_key}").into()],
+    ))
+    .await?;
+    let recent = contact_message::Entity::find()
+        .filter(contact_message::Column::ClientKey.eq(client_key))
+        .filter(contact_message::Column::CreatedAt.gt(Utc::now() - Duration::hours(1)))
+        .count(&txn)
+        .await?;
+    if recent >= u64::from(config.contact_form_per_hour) {
+        return Ok(Submitted::RateLimited);
+    }
+    let now = Utc::now();
+    let message = contact_message::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        client_key: Set(client_key.to_owned()),
+        subject: Set(subject),
+        html: Set(html),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    for recipient in &config.contact_recipients {
+        let id = Uuid::new_v4();
+        delivery::ActiveModel {
+            id: Set(id),
+            scheduled_email_id: Set(None),
+            contact_message_id: Set(Some(message.id)),
+            template_name: Set(CONTACT_FORM_TEMPLATE.to_owned()),
+            meet_id: Set(None),
+            recipient_user_id: Set(None),
+            recipient_email: Set(recipient.clone()),
+            message_id: Set(format!("<{id}@{domain}>")),
+            status: Set(Status::Pending.as_str().to_owned()),
+            attempts: Set(0),
+            retries_left: Set(3),
+            send_after: Set(now),
+            last_error: Set(None),
+            sent_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(Submitted::Queued {
+        recipients: config.contact_recipients.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitising_removes_scripts_and_handlers_but_keeps_formatting() {
+        let clean = sanitise(
+            r#"<p onclick="x()">Hi <b>there</b><script>alert(1)</script><a href="javascript:evil()">link</a></p>"#,
+        );
+        assert!(
+            !clean.contains("script")
+                && !clean.contains("onclick")
+                && !clean.contains("javascript"),
+            "{clean}"
+        );
+        assert!(clean.contains("<b>there</b>"), "{clean}");
+    }
+
+    #[test]
+    fn html_becomes_readable_text() {
+        assert_eq!(
+            html_to_text("<p>Hello &amp; welcome</p><p>Line<br>two</p>"),
+            "Hello & welcome\n\nLine\ntwo"
+        );
+        assert_eq!(html_to_text("   "), "");
+    }
+}

@@ -1,0 +1,56 @@
+//! `email_deliveries`: one email to one recipient, sent, retried and recorded on its own.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "email_deliveries")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub scheduled_email_id: Option<Uuid>,
+    pub contact_message_id: Option<Uuid>,
+    pub template_name: String,
+    pub meet_id: Option<Uuid>,
+    pub recipient_user_id: Option<Uuid>,
+    pub recipient_email: String,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub retries_left: i32,
+    pub send_after: DateTimeUtc,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// `email_deliveries.status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Sent,
+    /// Given up: a permanent SMTP refusal, retries exhausted, or bad data (the reason is in
+    /// `last_error`). Kept for operators.
+    Failed,
+    /// Deliberately not sent (the meet is over, nobody is registered, the account is gone).
+    Skipped,
+    /// The meet was deleted before the email went out.
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}

@@ -1,0 +1,698 @@
+//! The drainer behind `jobs email`: sends every due email, safely alongside other drainers.
+//!
+//! 1. **Expand.** Due `"scheduledEmails"` rows are claimed with `FOR UPDATE SKIP LOCKED`; each
+//!    becomes one `email_deliveries` row per recipient (a meet-addressed email fans out to the
+//!    users registered at that moment), and the queue row is removed — all in one transaction.
+//!    Bad data (unknown template, deleted meet, recipient without an address) becomes a failed
+//!    delivery carrying the reason; it never stops the batch.
+//! 2. **Deliver.** Workers each claim one due delivery with `FOR UPDATE SKIP LOCKED`, send it, and
+//!    record the outcome in the same transaction, which commits right after the SMTP server
+//!    answers. If the process dies, its transaction rolls back and the row is free again: an
+//!    email is re-sent only if the crash fell between the server's acceptance and the commit, and
+//!    then with the same Message-ID (fixed when the delivery row was created).
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{
+        Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    sea_query::{LockBehavior, LockType},
+};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::{
+    delivery::{self, Status},
+    ics,
+    message::{self, Outgoing},
+    schedule::{CONTACT_FORM_TEMPLATE, TemplateName},
+    scheduled_email,
+    templates::{self, ContactView, MeetView, RecipientView, SiteView, Templates},
+    transport::{Mailer, SendError},
+};
+use crate::{
+    config::EmailConfig,
+    meets::{entity as meets, registration},
+    users::entity as users,
+};
+
+/// Queue rows expanded per transaction.
+const EXPAND_BATCH: u64 = 500;
+/// Consecutive connection-level failures after which a run stops instead of burning retries.
+const UNAVAILABLE_LIMIT: u32 = 3;
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub sent: u64,
+    /// Failed for now and scheduled again.
+    pub retried: u64,
+    /// Given up on (permanent refusal, exhausted retries, or bad data).
+    pub failed: u64,
+    /// Of `failed`: those that used up their retries.
+    pub exhausted: u64,
+    /// Deliberately not sent (meet over, nobody registered, account deleted).
+    pub skipped: u64,
+    pub elapsed: Duration,
+    /// Why the run stopped early, if it did.
+    pub aborted: Option<String>,
+}
+
+impl Summary {
+    fn absorb(&mut self, other: &Summary) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.exhausted += other.exhausted;
+        self.skipped += other.skipped;
+        if other.aborted.is_some() {
+            self.aborted.clone_from(&other.aborted);
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sent {}, retried {}, failed {} ({} after exhausting retries), skipped {} in {:.2}s",
+            self.sent,
+            self.retried,
+            self.failed,
+            self.exhausted,
+            self.skipped,
+            self.elapsed.as_secs_f64()
+        )?;
+        if let Some(reason) = &self.aborted {
+            write!(f, "; stopped early: {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Flips to `true` to ask a drainer to stop after the emails it is sending.
+pub type StopSignal = watch::Receiver<bool>;
+
+pub struct Drainer {
+    db: DatabaseConnection,
+    mailer: Mailer,
+    templates: Templates,
+    config: EmailConfig,
+    sender: Mailbox,
+    domain: String,
+}
+
+/// A claimed delivery with what is needed to build it.
+#[derive(Debug, FromQueryResult)]
+struct Due {
+    id: Uuid,
+    template_name: String,
+    meet_id: Option<Uuid>,
+    recipient_email: String,
+    message_id: String,
+    retries_left: i32,
+    attempts: i32,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    contact_subject: Option<String>,
+    contact_html: Option<String>,
+    contact_created_at: Option<DateTime<Utc>>,
+}
+
+enum Outcome {
+    Sent,
+    /// Refused for now: try again later, using up one retry.
+    Retry(String),
+    /// The mail server could not be reached: try again later without using up a retry (an outage
+    /// must not turn into failed emails).
+    Deferred(String),
+    Fail(String),
+    Exhausted(String),
+}
+
+impl Drainer {
+    pub fn new(db: DatabaseConnection, config: EmailConfig) -> Result<Drainer, String> {
+        let sender: Mailbox = config
+            .sender
+            .parse()
+            .map_err(|e| format!("SENDER_EMAIL is not a valid address: {e}"))?;
+        let domain = sender.email.domain().to_owned();
+        Ok(Drainer {
+            mailer: Mailer::from_config(&config)?,
+            templates: Templates::new().map_err(|e| format!("email templates: {e}"))?,
+            db,
+            config,
+            sender,
+            domain,
+        })
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    /// Sends everything due now (including retries that fall due meanwhile) and returns.
+    pub async fn drain(&self, stop: &StopSignal) -> Result<Summary, DbErr> {
+        let started = Instant::now();
+        let mut summary = Summary::default();
+        loop {
+            let before = summary.sent + summary.retried + summary.failed + summary.skipped;
+            self.expand_due(&mut summary).await?;
+            self.deliver_due(stop, &mut summary).await?;
+            let progressed =
+                summary.sent + summary.retried + summary.failed + summary.skipped > before;
+            if !progressed || *stop.borrow() || summary.aborted.is_some() {
+                break;
+            }
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// Drains every `interval` until `stop` turns true; in-flight emails are finished first.
+    pub async fn watch(&self, interval: Duration, mut stop: StopSignal) -> Result<Summary, DbErr> {
+        let started = Instant::now();
+        let mut total = Summary::default();
+        while !*stop.borrow() {
+            let mut round = self.drain(&stop).await?;
+            if round.sent + round.retried + round.failed + round.skipped > 0
+                || round.aborted.is_some()
+            {
+                tracing::info!(summary = %round, "email drain");
+            }
+            // In watch mode an unreachable mail server is retried at the next tick.
+            round.aborted = None;
+            total.absorb(&round);
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        total.elapsed = started.elapsed();
+        Ok(total)
+    }
+
+    async fn expand_due(&self, summary: &mut Summary) -> Result<(), DbErr> {
+        loop {
+            let txn = self.db.begin().await?;
+            let rows = scheduled_email::Entity::find()
+                .filter(scheduled_email::Column::SendAt.lte(Utc::now()))
+                .order_by_asc(scheduled_email::Column::SendAt)
+                .limit(EXPAND_BATCH)
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .all(&txn)
+                .await?;
+            if rows.is_empty() {
+                txn.commit().await?;
+                return Ok(());
+            }
+            let deliveries = self.plan_deliveries(&txn, &rows).await?;
+            for d in &deliveries {
+                match d.status.as_ref() {
+                    s if s == Status::Failed.as_str() => summary.failed += 1,
+                    s if s == Status::Skipped.as_str() => summary.skipped += 1,
+                    _ => {}
+                }
+            }
+            for chunk in deliveries.chunks(1000) {
+                // A row expanded twice (it cannot be, under the lock) would not duplicate anyone.
+                delivery::Entity::insert_many(chunk.to_vec())
+                    .on_conflict_do_nothing_on([
+                        delivery::Column::ScheduledEmailId,
+                        delivery::Column::RecipientEmail,
+                    ])
+                    .exec(&txn)
+                    .await?;
+            }
+            scheduled_email::Entity::delete_many()
+                .filter(scheduled_email::Column::Id.is_in(rows.iter().map(|r| r.id)))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+        }
+    }
+
+    /// One delivery row per recipient of each queue row, or one failed/skipped row saying why not.
+    async fn plan_deliveries(
+        &self,
+        db: &impl ConnectionTrait,
+        rows: &[scheduled_email::Model],
+    ) -> Result<Vec<delivery::ActiveModel>, DbErr> {
+        let meet_ids: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|r| [r.meet_id, r.meet_recipient_id])
+            .flatten()
+            .collect();
+        let meets: HashMap<Uuid, meets::Model> = meets::Entity::find()
+            .filter(meets::Column::Id.is_in(meet_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let user_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.user_recipient_id).collect();
+        let recipients: HashMap<Uuid, users::Model> = users::Entity::find()
+            .filter(users::Column::Id.is_in(user_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let audience_meets: Vec<Uuid> = rows.iter().filter_map(|r| r.meet_recipient_id).collect();
+        let mut registrants: HashMap<Uuid, Vec<users::Model>> = HashMap::new();
+        for (reg, user) in registration::Entity::find()
+            .find_also_related(users::Entity)
+            .filter(registration::Column::MeetId.is_in(audience_meets))
+            .filter(registration::Column::Deleted.eq(false))
+            .filter(users::Column::Deleted.eq(false))
+            .order_by_asc(registration::Column::CreatedAt)
+            .all(db)
+            .await?
+        {
+            if let Some(user) = user {
+                registrants.entry(reg.meet_id).or_default().push(user);
+            }
+        }
+
+        let now = Utc::now();
+        let mut planned = Vec::new();
+        for row in rows {
+            let mut add = |user: Option<&users::Model>,
+                           email: &str,
+                           status: Status,
+                           reason: Option<String>| {
+                let id = Uuid::new_v4();
+                planned.push(delivery::ActiveModel {
+                    id: Set(id),
+                    scheduled_email_id: Set(Some(row.id)),
+                    contact_message_id: Set(None),
+                    template_name: Set(row.template_name.clone()),
+                    meet_id: Set(row.meet_id.filter(|m| meets.contains_key(m))),
+                    recipient_user_id: Set(user.map(|u| u.id)),
+                    recipient_email: Set(email.to_owned()),
+                    message_id: Set(format!("<{id}@{}>", self.domain)),
+                    status: Set(status.as_str().to_owned()),
+                    attempts: Set(0),
+                    retries_left: Set(row.retries_left.max(0)),
+                    send_after: Set(now),
+                    last_error: Set(reason),
+                    sent_at: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                });
+            };
+            let fail = |why: String| (Status::Failed, Some(why));
+            let template = TemplateName::parse(&row.template_name);
+            let meet = row.meet_id.and_then(|id| meets.get(&id));
+            let problem = match (template, row.meet_id, meet) {
+                (None, _, _) => Some(fail(format!("unknown template `{}`", row.template_name))),
+                (_, None, _) => Some(fail("the email names no meet".into())),
+                (_, Some(id), None) => Some(fail(format!("meet {id} does not exist"))),
+                (_, _, Some(m)) if m.deleted => Some(fail(format!("meet {} was deleted", m.id))),
+                (Some(t), _, Some(m)) if t.kind.is_reminder() && m.end_instant() <= now => {
+                    Some((Status::Skipped, Some("the meet is already over".into())))
+                }
+                _ => None,
+            };
+            if let Some((status, reason)) = problem {
+                add(None, "", status, reason);
+                continue;
+            }
+            match (row.meet_recipient_id, row.user_recipient_id) {
+                (Some(audience), _) => {
+                    match registrants.get(&audience).filter(|list| !list.is_empty()) {
+                        Some(list) => {
+                            for user in list {
+                                if user.email.trim().is_empty() {
+                                    add(
+                                        Some(user),
+                                        "",
+                                        Status::Failed,
+                                        Some("the recipient has no email address".into()),
+                                    );
+                                } else {
+                                    add(Some(user), &user.email, Status::Pending, None);
+                                }
+                            }
+                        }
+                        None => add(
+                            None,
+                            "",
+                            Status::Skipped,
+                            Some("nobody is registered for the meet".into()),
+                        ),
+                    }
+                }
+                (None, Some(user_id)) => match recipients.get(&user_id) {
+                    Some(user) if user.deleted => add(
+                        Some(user),
+                        &user.email,
+                        Status::Skipped,
+                        Some("the recipient's account was deleted".into()),
+                    ),
+                    Some(user) if user.email.trim().is_empty() => add(
+                        Some(user),
+                        "",
+                        Status::Failed,
+                        Some("the recipient has no email address".into()),
+                    ),
+                    Some(user) => add(Some(user), &user.email, Status::Pending, None),
+                    None => add(
+                        None,
+                        "",
+                        Status::Skipped,
+                        Some(format!("user {user_id} does not exist")),
+                    ),
+                },
+                (None, None) => add(
+                    None,
+                    "",
+                    Status::Failed,
+                    Some("the email names no recipient".into()),
+                ),
+            }
+        }
+        Ok(planned)
+    }
+
+    async fn deliver_due(&self, stop: &StopSignal, summary: &mut Summary) -> Result<(), DbErr> {
+        let shared = Mutex::new(Summary::default());
+        let unavailable_streak = AtomicU32::new(0);
+        let (halt_tx, halt_rx) = watch::channel(false);
+        let worker = |_: usize| {
+            let shared = &shared;
+            let unavailable_streak = &unavailable_streak;
+            let halt_tx = &halt_tx;
+            let halt_rx = halt_rx.clone();
+            async move {
+                loop {
+                    if *stop.borrow() || *halt_rx.borrow() {
+                        return Ok(());
+                    }
+                    let Some(outcome) = self.deliver_one().await? else {
+                        return Ok(());
+                    };
+                    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    match &outcome {
+                        Outcome::Sent => s.sent += 1,
+                        Outcome::Retry(_) | Outcome::Deferred(_) => s.retried += 1,
+                        Outcome::Fail(_) => s.failed += 1,
+                        Outcome::Exhausted(_) => {
+                            s.failed += 1;
+                            s.exhausted += 1;
+                        }
+                    }
+                    if let Outcome::Deferred(reason) = &outcome {
+                        if unavailable_streak.fetch_add(1, Ordering::SeqCst) + 1
+                            >= UNAVAILABLE_LIMIT
+                        {
+                            s.aborted = Some(format!("the mail server is unavailable ({reason})"));
+                            let _ = halt_tx.send(true);
+                        }
+                    } else {
+                        unavailable_streak.store(0, Ordering::SeqCst);
+                    }
+                }
+            }
+        };
+        let workers = (0..self.config.concurrency.max(1)).map(worker);
+        let results: Vec<Result<(), DbErr>> = futures_util::future::join_all(workers).await;
+        summary.absorb(&shared.into_inner().unwrap_or_else(|e| e.into_inner()));
+        results.into_iter().collect()
+    }
+
+    /// Claims, sends and records one due delivery. `None` when nothing is due.
+    async fn deliver_one(&self) -> Result<Option<Outcome>, DbErr> {
+        let txn = self.db.begin().await?;
+        let claimed = txn
+            .query_one_raw(Statement::from_string(
+                txn.get_database_backend(),
+                r#"SELECT d.id, d.template_name, d.meet_id, d.recipient_email,
+                          d.message_id, d.retries_left, d.attempts,
+                          u."firstName" AS first_name, u."lastName" AS last_name,
+                          c.subject AS contact_subject, c.html AS contact_html,
+                          c.created_at AS contact_created_at
+                   FROM email_deliveries d
+                   LEFT JOIN users u ON u.id = d.recipient_user_id
+                   LEFT JOIN contact_messages c ON c.id = d.contact_message_id
+                   WHERE d.status = 'pending' AND d.send_after <= now()
+                   ORDER BY d.send_after
+                   LIMIT 1
+                   FOR UPDATE OF d SKIP LOCKED"#,
+            ))
+            .await?;
+        let Some(row) = claimed else {
+            txn.commit().await?;
+            return Ok(None);
+        };
+        let due = Due::from_query_result(&row, "")?;
+        let meet = match due.meet_id {
+            Some(id) => meets::Entity::find_by_id(id).one(&txn).await?,
+            None => None,
+        };
+        let outcome = match self.prepare(&due, meet.as_ref()) {
+            Err(reason) => Outcome::Fail(reason),
+            Ok(message) => match self.mailer.send(message, self.config.send_timeout).await {
+                Ok(()) => Outcome::Sent,
+                Err(SendError::Permanent(reason)) => {
+                    Outcome::Fail(format!("the mail server refused: {reason}"))
+                }
+                Err(SendError::Transient(reason)) => self.retry_or_give_up(&due, reason),
+                Err(SendError::Unavailable(reason)) => Outcome::Deferred(reason),
+            },
+        };
+        self.record(&txn, &due, &outcome).await?;
+        txn.commit().await?;
+        Ok(Some(outcome))
+    }
+
+    fn retry_or_give_up(&self, due: &Due, reason: String) -> Outcome {
+        if due.retries_left > 0 {
+            Outcome::Retry(reason)
+        } else {
+            Outcome::Exhausted(format!(
+                "gave up after {} attempts: {reason}",
+                due.attempts + 1
+            ))
+        }
+    }
+
+    fn backoff(&self, attempts_so_far: i32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts_so_far.clamp(0, 20) as u32);
+        self.config
+            .retry_backoff
+            .saturating_mul(factor)
+            .min(MAX_BACKOFF)
+    }
+
+    async fn record(
+        &self,
+        db: &impl ConnectionTrait,
+        due: &Due,
+        outcome: &Outcome,
+    ) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        let statement = match outcome {
+            Outcome::Sent => Statement::from_sql_and_values(
+                backend,
+                "UPDATE email_deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,
+                        last_error = NULL, updated_at = now() WHERE id = $1",
+                [due.id.into()],
+            ),
+            Outcome::Retry(reason) => Statement::from_sql_and_values(
+                backend,
+                "UPDATE email_deliveries SET attempts = attempts + 1, retries_left = retries_left - 1,
+                        send_after = now() + make_interval(secs => $2), last_error = $3, updated_at = now()
+                 WHERE id = $1",
+                [
+                    due.id.into(),
+                    self.backoff(due.attempts).as_secs_f64().into(),
+                    reason.clone().into(),
+                ],
+            ),
+            Outcome::Deferred(reason) => Statement::from_sql_and_values(
+                backend,
+                "UPDATE email_deliveries SET attempts = attempts + 1,
+                        send_after = now() + make_interval(secs => $2), last_error = $3, updated_at = now()
+                 WHERE id = $1",
+                [
+                    due.id.into(),
+                    self.backoff(due.attempts).as_secs_f64().into(),
+                    reason.clone().into(),
+                ],
+            ),
+            Outcome::Fail(reason) | Outcome::Exhausted(reason) => Statement::from_sql_and_values(
+                backend,
+                "UPDATE email_deliveries SET status = 'failed', attempts = attempts + 1, last_error = $2,
+                        updated_at = now() WHERE id = $1",
+                [due.id.into(), reason.clone().into()],
+            ),
+        };
+        db.execute_raw(statement).await?;
+        match outcome {
+            Outcome::Fail(reason) | Outcome::Exhausted(reason) => {
+                tracing::warn!(delivery = %due.id, template = %due.template_name, %reason, "email failed");
+            }
+            Outcome::Retry(reason) | Outcome::Deferred(reason) => {
+                tracing::info!(delivery = %due.id, template = %due.template_name, %reason, "email will be retried");
+            }
+            Outcome::Sent => {}
+        }
+        Ok(())
+    }
+
+    /// Renders and builds the message, or says why it cannot be sent.
+    fn prepare(&self, due: &Due, meet: Option<&meets::Model>) -> Result<lettre::Message, String> {
+        let name = due.template_name.as_str();
+        if !self.templates.has(name) {
+            return Err(format!("unknown template `{name}`"));
+        }
+        let recipient_name = [due.first_name.as_deref(), due.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let address: lettre::Address = due
+            .recipient_email
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid recipient address {:?}", due.recipient_email))?;
+        let to = Mailbox::new(
+            (!recipient_name.is_empty()).then_some(recipient_name),
+            address,
+        );
+        let site = SiteView {
+            name: "Mintbean".into(),
+            url: self.config.frontend_url.clone(),
+        };
+        let recipient = RecipientView {
+            first_name: due.first_name.clone().unwrap_or_else(|| "there".into()),
+            last_name: due.last_name.clone().unwrap_or_default(),
+            email: due.recipient_email.clone(),
+        };
+        let (context, invite) = if name == CONTACT_FORM_TEMPLATE {
+            let (Some(subject), Some(html)) = (&due.contact_subject, &due.contact_html) else {
+                return Err("the contact message is missing".into());
+            };
+            let received = due.contact_created_at.unwrap_or_else(Utc::now);
+            let contact = ContactView {
+                subject: subject.clone(),
+                text: super::contact::html_to_text(html),
+                html: html.clone(),
+                received: received.to_rfc2822(),
+            };
+            (
+                templates::context(site, Some(recipient), None, Some(contact)),
+                None,
+            )
+        } else {
+            let meet = match (due.meet_id, meet) {
+                (_, Some(m)) if !m.deleted => m,
+                (Some(id), _) => return Err(format!("meet {id} was deleted")),
+                (None, _) => return Err("the email names no meet".into()),
+            };
+            let view = MeetView::new(meet, &self.config.frontend_url);
+            let invite = TemplateName::parse(name)
+                .filter(|t| t.kind == super::schedule::Kind::RegistrationConfirmation)
+                .map(|_| ics::invite(meet, &view.url, &self.domain, Utc::now()));
+            (
+                templates::context(site, Some(recipient), Some(view), None),
+                invite,
+            )
+        };
+        let rendered = self.templates.render(name, &context)?;
+        message::build(Outgoing {
+            from: &self.sender,
+            to,
+            message_id: &due.message_id,
+            rendered,
+            invite,
+        })
+    }
+}
+
+/// Counts of deliveries by status and the most recent failures, for `jobs email status`.
+pub async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
+    let counts: Vec<(String, i64)> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Status)
+        .column_as(delivery::Column::Id.count(), "count")
+        .group_by(delivery::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let queued = scheduled_email::Entity::find().count(db).await?;
+    let due = scheduled_email::Entity::find()
+        .filter(scheduled_email::Column::SendAt.lte(Utc::now()))
+        .count(db)
+        .await?;
+    let mut out = format!("queue: {queued} scheduled emails ({due} due now)\ndeliveries:");
+    let counts: HashMap<String, i64> = counts.into_iter().collect();
+    for status in ["pending", "sent", "failed", "skipped", "cancelled"] {
+        out.push_str(&format!(
+            " {status} {}",
+            counts.get(status).copied().unwrap_or(0)
+        ));
+    }
+    let failures = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(Status::Failed.as_str()))
+        .order_by_desc(delivery::Column::UpdatedAt)
+        .limit(20)
+        .all(db)
+        .await?;
+    if !failures.is_empty() {
+        out.push_str("\nrecent failures:");
+        for f in failures {
+            out.push_str(&format!(
+                "\n  {} {} to {:?}: {}",
+                f.id,
+                f.template_name,
+                f.recipient_email,
+                f.last_error.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Makes failed deliveries pending again (with fresh retries), e.g. after fixing the mail server.
+pub async fn retry_failed(db: &DatabaseConnection, id: Option<Uuid>) -> Result<u64, DbErr> {
+    let mut update = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            sea_orm::sea_query::Expr::value(Status::Pending.as_str()),
+        )
+        .col_expr(
+            delivery::Column::RetriesLeft,
+            sea_orm::sea_query::Expr::value(3),
+        )
+        .col_expr(
+            delivery::Column::SendAfter,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .col_expr(
+            delivery::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(delivery::Column::Status.eq(Status::Failed.as_str()))
+        .filter(delivery::Column::RecipientEmail.ne(""));
+    if let Some(id) = id {
+        update = update.filter(delivery::Column::Id.eq(id));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// A worker pool size that leaves room for the expansion step.
+pub fn pool_size(config: &EmailConfig) -> u32 {
+    (config.concurrency as u32).saturating_add(2)
+}

@@ -1,0 +1,104 @@
+//! GraphQL for email: `sendContactFormEmail` and its `EmailResponse`.
+
+use std::net::IpAddr;
+
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
+use chrono::{SecondsFormat, Utc};
+use uuid::Uuid;
+
+use super::contact::{self, Submitted};
+use crate::graphql::context::{app, current_user};
+
+/// The caller's network address, attached to each GraphQL request by the HTTP layer.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailResponseStatus {
+    Success,
+    BadRequest,
+    ApiServerError,
+    UnknownError,
+}
+
+#[derive(SimpleObject)]
+pub struct EmailResponseError {
+    pub message: String,
+    pub info: Option<String>,
+}
+
+/// The outcome of handing an email to the platform. The email itself is sent by the `jobs email`
+/// drainer, so success means "accepted for delivery" (HTTP-style status 202).
+#[derive(SimpleObject)]
+pub struct EmailResponse {
+    pub recipient: String,
+    pub sender: String,
+    pub status_code: i32,
+    pub status: EmailResponseStatus,
+    pub timestamp: String,
+    pub meet_id: Option<Uuid>,
+    pub errors: Option<Vec<Option<EmailResponseError>>>,
+}
+
+#[derive(InputObject)]
+pub struct SendContactFormEmailInput {
+    pub subject: String,
+    /// HTML; sanitised before it is stored or sent.
+    pub html: String,
+}
+
+#[derive(Default)]
+pub struct EmailMutation;
+
+#[Object]
+impl EmailMutation {
+    /// Sends a message to the platform's contact addresses. Limited per client per hour.
+    async fn send_contact_form_email(
+        &self,
+        ctx: &Context<'_>,
+        input: SendContactFormEmailInput,
+    ) -> Result<EmailResponse> {
+        let state = app(ctx);
+        let config = &state.config.email;
+        let client_key = match current_user(ctx).await? {
+            Some(user) => format!("user:{}", user.id),
+            None => match ctx.data_opt::<ClientAddress>().and_then(|a| a.0) {
+                Some(ip) => format!("ip:{ip}"),
+                None => "ip:unknown".into(),
+            },
+        };
+        let outcome =
+            contact::submit(&state.db, config, &client_key, &input.subject, &input.html).await?;
+        let (status_code, status, errors) = match outcome {
+            Submitted::Queued { .. } => (202, EmailResponseStatus::Success, None),
+            Submitted::RateLimited => (
+                429,
+                EmailResponseStatus::BadRequest,
+                Some(EmailResponseError {
+                    message: "Too many messages; please try again later".into(),
+                    info: Some(format!(
+                        "at most {} messages per hour",
+                        config.contact_form_per_hour
+                    )),
+                }),
+            ),
+            Submitted::NotConfigured => (
+                503,
+                EmailResponseStatus::ApiServerError,
+                Some(EmailResponseError {
+                    message: "The contact form is not available right now".into(),
+                    info: None,
+                }),
+            ),
+        };
+        Ok(EmailResponse {
+            recipient: config.contact_recipients.join(";"),
+            sender: config.sender.clone(),
+            status_code,
+            status,
+            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            meet_id: None,
+            errors: errors.map(|e| vec![Some(e)]),
+        })
+    }
+}
