@@ -39,6 +39,12 @@ test)
 	fi
 	cargo test --workspace
 	;;
+bench)
+	if [ -z "${TEST_DATABASE_URL:-}" ]; then
+		eval "$(scripts/pg.sh start test)"
+	fi
+	cargo bench --bench email_drain
+	;;
 pristine)
 	load_env
 	ensure_database_url
@@ -50,7 +56,7 @@ migrate)
 	mintbean migrate
 	;;
 *)
-	echo "usage: scripts/dev.sh run|test|pristine|migrate" >&2
+	echo "usage: scripts/dev.sh run|test|bench|pristine|migrate" >&2
 	exit 2
 	;;
 esac

@@ -38,7 +38,7 @@ use super::{
     schedule::{CONTACT_FORM_TEMPLATE, TemplateName},
     scheduled_email,
     templates::{self, ContactView, MeetView, RecipientView, SiteView, Templates},
-    transport::{Mailer, SendError},
+    transport::{Mailer, SendError, Session},
 };
 use crate::{
     config::EmailConfig,
@@ -395,12 +395,15 @@ impl Drainer {
             let halt_tx = &halt_tx;
             let halt_rx = halt_rx.clone();
             async move {
-                loop {
+                let mut session = self.mailer.session();
+                let result = loop {
                     if *stop.borrow() || *halt_rx.borrow() {
-                        return Ok(());
+                        break Ok(());
                     }
-                    let Some(outcome) = self.deliver_one().await? else {
-                        return Ok(());
+                    let outcome = match self.deliver_one(&mut session).await {
+                        Ok(Some(outcome)) => outcome,
+                        Ok(None) => break Ok(()),
+                        Err(err) => break Err(err),
                     };
                     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
                     match &outcome {
@@ -422,7 +425,9 @@ impl Drainer {
                     } else {
                         unavailable_streak.store(0, Ordering::SeqCst);
                     }
-                }
+                };
+                session.close().await;
+                result
             }
         };
         let workers = (0..self.config.concurrency.max(1)).map(worker);
@@ -432,7 +437,7 @@ impl Drainer {
     }
 
     /// Claims, sends and records one due delivery. `None` when nothing is due.
-    async fn deliver_one(&self) -> Result<Option<Outcome>, DbErr> {
+    async fn deliver_one(&self, session: &mut Session<'_>) -> Result<Option<Outcome>, DbErr> {
         let txn = self.db.begin().await?;
         let claimed = txn
             .query_one_raw(Statement::from_string(
@@ -462,7 +467,7 @@ impl Drainer {
         };
         let outcome = match self.prepare(&due, meet.as_ref()) {
             Err(reason) => Outcome::Fail(reason),
-            Ok(message) => match self.mailer.send(message, self.config.send_timeout).await {
+            Ok(message) => match session.send(&message, self.config.send_timeout).await {
                 Ok(()) => Outcome::Sent,
                 Err(SendError::Permanent(reason)) => {
                     Outcome::Fail(format!("the mail server refused: {reason}"))
