@@ -135,6 +135,7 @@ impl Badge {
     }
 }
 
+/// A new badge: like `EditBadgeInput`, with the required fields required.
 #[derive(InputObject)]
 pub struct CreateBadgeInput {
     pub alias: String,
@@ -147,16 +148,19 @@ pub struct CreateBadgeInput {
     pub weight: Option<i32>,
 }
 
-#[derive(InputObject)]
-pub struct EditBadgeInput {
-    pub alias: Option<String>,
-    pub badge_shape: Option<BadgeShape>,
-    pub fa_icon: Option<String>,
-    pub background_hex: Option<String>,
-    pub icon_hex: Option<String>,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub weight: Option<i32>,
+impl From<CreateBadgeInput> for BadgeFields {
+    fn from(input: CreateBadgeInput) -> Self {
+        BadgeFields {
+            alias: Some(input.alias),
+            badge_shape: Some(input.badge_shape),
+            fa_icon: Some(input.fa_icon),
+            background_hex: input.background_hex,
+            icon_hex: input.icon_hex,
+            title: Some(input.title),
+            description: input.description,
+            weight: input.weight,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -186,46 +190,14 @@ impl BadgeMutation {
     /// Admin only.
     async fn create_badge(&self, ctx: &Context<'_>, input: CreateBadgeInput) -> Result<Badge> {
         require_admin(ctx).await?;
-        let badge = service::create(
-            &app(ctx).db,
-            BadgeFields {
-                alias: Some(input.alias),
-                badge_shape: Some(input.badge_shape),
-                fa_icon: Some(input.fa_icon),
-                background_hex: input.background_hex,
-                icon_hex: input.icon_hex,
-                title: Some(input.title),
-                description: input.description,
-                weight: input.weight,
-            },
-        )
-        .await?;
+        let badge = service::create(&app(ctx).db, input.into()).await?;
         Ok(Badge(badge))
     }
 
     /// Admin only. Fields left out stay as they are.
-    async fn edit_badge(
-        &self,
-        ctx: &Context<'_>,
-        id: Uuid,
-        input: EditBadgeInput,
-    ) -> Result<Badge> {
+    async fn edit_badge(&self, ctx: &Context<'_>, id: Uuid, input: BadgeFields) -> Result<Badge> {
         require_admin(ctx).await?;
-        let badge = service::edit(
-            &app(ctx).db,
-            id,
-            BadgeFields {
-                alias: input.alias,
-                badge_shape: input.badge_shape,
-                fa_icon: input.fa_icon,
-                background_hex: input.background_hex,
-                icon_hex: input.icon_hex,
-                title: input.title,
-                description: input.description,
-                weight: input.weight,
-            },
-        )
-        .await?;
+        let badge = service::edit(&app(ctx).db, id, input).await?;
         Ok(Badge(badge))
     }
 

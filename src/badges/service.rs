@@ -19,6 +19,9 @@ use crate::{
     validation,
 };
 
+/// A badge's fields; for edits, fields left out stay as they are.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "EditBadgeInput")]
 pub struct BadgeFields {
     pub alias: Option<String>,
     pub badge_shape: Option<BadgeShape>,

@@ -289,13 +289,6 @@ impl Kanban {
 }
 
 #[derive(InputObject)]
-pub struct CreateKanbanInput {
-    pub kanban_canon_id: Uuid,
-    pub user_id: Uuid,
-    pub meet_id: Option<Uuid>,
-}
-
-#[derive(InputObject)]
 pub struct CreateKanbanCanonInput {
     pub title: String,
     pub description: String,
@@ -313,25 +306,6 @@ pub struct UpdateCardPositionInput {
     pub status: Column,
     /// Position in the column; past the end means the end. Negative is an error.
     pub index: i32,
-}
-
-#[derive(InputObject)]
-pub struct CreateKanbanCanonCardInput {
-    pub kanban_canon_id: Uuid,
-    pub title: String,
-    /// Column; TODO when omitted.
-    pub status: Option<Column>,
-    /// Position in the column; the end when omitted.
-    pub index: Option<i32>,
-    pub body: String,
-}
-
-#[derive(InputObject)]
-pub struct EditKanbanCanonCardInput {
-    pub title: Option<String>,
-    pub status: Option<Column>,
-    pub index: Option<i32>,
-    pub body: Option<String>,
 }
 
 fn boards(list: Vec<BoardModel>) -> Option<Vec<Option<Kanban>>> {
@@ -446,18 +420,9 @@ pub struct KanbanMutation;
 #[Object]
 impl KanbanMutation {
     /// Creates a board for yourself (admins: for anyone).
-    async fn create_kanban(&self, ctx: &Context<'_>, input: CreateKanbanInput) -> Result<Kanban> {
+    async fn create_kanban(&self, ctx: &Context<'_>, input: NewBoard) -> Result<Kanban> {
         let actor = require_user(ctx).await?;
-        let board = service::create_board(
-            &app(ctx).db,
-            &actor,
-            NewBoard {
-                kanban_canon_id: input.kanban_canon_id,
-                user_id: input.user_id,
-                meet_id: input.meet_id,
-            },
-        )
-        .await?;
+        let board = service::create_board(&app(ctx).db, &actor, input).await?;
         Ok(Kanban(board))
     }
 
@@ -537,20 +502,10 @@ impl KanbanMutation {
     async fn create_kanban_canon_card(
         &self,
         ctx: &Context<'_>,
-        input: CreateKanbanCanonCardInput,
+        input: NewCard,
     ) -> Result<KanbanCanonCard> {
         require_admin(ctx).await?;
-        let card = service::create_card(
-            &app(ctx).db,
-            NewCard {
-                kanban_canon_id: input.kanban_canon_id,
-                title: input.title,
-                body: input.body,
-                status: input.status,
-                index: input.index,
-            },
-        )
-        .await?;
+        let card = service::create_card(&app(ctx).db, input).await?;
         Ok(KanbanCanonCard(card))
     }
 
@@ -559,20 +514,10 @@ impl KanbanMutation {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        input: EditKanbanCanonCardInput,
+        input: CardChanges,
     ) -> Result<KanbanCanonCard> {
         require_admin(ctx).await?;
-        let card = service::edit_card(
-            &app(ctx).db,
-            id,
-            CardChanges {
-                title: input.title,
-                body: input.body,
-                status: input.status,
-                index: input.index,
-            },
-        )
-        .await?;
+        let card = service::edit_card(&app(ctx).db, id, input).await?;
         Ok(KanbanCanonCard(card))
     }
 

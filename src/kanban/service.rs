@@ -192,12 +192,17 @@ async fn set_card_status(txn: &DatabaseTransaction, card: Card, column: Column) 
     Ok(model.update(txn).await?)
 }
 
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateKanbanCanonCardInput")]
 pub struct NewCard {
     pub kanban_canon_id: Uuid,
     pub title: String,
-    pub body: String,
+    /// Column; TODO when omitted.
     pub status: Option<Column>,
+    /// Position in the column; the end when omitted.
     pub index: Option<i32>,
+    /// Markdown.
+    pub body: String,
 }
 
 pub async fn create_card(db: &DatabaseConnection, input: NewCard) -> AppResult<Card> {
@@ -228,11 +233,14 @@ pub async fn create_card(db: &DatabaseConnection, input: NewCard) -> AppResult<C
     Ok(card)
 }
 
+/// Fields left out stay as they are; `status` and/or `index` move the card on the canon.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "EditKanbanCanonCardInput")]
 pub struct CardChanges {
     pub title: Option<String>,
-    pub body: Option<String>,
     pub status: Option<Column>,
     pub index: Option<i32>,
+    pub body: Option<String>,
 }
 
 pub async fn edit_card(db: &DatabaseConnection, id: Uuid, changes: CardChanges) -> AppResult<Card> {
@@ -404,6 +412,8 @@ fn ensure_owner_or_admin(actor: &User, board: &Board) -> AppResult<()> {
     }
 }
 
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateKanbanInput")]
 pub struct NewBoard {
     pub kanban_canon_id: Uuid,
     pub user_id: Uuid,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, dataloader::Loader};
+use async_graphql::{Context, Object, Result, dataloader::Loader};
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -203,47 +203,6 @@ impl Meet {
     }
 }
 
-#[derive(InputObject)]
-pub struct CreateMeetInput {
-    pub meet_type: MeetType,
-    pub title: String,
-    pub description: String,
-    pub detailed_description: Option<String>,
-    pub instructions: String,
-    pub register_link: Option<String>,
-    pub cover_image_url: String,
-    /// Wall-clock time in `region`, e.g. `2020-10-10T09:00`.
-    pub start_time: String,
-    pub end_time: String,
-    /// IANA time zone, e.g. `America/Toronto`.
-    pub region: String,
-}
-
-#[derive(InputObject)]
-pub struct EditMeetInput {
-    pub meet_type: Option<MeetType>,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub detailed_description: MaybeUndefined<String>,
-    pub instructions: Option<String>,
-    pub register_link: MaybeUndefined<String>,
-    pub cover_image_url: Option<String>,
-    pub start_time: Option<String>,
-    pub end_time: Option<String>,
-    pub region: Option<String>,
-    /// Attach a kanban canon, or `null` to detach it.
-    pub kanban_canon_id: MaybeUndefined<Uuid>,
-}
-
-/// `undefined` leaves a nullable column alone, `null` clears it.
-fn nullable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
 #[derive(Default)]
 pub struct MeetQuery;
 
@@ -269,50 +228,16 @@ pub struct MeetMutation;
 #[Object]
 impl MeetMutation {
     /// Admin only.
-    async fn create_meet(&self, ctx: &Context<'_>, input: CreateMeetInput) -> Result<Meet> {
+    async fn create_meet(&self, ctx: &Context<'_>, input: NewMeet) -> Result<Meet> {
         require_admin(ctx).await?;
-        let meet = service::create(
-            &app(ctx).db,
-            NewMeet {
-                meet_type: input.meet_type,
-                title: input.title,
-                description: input.description,
-                detailed_description: input.detailed_description,
-                instructions: input.instructions,
-                register_link: input.register_link,
-                cover_image_url: input.cover_image_url,
-                start_time: input.start_time,
-                end_time: input.end_time,
-                region: input.region,
-            },
-            &app(ctx).config.email,
-        )
-        .await?;
+        let meet = service::create(&app(ctx).db, input, &app(ctx).config.email).await?;
         Ok(Meet(meet))
     }
 
     /// Admin only. Fields left out stay as they are.
-    async fn edit_meet(&self, ctx: &Context<'_>, id: Uuid, input: EditMeetInput) -> Result<Meet> {
+    async fn edit_meet(&self, ctx: &Context<'_>, id: Uuid, input: MeetChanges) -> Result<Meet> {
         require_admin(ctx).await?;
-        let meet = service::edit(
-            &app(ctx).db,
-            id,
-            MeetChanges {
-                meet_type: input.meet_type,
-                title: input.title,
-                description: input.description,
-                detailed_description: nullable(input.detailed_description),
-                instructions: input.instructions,
-                register_link: nullable(input.register_link),
-                cover_image_url: input.cover_image_url,
-                start_time: input.start_time,
-                end_time: input.end_time,
-                region: input.region,
-                kanban_canon_id: nullable(input.kanban_canon_id),
-            },
-            &app(ctx).config.email,
-        )
-        .await?;
+        let meet = service::edit(&app(ctx).db, id, input, &app(ctx).config.email).await?;
         Ok(Meet(meet))
     }
 

@@ -1,5 +1,6 @@
 //! Meets and registrations: listing, admin CRUD, registering.
 
+use async_graphql::MaybeUndefined;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use sea_orm::{
@@ -23,6 +24,8 @@ use crate::{
 };
 
 /// Everything needed to create a meet, as the API receives it.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateMeetInput")]
 pub struct NewMeet {
     pub meet_type: MeetType,
     pub title: String,
@@ -31,25 +34,29 @@ pub struct NewMeet {
     pub instructions: String,
     pub register_link: Option<String>,
     pub cover_image_url: String,
+    /// Wall-clock time in `region`, e.g. `2020-10-10T09:00`.
     pub start_time: String,
     pub end_time: String,
+    /// IANA time zone, e.g. `America/Toronto`.
     pub region: String,
 }
 
-/// A partial edit. `None` leaves a field as it is; for nullable columns `Some(None)` clears it.
-#[derive(Default)]
+/// A partial edit: fields left out stay as they are; `null` clears a nullable field.
+#[derive(async_graphql::InputObject, Default)]
+#[graphql(name = "EditMeetInput")]
 pub struct MeetChanges {
     pub meet_type: Option<MeetType>,
     pub title: Option<String>,
     pub description: Option<String>,
-    pub detailed_description: Option<Option<String>>,
+    pub detailed_description: MaybeUndefined<String>,
     pub instructions: Option<String>,
-    pub register_link: Option<Option<String>>,
+    pub register_link: MaybeUndefined<String>,
     pub cover_image_url: Option<String>,
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     pub region: Option<String>,
-    pub kanban_canon_id: Option<Option<Uuid>>,
+    /// Attach a kanban canon, or `null` to detach it.
+    pub kanban_canon_id: MaybeUndefined<Uuid>,
 }
 
 /// A validated start/end pair in a zone.
@@ -211,10 +218,10 @@ pub async fn edit(
             DESCRIPTION.1,
         )?);
     }
-    if let Some(detailed) = &changes.detailed_description {
+    if let Some(detailed) = changes.detailed_description.as_opt_deref() {
         model.detailed_description = Set(validation::optional_text(
             "detailedDescription",
-            detailed.as_deref(),
+            detailed,
             DETAILED_DESCRIPTION.0,
             DETAILED_DESCRIPTION.1,
         )?);
@@ -227,13 +234,13 @@ pub async fn edit(
             INSTRUCTIONS.1,
         )?);
     }
-    if let Some(link) = &changes.register_link {
-        model.register_link = Set(optional_url("registerLink", link.as_deref())?);
+    if let Some(link) = changes.register_link.as_opt_deref() {
+        model.register_link = Set(optional_url("registerLink", link)?);
     }
     if let Some(cover) = &changes.cover_image_url {
         model.cover_image_url = Set(validation::url("coverImageUrl", cover)?);
     }
-    if let Some(canon_id) = changes.kanban_canon_id {
+    if let Some(canon_id) = changes.kanban_canon_id.as_opt_ref().map(|id| id.copied()) {
         if let Some(canon_id) = canon_id {
             ensure_canon_exists(&txn, canon_id).await?;
         }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, InputObject, Object, Result, dataloader::Loader};
+use async_graphql::{Context, Object, Result, dataloader::Loader};
 use uuid::Uuid;
 
 use super::{
@@ -196,18 +196,6 @@ impl MediaAsset {
     }
 }
 
-#[derive(InputObject)]
-pub struct CreateProjectInput {
-    /// Honoured for admins only (submitting on someone's behalf).
-    pub user_id: Option<Uuid>,
-    pub meet_id: Option<Uuid>,
-    pub title: String,
-    pub source_code_url: String,
-    pub live_url: String,
-    /// Cloudinary public ids of the project's images/videos, in display order.
-    pub cloudinary_public_ids: Option<Vec<String>>,
-}
-
 #[derive(Default)]
 pub struct ProjectQuery;
 
@@ -240,25 +228,9 @@ pub struct ProjectMutation;
 #[Object]
 impl ProjectMutation {
     /// Submits a project for the logged-in user (admins may pass `userId`).
-    async fn create_project(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateProjectInput,
-    ) -> Result<Project> {
+    async fn create_project(&self, ctx: &Context<'_>, input: NewProject) -> Result<Project> {
         let actor = require_user(ctx).await?;
-        let project = service::create(
-            &app(ctx).db,
-            &actor,
-            NewProject {
-                user_id: input.user_id,
-                meet_id: input.meet_id,
-                title: input.title,
-                source_code_url: input.source_code_url,
-                live_url: input.live_url,
-                cloudinary_public_ids: input.cloudinary_public_ids.unwrap_or_default(),
-            },
-        )
-        .await?;
+        let project = service::create(&app(ctx).db, &actor, input).await?;
         Ok(Project(project))
     }
 

@@ -22,13 +22,17 @@ use crate::{
     validation,
 };
 
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateProjectInput")]
 pub struct NewProject {
+    /// Honoured for admins only (submitting on someone's behalf).
     pub user_id: Option<Uuid>,
     pub meet_id: Option<Uuid>,
     pub title: String,
     pub source_code_url: String,
     pub live_url: String,
-    pub cloudinary_public_ids: Vec<String>,
+    /// Cloudinary public ids of the project's images/videos, in display order.
+    pub cloudinary_public_ids: Option<Vec<String>>,
 }
 
 const MAX_MEDIA_ASSETS: usize = 50;
@@ -114,14 +118,14 @@ pub async fn create(
     let title = validation::text("title", &input.title, 1, 64)?;
     let source_code_url = validation::url("sourceCodeUrl", &input.source_code_url)?;
     let live_url = validation::url("liveUrl", &input.live_url)?;
-    if input.cloudinary_public_ids.len() > MAX_MEDIA_ASSETS {
+    let public_ids = input.cloudinary_public_ids.unwrap_or_default();
+    if public_ids.len() > MAX_MEDIA_ASSETS {
         return Err(AppError::bad_input(
             "cloudinaryPublicIds",
             format!("a project can have at most {MAX_MEDIA_ASSETS} media assets"),
         ));
     }
-    let public_ids = input
-        .cloudinary_public_ids
+    let public_ids = public_ids
         .iter()
         .map(|id| validation::text("cloudinaryPublicIds", id, 1, 255))
         .collect::<AppResult<Vec<_>>>()?;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, InputObject, Object, Result, dataloader::Loader};
+use async_graphql::{Context, Object, Result, dataloader::Loader};
 use uuid::Uuid;
 
 use super::{entity::Model as User, service};
@@ -123,15 +123,6 @@ impl PrivateUser {
     }
 }
 
-#[derive(InputObject)]
-pub struct UserRegistrationInput {
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub password: String,
-    pub password_confirmation: String,
-}
-
 #[derive(Default)]
 pub struct UserQuery;
 
@@ -185,21 +176,10 @@ impl UserMutation {
     async fn register(
         &self,
         ctx: &Context<'_>,
-        input: UserRegistrationInput,
+        input: service::Registration,
     ) -> Result<PrivateUser> {
         let state = app(ctx);
-        let user = service::register(
-            &state.db,
-            &state.passwords,
-            service::Registration {
-                email: input.email,
-                first_name: input.first_name,
-                last_name: input.last_name,
-                password: input.password,
-                password_confirmation: input.password_confirmation,
-            },
-        )
-        .await?;
+        let user = service::register(&state.db, &state.passwords, input).await?;
         let token = session(ctx).log_in(&user).await?;
         Ok(PrivateUser {
             user,

@@ -14,6 +14,8 @@ use crate::{
     validation,
 };
 
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "UserRegistrationInput")]
 pub struct Registration {
     pub email: String,
     pub first_name: String,
