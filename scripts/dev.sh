@@ -4,15 +4,26 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# The server reads .env itself (dotenvy); the script only needs to know whether DATABASE_URL
+# and PORT are set there, so it reads those two keys rather than sourcing the file.
+env_file_value() {
+	sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" .env | tail -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'$/\1/"
+}
+
 load_env() {
 	if [ ! -f .env ]; then
 		cp .env.example .env
 		echo "dev.sh: created .env from .env.example (edit it to change settings)"
 	fi
-	set -a
-	# shellcheck disable=SC1091
-	. ./.env
-	set +a
+	if [ -z "${DATABASE_URL:-}" ]; then
+		DATABASE_URL=$(env_file_value DATABASE_URL)
+		[ -n "$DATABASE_URL" ] && export DATABASE_URL
+	fi
+	if [ -z "${PORT:-}" ]; then
+		PORT=$(env_file_value PORT)
+		[ -n "$PORT" ] && export PORT
+	fi
+	return 0
 }
 
 ensure_database_url() {
