@@ -1,11 +1,14 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run test bench pristine migrate lint fmt ci db-stop help
+.PHONY: run test emails bench pristine migrate lint fmt ci db-stop help
 
 run: ## Start PostgreSQL if needed, migrate, seed, serve GraphQL on :4000
 	@scripts/dev.sh run
 
 test: ## Run the whole test suite against a private PostgreSQL cluster
 	@scripts/dev.sh test
+
+emails: ## Send the due emails once (without SMTP_URL: .eml files in .data/outbox/)
+	@scripts/dev.sh jobs email
 
 bench: ## Benchmark the email drainer (10 000 emails into a local SMTP sink); see docs/benchmarks.md
 	@scripts/dev.sh bench

@@ -50,6 +50,13 @@ test)
 	fi
 	cargo test --workspace
 	;;
+jobs)
+	# `scripts/dev.sh jobs email [--watch]`: the jobs binary against the development database.
+	load_env
+	ensure_database_url
+	shift
+	exec cargo run --quiet --bin jobs -- "$@"
+	;;
 bench)
 	if [ -z "${TEST_DATABASE_URL:-}" ]; then
 		eval "$(scripts/pg.sh start test)"
@@ -67,7 +74,7 @@ migrate)
 	mintbean migrate
 	;;
 *)
-	echo "usage: scripts/dev.sh run|test|bench|pristine|migrate" >&2
+	echo "usage: scripts/dev.sh run|test|bench|pristine|migrate|jobs ARGS..." >&2
 	exit 2
 	;;
 esac
