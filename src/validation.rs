@@ -2,8 +2,22 @@
 
 use crate::error::{AppError, AppResult};
 
+/// PostgreSQL text cannot hold NUL characters; refuse them as input errors rather than letting
+/// the database fail.
+pub fn no_nul(field: &str, value: &str) -> AppResult<()> {
+    if value.contains('\0') {
+        Err(AppError::bad_input(
+            field,
+            format!("{field} must not contain NUL characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Trims `value` and checks its length in characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> AppResult<String> {
+    no_nul(field, value)?;
     let trimmed = value.trim();
     let len = trimmed.chars().count();
     if len < min {
@@ -34,6 +48,7 @@ pub fn optional_text(
 
 /// An absolute http(s) URL.
 pub fn url(field: &str, value: &str) -> AppResult<String> {
+    no_nul(field, value)?;
     let trimmed = value.trim();
     match url::Url::parse(trimmed) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
@@ -100,6 +115,12 @@ mod tests {
             AppError::BadInput { field, .. } => field.unwrap(),
             other => panic!("expected bad input, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn nul_characters_are_input_errors() {
+        assert_eq!(field_of(text("title", "a\0b", 1, 5).unwrap_err()), "title");
+        assert!(email("email", "a\0@example.com").is_err());
     }
 
     #[test]

@@ -174,11 +174,9 @@ impl BadgeQuery {
         Ok(Some(badges.into_iter().map(|b| Some(Badge(b))).collect()))
     }
 
+    /// A badge by id; null when there is none.
     async fn badge(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Badge>> {
-        match service::find(&app(ctx).db, id).await? {
-            Some(badge) => Ok(Some(Badge(badge))),
-            None => Err(AppError::not_found("Badge").into()),
-        }
+        Ok(service::find(&app(ctx).db, id).await?.map(Badge))
     }
 }
 

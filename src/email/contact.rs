@@ -83,6 +83,7 @@ pub async fn submit(
     html: &str,
 ) -> AppResult<Submitted> {
     let subject = validation::text("subject", subject, 1, SUBJECT_MAX)?;
+    validation::no_nul("html", html)?;
     if html.chars().count() > HTML_MAX {
         return Err(AppError::bad_input(
             "html",

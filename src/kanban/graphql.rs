@@ -318,7 +318,7 @@ pub struct KanbanQuery;
 #[Object]
 impl KanbanQuery {
     /// A board by `id`, or by `kanbanCanonId` + `userId` (default: you) + `meetId` (null: no meet).
-    /// Users see their own boards; admins anyone's.
+    /// Users see their own boards; admins anyone's. Null when there is no such board.
     async fn kanban(
         &self,
         ctx: &Context<'_>,
@@ -343,7 +343,9 @@ impl KanbanQuery {
                 return Err(AppError::bad_input("id", "give either id or kanbanCanonId").into());
             }
         };
-        let board = board.ok_or_else(|| AppError::not_found("Kanban"))?;
+        let Some(board) = board else {
+            return Ok(None);
+        };
         if board.user_id != actor.id && !actor.is_admin {
             return Err(AppError::forbidden("This kanban belongs to another user").into());
         }
@@ -375,11 +377,11 @@ impl KanbanQuery {
         Ok(boards(service::list_boards(&app(ctx).db, filter).await?))
     }
 
+    /// A canon by id; null when there is none.
     async fn kanban_canon(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<KanbanCanon>> {
-        match service::find_canon(&app(ctx).db, id).await? {
-            Some(canon) => Ok(Some(KanbanCanon(canon))),
-            None => Err(AppError::not_found("Kanban canon").into()),
-        }
+        Ok(service::find_canon(&app(ctx).db, id)
+            .await?
+            .map(KanbanCanon))
     }
 
     /// All canons, newest first.
@@ -390,15 +392,15 @@ impl KanbanQuery {
         ))
     }
 
+    /// A live canon card by id; null when there is none.
     async fn kanban_canon_card(
         &self,
         ctx: &Context<'_>,
         id: Uuid,
     ) -> Result<Option<KanbanCanonCard>> {
-        match service::find_card(&app(ctx).db, id).await? {
-            Some(card) => Ok(Some(KanbanCanonCard(card))),
-            None => Err(AppError::not_found("Kanban canon card").into()),
-        }
+        Ok(service::find_card(&app(ctx).db, id)
+            .await?
+            .map(KanbanCanonCard))
     }
 
     async fn kanban_canon_cards(
@@ -406,11 +408,9 @@ impl KanbanQuery {
         ctx: &Context<'_>,
         kanban_canon_id: Uuid,
     ) -> Result<Option<Vec<Option<KanbanCanonCard>>>> {
-        let db = &app(ctx).db;
-        if service::find_canon(db, kanban_canon_id).await?.is_none() {
-            return Err(AppError::not_found("Kanban canon").into());
-        }
-        Ok(card_list(service::cards_of(db, &[kanban_canon_id]).await?))
+        Ok(card_list(
+            service::cards_of(&app(ctx).db, &[kanban_canon_id]).await?,
+        ))
     }
 }
 

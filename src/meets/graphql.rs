@@ -214,11 +214,9 @@ impl MeetQuery {
         Ok(Some(meets.into_iter().map(|m| Some(Meet(m))).collect()))
     }
 
+    /// A meet by id; null when there is none (deleted meets included).
     async fn meet(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Meet>> {
-        match service::find(&app(ctx).db, id).await? {
-            Some(meet) => Ok(Some(Meet(meet))),
-            None => Err(AppError::not_found("Meet").into()),
-        }
+        Ok(service::find(&app(ctx).db, id).await?.map(Meet))
     }
 }
 

@@ -92,10 +92,8 @@ impl PostQuery {
         Ok(Some(posts.into_iter().map(|p| Some(Post(p))).collect()))
     }
 
+    /// A post by id; null when there is none.
     async fn post(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Post>> {
-        match service::find(&app(ctx).db, id).await? {
-            Some(post) => Ok(Some(Post(post))),
-            None => Err(AppError::not_found("Post").into()),
-        }
+        Ok(service::find(&app(ctx).db, id).await?.map(Post))
     }
 }

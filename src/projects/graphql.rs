@@ -214,11 +214,9 @@ impl ProjectQuery {
         ))
     }
 
+    /// A project by id; null when there is none.
     async fn project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>> {
-        match service::find(&app(ctx).db, id).await? {
-            Some(project) => Ok(Some(Project(project))),
-            None => Err(AppError::not_found("Project").into()),
-        }
+        Ok(service::find(&app(ctx).db, id).await?.map(Project))
     }
 }
 

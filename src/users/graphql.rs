@@ -128,12 +128,9 @@ pub struct UserQuery;
 
 #[Object]
 impl UserQuery {
-    /// A user's public profile.
+    /// A user's public profile; null when there is no such (active) account.
     async fn user(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<PublicUser>> {
-        match public_user(ctx, id).await? {
-            Some(user) => Ok(Some(user)),
-            None => Err(crate::error::AppError::not_found("User").into()),
-        }
+        public_user(ctx, id).await
     }
 
     /// The logged-in user; `UNAUTHENTICATED` when logged out.

@@ -117,7 +117,13 @@ pub async fn authenticate(
     password: &str,
 ) -> AppResult<User> {
     let invalid = || AppError::Unauthenticated("Login failed: invalid email or password".into());
-    let Some(user) = find_by_email(db, email).await? else {
+    // An address no account can have is just a failed login (and must not reach the database).
+    let lookup = if email.contains('\0') {
+        None
+    } else {
+        find_by_email(db, email).await?
+    };
+    let Some(user) = lookup else {
         passwords.verify_decoy(password).await?;
         return Err(invalid());
     };

@@ -181,14 +181,27 @@ async fn the_watching_drainer_finishes_in_flight_emails_on_sigterm() {
     let app = TestApp::spawn().await;
     confirmations(&app, 40).await;
     let sink = SmtpSink::start_with(Duration::from_millis(150), |_, _| Reply::Accept).await;
-    let mut child = jobs(&app, &sink.url(), &["email", "--watch", "--interval", "0.2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(sink.wait_for(2, Duration::from_secs(60)).await, "the drainer never got going");
+    let mut child = jobs(
+        &app,
+        &sink.url(),
+        &["email", "--watch", "--interval", "0.2"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    assert!(
+        sink.wait_for(2, Duration::from_secs(60)).await,
+        "the drainer never got going"
+    );
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("exits after SIGTERM")
@@ -196,8 +209,15 @@ async fn the_watching_drainer_finishes_in_flight_emails_on_sigterm() {
     assert!(status.success(), "{status}");
 
     // Every email the server accepted was recorded as sent before exiting; the rest wait.
-    let sent = app.scalar_i64("SELECT count(*) FROM email_deliveries WHERE status = 'sent'").await;
+    let sent = app
+        .scalar_i64("SELECT count(*) FROM email_deliveries WHERE status = 'sent'")
+        .await;
     assert_eq!(sent as usize, sink.count());
-    let pending = app.scalar_i64("SELECT count(*) FROM email_deliveries WHERE status = 'pending'").await;
-    assert!(pending > 0 && sent + pending == 40, "sent {sent}, pending {pending}");
+    let pending = app
+        .scalar_i64("SELECT count(*) FROM email_deliveries WHERE status = 'pending'")
+        .await;
+    assert!(
+        pending > 0 && sent + pending == 40,
+        "sent {sent}, pending {pending}"
+    );
 }
