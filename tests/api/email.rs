@@ -1051,3 +1051,25 @@ async fn the_contact_form_reports_when_it_is_not_configured() {
     assert_eq!(response["statusCode"], 503);
     assert_eq!(response["status"], "API_SERVER_ERROR");
 }
+
+#[tokio::test]
+async fn tls_is_never_silently_skipped() {
+    let app = TestApp::spawn().await;
+    due_email(&app, "workshops/reminder-1", "WORKSHOP", true).await;
+    // The sink speaks plain SMTP only: implicit TLS cannot handshake, and a required STARTTLS is
+    // not offered. Both are a connection problem (retried later), never a plaintext send.
+    let sink = SmtpSink::start().await;
+    for url in [
+        format!("smtps://{}", sink.address),
+        format!("smtp://{}?tls=required", sink.address),
+    ] {
+        let summary = drain(&drainer(&app, &url, &[("EMAIL_CONCURRENCY", "1")]).await).await;
+        assert!(summary.aborted.is_some(), "{url}: {summary}");
+        assert_eq!((summary.sent, summary.failed), (0, 0), "{url}: {summary}");
+    }
+    assert_eq!(sink.count(), 0);
+    let reason = app
+        .scalar_string("SELECT last_error FROM email_deliveries")
+        .await;
+    assert!(reason.to_lowercase().contains("starttls"), "{reason}");
+}
