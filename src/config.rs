@@ -227,17 +227,7 @@ impl Config {
                 .unwrap_or_default(),
             graphql,
             max_body_bytes: r.parsed("MAX_BODY_BYTES", 1024 * 1024, "a number of bytes"),
-            request_timeout: {
-                let seconds: f64 = r.parsed("REQUEST_TIMEOUT_SECS", 30.0, "a number of seconds");
-                if seconds.is_finite() && seconds > 0.0 {
-                    Duration::from_secs_f64(seconds)
-                } else {
-                    r.errors
-                        .invalid
-                        .push("REQUEST_TIMEOUT_SECS must be a positive number of seconds".into());
-                    Duration::from_secs(30)
-                }
-            },
+            request_timeout: seconds(&mut r, "REQUEST_TIMEOUT_SECS", 30.0, false),
             password_hash_concurrency: r.parsed(
                 "PASSWORD_HASH_CONCURRENCY",
                 default_hashers,
@@ -281,14 +271,20 @@ impl Config {
     }
 }
 
-fn seconds(r: &mut Reader<'_>, name: &str, default: f64) -> Duration {
+/// A duration in (possibly fractional) seconds; zero only where `allow_zero`.
+fn seconds(r: &mut Reader<'_>, name: &str, default: f64, allow_zero: bool) -> Duration {
     let value: f64 = r.parsed(name, default, "a number of seconds");
-    if value.is_finite() && value >= 0.0 {
+    if value.is_finite() && (value > 0.0 || (allow_zero && value == 0.0)) {
         Duration::from_secs_f64(value)
     } else {
+        let bound = if allow_zero {
+            "0 or more"
+        } else {
+            "more than 0"
+        };
         r.errors
             .invalid
-            .push(format!("{name} must be a number of seconds, 0 or more"));
+            .push(format!("{name} must be a number of seconds, {bound}"));
         Duration::from_secs_f64(default)
     }
 }
@@ -350,9 +346,9 @@ fn read_email_config(r: &mut Reader<'_>, component: Component, production: bool)
             .trim_end_matches('/')
             .to_owned(),
         concurrency: r.parsed("EMAIL_CONCURRENCY", 8, "a positive integer"),
-        poll_interval: seconds(r, "EMAIL_POLL_INTERVAL_SECS", 5.0),
-        retry_backoff: seconds(r, "EMAIL_RETRY_BACKOFF_SECS", 60.0),
-        send_timeout: seconds(r, "EMAIL_SEND_TIMEOUT_SECS", 30.0),
+        poll_interval: seconds(r, "EMAIL_POLL_INTERVAL_SECS", 5.0, false),
+        retry_backoff: seconds(r, "EMAIL_RETRY_BACKOFF_SECS", 60.0, true),
+        send_timeout: seconds(r, "EMAIL_SEND_TIMEOUT_SECS", 30.0, false),
         contact_form_per_hour: r.parsed("CONTACT_FORM_PER_HOUR", 5, "a number of messages"),
     }
 }

@@ -446,10 +446,19 @@ impl Drainer {
                           d.message_id, d.retries_left, d.attempts,
                           u."firstName" AS first_name, u."lastName" AS last_name,
                           c.subject AS contact_subject, c.html AS contact_html,
-                          c.created_at AS contact_created_at
+                          c.created_at AS contact_created_at,
+                          m.id AS "m_id", m."meetType" AS "m_meetType", m.title AS "m_title",
+                          m.description AS "m_description", m.instructions AS "m_instructions",
+                          m."detailedDescription" AS "m_detailedDescription",
+                          m."registerLink" AS "m_registerLink", m."coverImageUrl" AS "m_coverImageUrl",
+                          m."startTime" AS "m_startTime", m."endTime" AS "m_endTime",
+                          m.region AS "m_region", m."kanbanCanonId" AS "m_kanbanCanonId",
+                          m."createdAt" AS "m_createdAt", m."updatedAt" AS "m_updatedAt",
+                          m.deleted AS "m_deleted"
                    FROM email_deliveries d
                    LEFT JOIN users u ON u.id = d.recipient_user_id
                    LEFT JOIN contact_messages c ON c.id = d.contact_message_id
+                   LEFT JOIN meets m ON m.id = d.meet_id
                    WHERE d.status = 'pending' AND d.send_after <= now()
                    ORDER BY d.send_after
                    LIMIT 1
@@ -461,8 +470,9 @@ impl Drainer {
             return Ok(None);
         };
         let due = Due::from_query_result(&row, "")?;
-        let meet = match due.meet_id {
-            Some(id) => meets::Entity::find_by_id(id).one(&txn).await?,
+        // The meet comes with the claim (one statement per email, not two).
+        let meet = match row.try_get::<Option<Uuid>>("", "m_id")? {
+            Some(_) => Some(meets::Model::from_query_result(&row, "m_")?),
             None => None,
         };
         let outcome = match self.prepare(&due, meet.as_ref()) {

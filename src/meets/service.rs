@@ -18,7 +18,7 @@ use crate::{
     config::EmailConfig,
     email::enqueue,
     error::{AppError, AppResult},
-    kanban::canon,
+    kanban::service as kanban,
     users::entity::{self as users, Model as User},
     validation,
 };
@@ -121,7 +121,7 @@ async fn lock_for_update(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Meet>
 }
 
 async fn ensure_canon_exists(db: &impl ConnectionTrait, canon_id: Uuid) -> AppResult<()> {
-    if canon::Entity::find_by_id(canon_id).one(db).await?.is_none() {
+    if kanban::find_canon(db, canon_id).await?.is_none() {
         return Err(AppError::bad_input(
             "kanbanCanonId",
             "kanbanCanonId does not refer to an existing kanban canon",

@@ -39,10 +39,11 @@ pub async fn find_active_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppRes
         .await?)
 }
 
-pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> AppResult<Option<User>> {
+/// The row with this email (case-insensitive), deleted or not: the UNIQUE constraint covers
+/// deleted accounts too, so registration must see them; login ignores them.
+async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> AppResult<Option<User>> {
     Ok(Users::find()
         .filter(Expr::expr(Func::lower(Expr::col(Column::Email))).eq(email.trim().to_lowercase()))
-        .filter(Column::Deleted.eq(false))
         .one(db)
         .await?)
 }
@@ -73,7 +74,7 @@ pub async fn register(
     let first_name = validation::text("firstName", &input.first_name, 1, 32)?;
     let last_name = validation::text("lastName", &input.last_name, 1, 32)?;
     validate_password(&input.password, &input.password_confirmation)?;
-    if find_by_email_any(db, &email).await?.is_some() {
+    if find_by_email(db, &email).await?.is_some() {
         return Err(email_taken());
     }
     let password_hash = passwords.hash(&input.password).await?;
@@ -100,14 +101,6 @@ fn email_taken() -> AppError {
     AppError::bad_input("email", EMAIL_TAKEN)
 }
 
-/// Any row with this email, deleted or not: the UNIQUE constraint covers deleted accounts too.
-async fn find_by_email_any(db: &impl ConnectionTrait, email: &str) -> AppResult<Option<User>> {
-    Ok(Users::find()
-        .filter(Expr::expr(Func::lower(Expr::col(Column::Email))).eq(email.to_lowercase()))
-        .one(db)
-        .await?)
-}
-
 /// Checks credentials. An unknown email and a wrong password fail identically, and take about
 /// as long as each other (the unknown case verifies against a decoy hash).
 pub async fn authenticate(
@@ -121,7 +114,7 @@ pub async fn authenticate(
     let lookup = if email.contains('\0') {
         None
     } else {
-        find_by_email(db, email).await?
+        find_by_email(db, email).await?.filter(|user| !user.deleted)
     };
     let Some(user) = lookup else {
         passwords.verify_decoy(password).await?;
