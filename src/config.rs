@@ -31,8 +31,40 @@ pub enum Component {
 pub struct GraphqlConfig {
     pub introspection: bool,
     pub playground: bool,
-    pub max_depth: usize,
-    pub max_complexity: usize,
+    /// "Did you mean ...?" hints in validation errors; they reveal field names, so they follow
+    /// introspection.
+    pub suggestions: bool,
+    pub limits: crate::graphql::limits::Limits,
+    /// Largest JSON answer; a bigger one is replaced by a `RESPONSE_TOO_LARGE` error.
+    pub max_response_bytes: usize,
+    /// Accept JSON arrays of operations (at most [`crate::graphql::limits::MAX_BATCH`], queries
+    /// only). The frontend never sends them.
+    pub batching: bool,
+    /// Answer `PrivateUser.token` after login/register (the Node backend did); the cookie is
+    /// `HttpOnly`, so by default scripts never see the token.
+    pub token_in_response: bool,
+}
+
+/// How the server treats connections and concurrent requests.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Open connections at most; past it idle connections are closed to make room, and when none
+    /// is idle new connections are refused.
+    pub max_connections: usize,
+    /// Time a client has to send a complete request head.
+    pub header_read_timeout: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub keep_alive_timeout: Duration,
+    /// Requests handled at once; more are answered `503 SERVER_BUSY` at once.
+    pub max_concurrent_requests: usize,
+}
+
+/// Failed-login limits, counted in PostgreSQL so they hold across server processes.
+#[derive(Clone, Debug)]
+pub struct LoginLimits {
+    pub max_failures_per_account: u32,
+    pub max_failures_per_client: u32,
+    pub window: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -62,20 +94,45 @@ pub struct Config {
     pub environment: Environment,
     pub database_url: String,
     pub db_max_connections: u32,
+    /// How long a request waits for a pooled database connection before it fails.
+    pub db_acquire_timeout: Duration,
     pub host: IpAddr,
     pub port: u16,
     /// Secret for HS256 session tokens; the same value as the Node backend keeps old sessions valid.
-    pub jwt_secret: String,
+    pub jwt_secret: Secret,
     pub cookie_secure: bool,
     pub cors_allowed_origins: Vec<String>,
     pub graphql: GraphqlConfig,
+    pub http: HttpConfig,
+    pub login_limits: LoginLimits,
     pub max_body_bytes: usize,
+    /// A GraphQL request running longer is answered 503; its SQL statements get the same limit.
     pub request_timeout: Duration,
     pub password_hash_concurrency: usize,
     pub log_format: LogFormat,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
     pub email: EmailConfig,
+}
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(\"[redacted]\")")
+    }
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +195,18 @@ impl Reader<'_> {
         }
     }
 
+    /// A `separator`-separated list; empty items are dropped.
+    fn list(&self, name: &str, separator: char) -> Vec<String> {
+        self.optional(name)
+            .map(|v| {
+                v.split(separator)
+                    .map(|item| item.trim().to_owned())
+                    .filter(|item| !item.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn flag(&mut self, name: &str, default: bool) -> bool {
         match self.optional(name).map(|v| v.to_ascii_lowercase()) {
             None => default,
@@ -168,94 +237,76 @@ impl Config {
             lookup,
             errors: ConfigError::default(),
         };
-        let environment = match r.optional("APP_ENV").as_deref() {
-            None | Some("development") => Environment::Development,
-            Some("test") => Environment::Test,
-            Some("production") => Environment::Production,
-            Some(other) => {
-                r.errors.invalid.push(format!(
-                    "APP_ENV={other:?} is not valid (expected development, test or production)"
-                ));
-                Environment::Development
-            }
-        };
+        let environment = read_environment(&mut r);
         let production = environment == Environment::Production;
-
         let database_url = r.required("DATABASE_URL");
-        let jwt_secret = if component == Component::Server {
-            r.required("JWT_SECRET")
-        } else {
-            r.optional("JWT_SECRET").unwrap_or_default()
-        };
-        if production
-            && component == Component::Server
-            && !jwt_secret.is_empty()
-            && jwt_secret.len() < 16
-        {
-            r.errors
-                .invalid
-                .push("JWT_SECRET is too short for production (use at least 16 characters)".into());
-        }
-
-        let introspection = r.flag("GRAPHQL_INTROSPECTION", !production);
-        let graphql = GraphqlConfig {
-            introspection,
-            playground: r.flag("GRAPHQL_PLAYGROUND", introspection),
-            max_depth: r.parsed("GRAPHQL_MAX_DEPTH", 15, "a positive integer"),
-            max_complexity: r.parsed("GRAPHQL_MAX_COMPLEXITY", 1000, "a positive integer"),
-        };
-        let default_hashers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .max(2);
+        let jwt_secret = read_jwt_secret(&mut r, component, production);
         let config = Config {
             environment,
             database_url,
             db_max_connections: r.parsed("DB_MAX_CONNECTIONS", 10, "a positive integer"),
+            db_acquire_timeout: seconds(&mut r, "DB_ACQUIRE_TIMEOUT_SECS", 3.0, false),
             host: r.parsed("HOST", IpAddr::from([0, 0, 0, 0]), "an IP address"),
             port: r.parsed("PORT", 4000, "a port number"),
             jwt_secret,
             cookie_secure: r.flag("COOKIE_SECURE", false),
-            cors_allowed_origins: r
-                .optional("CORS_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            graphql,
+            cors_allowed_origins: r.list("CORS_ALLOWED_ORIGINS", ','),
+            graphql: read_graphql_config(&mut r, production),
+            http: read_http_config(&mut r),
+            login_limits: LoginLimits {
+                max_failures_per_account: r.parsed(
+                    "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                    10,
+                    "a number of failures",
+                ),
+                max_failures_per_client: r.parsed(
+                    "LOGIN_MAX_FAILURES_PER_CLIENT",
+                    50,
+                    "a number of failures",
+                ),
+                window: seconds(&mut r, "LOGIN_FAILURE_WINDOW_SECS", 900.0, false),
+            },
             max_body_bytes: r.parsed("MAX_BODY_BYTES", 1024 * 1024, "a number of bytes"),
             request_timeout: seconds(&mut r, "REQUEST_TIMEOUT_SECS", 30.0, false),
             password_hash_concurrency: r.parsed(
                 "PASSWORD_HASH_CONCURRENCY",
-                default_hashers,
+                default_hashers(),
                 "a positive integer",
             ),
             trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
             email: read_email_config(&mut r, component, production),
-            log_format: match r.optional("LOG_FORMAT").as_deref() {
-                None | Some("text") => LogFormat::Text,
-                Some("json") => LogFormat::Json,
-                Some(other) => {
-                    r.errors.invalid.push(format!(
-                        "LOG_FORMAT={other:?} is not valid (expected text or json)"
-                    ));
-                    LogFormat::Text
-                }
-            },
+            log_format: read_log_format(&mut r),
         };
+        config.check_positive(&mut r);
+        if r.errors.missing.is_empty() && r.errors.invalid.is_empty() {
+            Ok(config)
+        } else {
+            Err(r.errors)
+        }
+    }
+
+    fn check_positive(&self, r: &mut Reader<'_>) {
+        let limits = &self.graphql.limits;
         for (name, value) in [
-            ("DB_MAX_CONNECTIONS", config.db_max_connections as usize),
-            ("GRAPHQL_MAX_DEPTH", config.graphql.max_depth),
-            ("GRAPHQL_MAX_COMPLEXITY", config.graphql.max_complexity),
+            ("DB_MAX_CONNECTIONS", self.db_max_connections as usize),
+            ("GRAPHQL_MAX_COMPLEXITY", limits.max_complexity),
             (
-                "PASSWORD_HASH_CONCURRENCY",
-                config.password_hash_concurrency,
+                "GRAPHQL_MAX_RESPONSE_BYTES",
+                self.graphql.max_response_bytes,
             ),
-            ("MAX_BODY_BYTES", config.max_body_bytes),
-            ("EMAIL_CONCURRENCY", config.email.concurrency),
+            ("PASSWORD_HASH_CONCURRENCY", self.password_hash_concurrency),
+            ("MAX_BODY_BYTES", self.max_body_bytes),
+            ("EMAIL_CONCURRENCY", self.email.concurrency),
+            ("HTTP_MAX_CONNECTIONS", self.http.max_connections),
+            ("MAX_CONCURRENT_REQUESTS", self.http.max_concurrent_requests),
+            (
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                self.login_limits.max_failures_per_account as usize,
+            ),
+            (
+                "LOGIN_MAX_FAILURES_PER_CLIENT",
+                self.login_limits.max_failures_per_client as usize,
+            ),
         ] {
             if value == 0 {
                 r.errors
@@ -263,11 +314,95 @@ impl Config {
                     .push(format!("{name} must be greater than 0"));
             }
         }
-        if r.errors.missing.is_empty() && r.errors.invalid.is_empty() {
-            Ok(config)
-        } else {
-            Err(r.errors)
+    }
+}
+
+fn read_environment(r: &mut Reader<'_>) -> Environment {
+    match r.optional("APP_ENV").as_deref() {
+        None | Some("development") => Environment::Development,
+        Some("test") => Environment::Test,
+        Some("production") => Environment::Production,
+        Some(other) => {
+            r.errors.invalid.push(format!(
+                "APP_ENV={other:?} is not valid (expected development, test or production)"
+            ));
+            Environment::Development
         }
+    }
+}
+
+fn read_log_format(r: &mut Reader<'_>) -> LogFormat {
+    match r.optional("LOG_FORMAT").as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            r.errors.invalid.push(format!(
+                "LOG_FORMAT={other:?} is not valid (expected text or json)"
+            ));
+            LogFormat::Text
+        }
+    }
+}
+
+fn read_jwt_secret(r: &mut Reader<'_>, component: Component, production: bool) -> Secret {
+    let secret = if component == Component::Server {
+        r.required("JWT_SECRET")
+    } else {
+        r.optional("JWT_SECRET").unwrap_or_default()
+    };
+    if production && component == Component::Server && !secret.is_empty() && secret.len() < 16 {
+        r.errors
+            .invalid
+            .push("JWT_SECRET is too short for production (use at least 16 characters)".into());
+    }
+    Secret(secret)
+}
+
+fn default_hashers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+}
+
+fn read_graphql_config(r: &mut Reader<'_>, production: bool) -> GraphqlConfig {
+    use crate::graphql::limits::Limits;
+    let defaults = Limits::default();
+    let introspection = r.flag("GRAPHQL_INTROSPECTION", !production);
+    GraphqlConfig {
+        introspection,
+        playground: r.flag("GRAPHQL_PLAYGROUND", introspection),
+        suggestions: r.flag("GRAPHQL_SUGGESTIONS", introspection),
+        limits: Limits {
+            max_depth: r.parsed("GRAPHQL_MAX_DEPTH", defaults.max_depth, "an integer"),
+            max_complexity: r.parsed(
+                "GRAPHQL_MAX_COMPLEXITY",
+                defaults.max_complexity,
+                "a positive integer",
+            ),
+            max_aliases: r.parsed("GRAPHQL_MAX_ALIASES", defaults.max_aliases, "an integer"),
+            max_directives: r.parsed(
+                "GRAPHQL_MAX_DIRECTIVES",
+                defaults.max_directives,
+                "an integer",
+            ),
+        },
+        max_response_bytes: r.parsed(
+            "GRAPHQL_MAX_RESPONSE_BYTES",
+            10 * 1024 * 1024,
+            "a number of bytes",
+        ),
+        batching: r.flag("GRAPHQL_BATCHING", false),
+        token_in_response: r.flag("SESSION_TOKEN_IN_RESPONSE", false),
+    }
+}
+
+fn read_http_config(r: &mut Reader<'_>) -> HttpConfig {
+    HttpConfig {
+        max_connections: r.parsed("HTTP_MAX_CONNECTIONS", 10_000, "a number of connections"),
+        header_read_timeout: seconds(r, "HTTP_HEADER_READ_TIMEOUT_SECS", 10.0, false),
+        keep_alive_timeout: seconds(r, "HTTP_KEEP_ALIVE_TIMEOUT_SECS", 75.0, false),
+        max_concurrent_requests: r.parsed("MAX_CONCURRENT_REQUESTS", 256, "a number of requests"),
     }
 }
 
@@ -314,15 +449,7 @@ fn read_email_config(r: &mut Reader<'_>, component: Component, production: bool)
             "SENDER_EMAIL={sender:?} is not valid (expected an address like Mintbean <hello@example.com>)"
         ));
     }
-    let contact_recipients: Vec<String> = r
-        .optional("CONTACT_FORM_RECIPIENT_EMAILS")
-        .map(|v| {
-            v.split(';')
-                .map(|a| a.trim().to_owned())
-                .filter(|a| !a.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let contact_recipients = r.list("CONTACT_FORM_RECIPIENT_EMAILS", ';');
     for address in &contact_recipients {
         if address.parse::<lettre::message::Mailbox>().is_err() {
             r.errors.invalid.push(format!(

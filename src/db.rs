@@ -2,21 +2,63 @@
 
 use std::time::Duration;
 
+use crate::config::Config;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
 
 /// An arbitrary constant: every process migrating this database takes the same advisory lock.
 const MIGRATION_LOCK_KEY: i64 = 0x6d69_6e74_6265_616e; // "mintbean"
 
+const STATEMENT_TIMEOUT_MARGIN: Duration = Duration::from_millis(250);
+
+/// How a pool behaves; [`PoolSettings::server`] is what the GraphQL server uses.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a caller waits for a connection (also bounds opening one).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on every connection of the pool.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PoolSettings {
+    pub fn new(max_connections: u32) -> Self {
+        PoolSettings {
+            max_connections,
+            acquire_timeout: Duration::from_secs(10),
+            statement_timeout: None,
+        }
+    }
+
+    /// The server's pool: a request does not wait long for a connection, and its statements
+    /// cannot outlive it (a timed-out request's SQL would otherwise keep running and hold its
+    /// connection). The statement limit is a little longer than the request's, so that the
+    /// request's own timeout answers first.
+    pub fn server(config: &Config) -> Self {
+        PoolSettings {
+            max_connections: config.db_max_connections,
+            acquire_timeout: config.db_acquire_timeout,
+            statement_timeout: Some(config.request_timeout + STATEMENT_TIMEOUT_MARGIN),
+        }
+    }
+}
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, &PoolSettings::new(max_connections)).await
+}
+
+pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(max_connections)
+        .max_connections(settings.max_connections)
         .min_connections(0)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(settings.acquire_timeout)
+        .acquire_timeout(settings.acquire_timeout)
         .sqlx_logging(false)
         .set_application_name("mintbean");
+    if let Some(timeout) = settings.statement_timeout {
+        options.statement_timeout(timeout);
+    }
     Database::connect(options).await
 }
 

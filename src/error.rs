@@ -20,6 +20,12 @@ pub enum AppError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// A rate limit was hit; the client may try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Database(#[from] DbErr),
     #[error(transparent)]
@@ -58,6 +64,8 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound(_) => "NOT_FOUND",
+            AppError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
+            AppError::Database(err) if is_unavailable(err) => "SERVICE_UNAVAILABLE",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -65,6 +73,9 @@ impl AppError {
     /// The message a client may see: internal details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
+            AppError::Database(err) if is_unavailable(err) => {
+                "The database is unavailable; please try again shortly".into()
+            }
             AppError::Database(_) | AppError::Internal(_) => "Internal server error".into(),
             other => other.to_string(),
         }
@@ -80,6 +91,11 @@ impl AppError {
     }
 }
 
+/// No connection could be had in time: the database is down or overloaded, not the request wrong.
+fn is_unavailable(err: &DbErr) -> bool {
+    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
@@ -93,6 +109,12 @@ impl From<AppError> for async_graphql::Error {
         } = &err
         {
             extensions.set("field", field.as_str());
+        }
+        if let AppError::TooManyRequests {
+            retry_after_secs, ..
+        } = &err
+        {
+            extensions.set("retryAfter", *retry_after_secs);
         }
         gql.extensions = Some(extensions);
         gql

@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use mintbean::{
     AppState,
-    config::{Component, Config},
-    db, graphql, http, seed, telemetry,
+    config::{Component, Config, Environment},
+    db, graphql, http,
+    seed::{self, AccountPasswords},
+    telemetry,
 };
 
 const USAGE: &str = "\
@@ -17,11 +19,15 @@ USAGE:
 COMMANDS:
     serve      Serve GraphQL on HOST:PORT (default; GET /graphql opens the Playground)
     setup      Create the database if missing, apply migrations, seed it if empty
+               (with APP_ENV=production: no seeding)
     migrate    Apply pending migrations
     seed       Load development seed data into an empty database
     reset      DROP and recreate the database, migrate and seed (destroys all data!)
     schema     Print the GraphQL schema (SDL)
     help       Show this message
+
+With APP_ENV=production, `seed` and `reset` refuse to run unless given --allow-production;
+the seeded accounts then get random passwords, printed once.
 
 Configuration comes from environment variables and .env; see README.md.";
 
@@ -56,23 +62,45 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: &str, config: Config) -> anyhow::Result<()> {
+    let allow_production = std::env::args().any(|arg| arg == "--allow-production");
+    let production = config.environment == Environment::Production;
+    // Seeding creates accounts with published passwords, one of them an admin: never on a
+    // production database by accident, and never with those passwords.
+    let passwords = if production {
+        AccountPasswords::Random
+    } else {
+        AccountPasswords::Development
+    };
+    if production && matches!(command, "seed" | "reset") && !allow_production {
+        anyhow::bail!(
+            "APP_ENV=production: `{command}` refused. Pass --allow-production to run it anyway \
+             (seeded accounts then get random passwords, printed once)."
+        );
+    }
     match command {
         "serve" => serve(config).await,
         "setup" => {
             db::ensure_database(&config.database_url).await?;
             db::migrate(&config.database_url).await?;
-            seed_database(config).await
+            if production {
+                println!(
+                    "migrations applied; APP_ENV=production, so no seed data was loaded \
+                     (`mintbean seed --allow-production` loads it with random passwords)"
+                );
+                return Ok(());
+            }
+            seed_database(config, passwords).await
         }
         "migrate" => {
             db::migrate(&config.database_url).await?;
             println!("migrations applied");
             Ok(())
         }
-        "seed" => seed_database(config).await,
+        "seed" => seed_database(config, passwords).await,
         "reset" => {
             db::recreate_database(&config.database_url).await?;
             db::migrate(&config.database_url).await?;
-            seed_database(config).await
+            seed_database(config, passwords).await
         }
         "schema" => {
             let connection = db::connect(&config.database_url, 1).await?;
@@ -83,22 +111,28 @@ async fn run(command: &str, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn seed_database(config: Config) -> anyhow::Result<()> {
+async fn seed_database(config: Config, passwords: AccountPasswords) -> anyhow::Result<()> {
     let connection = db::connect(&config.database_url, 2).await?;
     let state = AppState::new(connection, config);
-    match seed::seed_if_empty(&state.db, &state.passwords).await? {
-        seed::SeedOutcome::Seeded => println!("seed data loaded"),
+    match seed::seed_if_empty(&state.db, &state.passwords, passwords).await? {
+        seed::SeedOutcome::Seeded(accounts) => {
+            println!("seed data loaded");
+            print!("{}", seed::describe_accounts(&accounts));
+        }
         seed::SeedOutcome::SkippedNotEmpty => {
-            println!("database already has users; seed data not loaded")
+            println!("database already has users; seed data not loaded");
+            if passwords == AccountPasswords::Development {
+                print!("{}", seed::describe_accounts(&seed::accounts(passwords)));
+            }
         }
     }
-    print!("{}", seed::describe_accounts());
     Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let address = std::net::SocketAddr::new(config.host, config.port);
-    let connection = db::connect(&config.database_url, config.db_max_connections).await?;
+    let connection =
+        db::connect_with(&config.database_url, &db::PoolSettings::server(&config)).await?;
     let playground = config.graphql.playground;
     let state = AppState::new(connection, config);
     let listener = tokio::net::TcpListener::bind(address).await?;

@@ -51,33 +51,69 @@ pub const DEV_ACCOUNTS: &[(&str, &str, &str, &str, bool)] = &[
     ),
 ];
 
+/// The passwords the seeded accounts get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountPasswords {
+    /// The fixed ones of [`DEV_ACCOUNTS`], printed by `make run` and the README.
+    Development,
+    /// A fresh random password per account, printed once: for seeding a reachable server, where
+    /// published passwords (one of them an admin's) would be an open door.
+    Random,
+}
+
+/// An account the seed created, with the password it was given.
+pub struct SeededAccount {
+    pub email: &'static str,
+    pub password: String,
+    pub admin: bool,
+}
+
 pub enum SeedOutcome {
-    Seeded,
+    Seeded(Vec<SeededAccount>),
     SkippedNotEmpty,
 }
 
-pub fn describe_accounts() -> String {
-    let mut out = String::from("Development accounts (email / password):\n");
-    for (email, password, _, _, admin) in DEV_ACCOUNTS {
+pub fn describe_accounts(accounts: &[SeededAccount]) -> String {
+    let mut out = String::from("Seeded accounts (email / password):\n");
+    for account in accounts {
         out.push_str(&format!(
-            "  {email:<24} {password:<16}{}\n",
-            if *admin { " (admin)" } else { "" }
+            "  {:<24} {:<16}{}\n",
+            account.email,
+            account.password,
+            if account.admin { " (admin)" } else { "" }
         ));
     }
     out
 }
 
+/// The seed's accounts with passwords of the given kind.
+pub fn accounts(choice: AccountPasswords) -> Vec<SeededAccount> {
+    DEV_ACCOUNTS
+        .iter()
+        .map(|(email, password, _, _, admin)| SeededAccount {
+            email,
+            password: match choice {
+                AccountPasswords::Development => (*password).to_owned(),
+                AccountPasswords::Random => Uuid::new_v4().simple().to_string(),
+            },
+            admin: *admin,
+        })
+        .collect()
+}
+
 pub async fn seed_if_empty(
     db: &DatabaseConnection,
     passwords: &PasswordHasher,
+    choice: AccountPasswords,
 ) -> AppResult<SeedOutcome> {
     if user::Entity::find().count(db).await? > 0 {
         return Ok(SeedOutcome::SkippedNotEmpty);
     }
+    let accounts = accounts(choice);
     let txn = db.begin().await?;
-    seed(&txn, passwords).await?;
+    seed(&txn, passwords, &accounts).await?;
     txn.commit().await?;
-    Ok(SeedOutcome::Seeded)
+    Ok(SeedOutcome::Seeded(accounts))
 }
 
 /// A wall-clock time `days` from today at `hour`:00 in `zone`, stored the Node way (as if UTC).
@@ -101,10 +137,15 @@ struct SeedMeet {
     length_hours: i64,
 }
 
-async fn seed(db: &impl ConnectionTrait, passwords: &PasswordHasher) -> AppResult<()> {
+async fn seed(
+    db: &impl ConnectionTrait,
+    passwords: &PasswordHasher,
+    accounts: &[SeededAccount],
+) -> AppResult<()> {
     let now = Utc::now();
     let mut users = Vec::new();
-    for (email, password, first, last, admin) in DEV_ACCOUNTS {
+    for ((email, _, first, last, admin), account) in DEV_ACCOUNTS.iter().zip(accounts) {
+        let password = &account.password;
         let row = user::ActiveModel {
             id: Set(Uuid::new_v4()),
             email: Set((*email).into()),

@@ -46,10 +46,20 @@ pub fn optional_text(
     value.map(|v| text(field, v, min, max)).transpose()
 }
 
-/// An absolute http(s) URL.
+/// Longest URL accepted anywhere: browsers and proxies handle about this much, and every list
+/// of projects or meets would otherwise carry whatever one user stored.
+pub const URL_MAX_CHARS: usize = 2048;
+
+/// An absolute http(s) URL of at most [`URL_MAX_CHARS`] characters.
 pub fn url(field: &str, value: &str) -> AppResult<String> {
     no_nul(field, value)?;
     let trimmed = value.trim();
+    if trimmed.chars().count() > URL_MAX_CHARS {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {URL_MAX_CHARS} characters"),
+        ));
+    }
     match url::Url::parse(trimmed) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
             Ok(trimmed.to_owned())
@@ -135,6 +145,8 @@ mod tests {
         assert!(url("liveUrl", "https://example.com/x").is_ok());
         assert!(url("liveUrl", "javascript:alert(1)").is_err());
         assert!(url("liveUrl", "example.com").is_err());
+        let long = format!("https://example.com/{}", "a".repeat(URL_MAX_CHARS));
+        assert!(url("liveUrl", &long).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sea_orm_migration::sea_orm::Statement;
 
 mod m20200825_000001_mintbean_v3_baseline;
 mod m20261122_000002_email_deliveries;
+mod m20261201_000003_auth_security;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20200825_000001_mintbean_v3_baseline::Migration),
             Box::new(m20261122_000002_email_deliveries::Migration),
+            Box::new(m20261201_000003_auth_security::Migration),
         ]
     }
 }
@@ -33,6 +35,17 @@ pub fn migration_names() -> Vec<String> {
         .iter()
         .map(|m| m.name().to_owned())
         .collect()
+}
+
+/// Runs plain SQL statements in order: our own migrations are written as SQL.
+pub(crate) async fn execute_all(
+    manager: &SchemaManager<'_>,
+    statements: &[&str],
+) -> Result<(), DbErr> {
+    for sql in statements {
+        manager.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
 }
 
 /// True when the database was created by the Node backend's knex migrations.

@@ -1,7 +1,9 @@
 //! Authentication: password hashing, session tokens and the per-request session.
 
 pub mod password;
+pub mod revocation;
 pub mod session;
+pub mod throttle;
 pub mod token;
 
 pub use password::PasswordHasher;

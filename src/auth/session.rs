@@ -9,23 +9,32 @@ use axum::http::{HeaderMap, header};
 use chrono::Utc;
 use cookie::{Cookie, SameSite, time};
 use sea_orm::DatabaseConnection;
-use uuid::Uuid;
 
-use super::token;
+use sha2::{Digest, Sha256};
+
+use super::{revocation, token};
+use crate::config::Secret;
 use crate::error::{AppError, AppResult};
-use crate::users::{entity::Model as User, service as users};
+use crate::users::entity::Model as User;
 
 pub const COOKIE_NAME: &str = "jwt";
 
 #[derive(Clone, Debug)]
 pub struct CookieSettings {
-    pub secret: String,
+    pub secret: Secret,
     pub secure: bool,
+}
+
+/// The verified token a request came with.
+struct PresentedToken {
+    verified: token::Verified,
+    /// SHA-256 of the token: what `logout` revokes and every lookup checks.
+    sha256: Vec<u8>,
 }
 
 pub struct Session {
     settings: CookieSettings,
-    claimed_user_id: Option<Uuid>,
+    presented: Option<PresentedToken>,
     /// The (non-deleted) user the cookie names, looked up at most once. Concurrent resolvers wait
     /// for the same lookup and are all released together, which keeps their DataLoader calls in
     /// one batch.
@@ -38,50 +47,63 @@ pub struct Session {
 
 impl Session {
     /// Reads the `jwt` cookie. A present but invalid, expired or forged token is treated as
-    /// logged out, and the response clears it so the browser stops sending it.
+    /// logged out, and the response clears it so the browser stops sending it. Several `jwt`
+    /// cookies (one may have been planted by a sibling subdomain) are treated the same way.
     pub fn from_headers(headers: &HeaderMap, settings: CookieSettings) -> Self {
-        let raw_token = headers
+        let tokens: Vec<String> = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(Cookie::split_parse)
             .filter_map(Result::ok)
-            .find(|c| c.name() == COOKIE_NAME)
-            .map(|c| c.value().to_owned());
-        let claimed_user_id = raw_token
-            .as_deref()
-            .and_then(|t| token::verify(t, &settings.secret));
+            .filter(|c| c.name() == COOKIE_NAME)
+            .map(|c| c.value().to_owned())
+            .collect();
+        let presented = match tokens.as_slice() {
+            [only] => {
+                token::verify(only, settings.secret.expose()).map(|verified| PresentedToken {
+                    verified,
+                    sha256: Sha256::digest(only.as_bytes()).to_vec(),
+                })
+            }
+            _ => None,
+        };
         let session = Session {
             settings,
-            claimed_user_id,
+            presented,
             looked_up: tokio::sync::OnceCell::new(),
             changed: Mutex::new(None),
             outgoing_cookie: Mutex::new(None),
         };
-        if raw_token.is_some() && claimed_user_id.is_none() {
+        if !tokens.is_empty() && session.presented.is_none() {
             session.clear_cookie();
         }
         session
     }
 
-    /// A session for code paths without HTTP (tests, jobs).
-    pub fn anonymous(settings: CookieSettings) -> Self {
-        Session::from_headers(&HeaderMap::new(), settings)
+    /// Whether the request came with a valid session token (for response caching headers).
+    pub fn presented_token(&self) -> bool {
+        self.presented.is_some()
     }
 
     pub async fn current_user(&self, db: &DatabaseConnection) -> AppResult<Option<User>> {
         if let Some(changed) = lock(&self.changed).clone() {
             return Ok(changed);
         }
-        let Some(id) = self.claimed_user_id else {
+        let Some(presented) = &self.presented else {
             return Ok(None);
         };
         let user = self
             .looked_up
             .get_or_try_init(|| async {
-                let user = users::find_active(db, id).await?;
+                let user = revocation::find_session_user(
+                    db,
+                    presented.verified.user_id,
+                    &presented.sha256,
+                )
+                .await?;
                 if user.is_none() {
-                    // Signed for an account that no longer exists: log the browser out.
+                    // Signed for an account that no longer exists, or revoked: log the browser out.
                     self.clear_cookie();
                 }
                 Ok::<_, AppError>(user)
@@ -106,8 +128,13 @@ impl Session {
     }
 
     /// Logs `user` in: issues a token, queues the cookie and returns the token.
-    pub async fn log_in(&self, user: &User) -> AppResult<String> {
-        let token = token::issue(user.id, user.is_admin, &self.settings.secret, Utc::now())?;
+    pub fn log_in(&self, user: &User) -> AppResult<String> {
+        let token = token::issue(
+            user.id,
+            user.is_admin,
+            self.settings.secret.expose(),
+            Utc::now(),
+        )?;
         let cookie = Cookie::build((COOKIE_NAME, token.clone()))
             .http_only(true)
             .same_site(SameSite::Strict)
@@ -120,9 +147,21 @@ impl Session {
         Ok(token)
     }
 
-    pub async fn log_out(&self) {
+    /// Logs out: the presented token is revoked on the server (a copy of it stops working too),
+    /// and the cookie is cleared.
+    pub async fn log_out(&self, db: &DatabaseConnection) -> AppResult<()> {
+        if let Some(presented) = &self.presented {
+            revocation::revoke(
+                db,
+                &presented.sha256,
+                presented.verified.user_id,
+                presented.verified.expires_at,
+            )
+            .await?;
+        }
         self.clear_cookie();
         *lock(&self.changed) = Some(None);
+        Ok(())
     }
 
     fn clear_cookie(&self) {

@@ -35,10 +35,19 @@ pub fn issue(user_id: Uuid, is_admin: bool, secret: &str, now: DateTime<Utc>) ->
     .map_err(|e| AppError::internal(format!("signing session token failed: {e}")))
 }
 
-/// The user id of a valid, unexpired token signed with `secret`; `None` for anything else.
-pub fn verify(token: &str, secret: &str) -> Option<Uuid> {
+/// What a valid token says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A valid, unexpired (and already valid: `nbf`) HS256 token signed with `secret`; `None` for
+/// anything else, `alg: none` and other algorithms included.
+pub fn verify(token: &str, secret: &str) -> Option<Verified> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
+    validation.validate_nbf = true;
     validation.set_required_spec_claims(&["exp", "sub"]);
     let data = decode::<Claims>(
         token,
@@ -46,7 +55,10 @@ pub fn verify(token: &str, secret: &str) -> Option<Uuid> {
         &validation,
     )
     .ok()?;
-    Uuid::parse_str(&data.claims.sub).ok()
+    Some(Verified {
+        user_id: Uuid::parse_str(&data.claims.sub).ok()?,
+        expires_at: DateTime::from_timestamp(data.claims.exp, 0)?,
+    })
 }
 
 #[cfg(test)]
@@ -57,7 +69,7 @@ mod tests {
     fn round_trip() {
         let id = Uuid::new_v4();
         let token = issue(id, true, "secret", Utc::now()).unwrap();
-        assert_eq!(verify(&token, "secret"), Some(id));
+        assert_eq!(verify(&token, "secret").map(|v| v.user_id), Some(id));
     }
 
     #[test]
@@ -69,6 +81,34 @@ mod tests {
         assert_eq!(verify(&old, "secret"), None);
         assert_eq!(verify("garbage", "secret"), None);
         assert_eq!(verify("", "secret"), None);
+    }
+
+    #[test]
+    fn rejects_tokens_that_are_not_yet_valid_or_unsigned() {
+        #[derive(Serialize)]
+        struct WithNbf {
+            sub: String,
+            exp: i64,
+            nbf: i64,
+        }
+        let now = Utc::now().timestamp();
+        let early = encode(
+            &Header::new(Algorithm::HS256),
+            &WithNbf {
+                sub: Uuid::new_v4().to_string(),
+                exp: now + 3600,
+                nbf: now + 600,
+            },
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap();
+        assert_eq!(verify(&early, "secret"), None);
+        // {"alg":"none"} with the same claims and an empty signature.
+        let body = early.split('.').nth(1).unwrap();
+        assert_eq!(
+            verify(&format!("eyJhbGciOiJub25lIn0.{body}."), "secret"),
+            None
+        );
     }
 
     #[test]
@@ -92,6 +132,6 @@ mod tests {
             &EncodingKey::from_secret(b"shared"),
         )
         .unwrap();
-        assert_eq!(verify(&token, "shared"), Some(id));
+        assert_eq!(verify(&token, "shared").map(|v| v.user_id), Some(id));
     }
 }

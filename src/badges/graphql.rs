@@ -11,6 +11,7 @@ use super::{
 };
 use crate::{
     error::AppError,
+    graphql::limits::list_complexity,
     graphql::{
         context::{app, loaders, require_admin},
         loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
@@ -123,6 +124,7 @@ impl Badge {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Project>>>> {
         let projects = loaders(ctx)
             .load_one(ProjectsOfBadge(self.0.id))
@@ -169,6 +171,7 @@ pub struct BadgeQuery;
 #[Object]
 impl BadgeQuery {
     /// All badges, newest first.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn badges(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Badge>>>> {
         let badges = service::list(&app(ctx).db).await?;
         Ok(Some(badges.into_iter().map(|b| Some(Badge(b))).collect()))

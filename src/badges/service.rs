@@ -164,12 +164,21 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
+/// Most badges one project can carry (and one award request can name).
+pub const MAX_BADGES_PER_PROJECT: usize = 100;
+
 /// Replaces the badges of a project with `badge_ids`, atomically.
 pub async fn award_to_project(
     db: &DatabaseConnection,
     project_id: Uuid,
     badge_ids: &[Uuid],
 ) -> AppResult<Project> {
+    if badge_ids.len() > MAX_BADGES_PER_PROJECT {
+        return Err(AppError::bad_input(
+            "badgeIds",
+            format!("badgeIds can name at most {MAX_BADGES_PER_PROJECT} badges"),
+        ));
+    }
     let mut unique = Vec::with_capacity(badge_ids.len());
     let mut seen = HashSet::new();
     for id in badge_ids {
@@ -197,9 +206,22 @@ pub async fn award_to_project(
             .filter(|id| !known.contains(id))
             .map(Uuid::to_string)
             .collect();
+        // Name a few, never echo a whole list back.
+        let shown = missing
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = missing.len().saturating_sub(3);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         return Err(AppError::bad_input(
             "badgeIds",
-            format!("unknown badge id(s): {}", missing.join(", ")),
+            format!("unknown badge id(s): {shown}{tail}"),
         ));
     }
     badge_project::Entity::delete_many()

@@ -1,17 +1,14 @@
 //! GraphQL for email: `sendContactFormEmail` and its `EmailResponse`.
 
-use std::net::IpAddr;
-
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use chrono::{SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::contact::{self, Submitted};
-use crate::graphql::context::{app, current_user};
-
-/// The caller's network address, attached to each GraphQL request by the HTTP layer.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddress(pub Option<IpAddr>);
+use crate::graphql::{
+    context::{app, client_address, current_user},
+    limits::list_complexity,
+};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmailResponseStatus {
@@ -37,6 +34,7 @@ pub struct EmailResponse {
     pub status: EmailResponseStatus,
     pub timestamp: String,
     pub meet_id: Option<Uuid>,
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     pub errors: Option<Vec<Option<EmailResponseError>>>,
 }
 
@@ -62,7 +60,7 @@ impl EmailMutation {
         let config = &state.config.email;
         let client_key = match current_user(ctx).await? {
             Some(user) => format!("user:{}", user.id),
-            None => match ctx.data_opt::<ClientAddress>().and_then(|a| a.0) {
+            None => match client_address(ctx) {
                 Some(ip) => format!("ip:{ip}"),
                 None => "ip:unknown".into(),
             },

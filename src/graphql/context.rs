@@ -1,6 +1,6 @@
 //! Accessors for what every resolver needs from the GraphQL context.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use async_graphql::Context;
 
@@ -13,6 +13,16 @@ pub fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
 
 pub fn session<'a>(ctx: &Context<'a>) -> &'a Session {
     ctx.data_unchecked::<Arc<Session>>()
+}
+
+/// The caller's network address, attached to each GraphQL request by the HTTP layer (for rate
+/// limits).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+pub fn client_address(ctx: &Context<'_>) -> Option<IpAddr> {
+    ctx.data_opt::<ClientAddress>()
+        .and_then(|address| address.0)
 }
 
 pub fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {

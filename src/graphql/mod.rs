@@ -1,6 +1,7 @@
 //! The GraphQL schema: every domain contributes its Query/Mutation fragment.
 
 pub mod context;
+pub mod limits;
 pub mod loader;
 pub mod scalars;
 
@@ -40,13 +41,17 @@ pub struct Mutation(
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(state: AppState) -> AppSchema {
-    let limits = state.config.graphql.clone();
+    let config = state.config.graphql.clone();
+    // Depth, aliases and directives are checked by `limits::check` before execution (with the
+    // Node backend's depth semantics); complexity is async-graphql's, with list fields weighted.
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(state)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
-    if !limits.introspection {
+        .limit_complexity(config.limits.max_complexity);
+    if !config.introspection {
         builder = builder.disable_introspection();
+    }
+    if !config.suggestions {
+        builder = builder.disable_suggestions();
     }
     builder.finish()
 }
@@ -54,4 +59,40 @@ pub fn build_schema(state: AppState) -> AppSchema {
 /// The schema in SDL, for tooling and the schema-compatibility test.
 pub fn sdl(state: AppState) -> String {
     build_schema(state).sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{
+        OutputType,
+        registry::{MetaType, Registry},
+    };
+
+    use super::{Mutation, Query};
+
+    /// Every field returning a list must weigh its children by `limits::list_complexity`;
+    /// otherwise one list costs as much as one object and nested lists slip under the limit.
+    #[test]
+    fn every_list_field_multiplies_its_complexity() {
+        let mut registry = Registry::default();
+        Query::create_type_info(&mut registry);
+        Mutation::create_type_info(&mut registry);
+        let mut unweighted = Vec::new();
+        for (type_name, meta) in &registry.types {
+            if type_name.starts_with("__") {
+                continue;
+            }
+            if let MetaType::Object { fields, .. } = meta {
+                for (field_name, field) in fields {
+                    if field.ty.starts_with('[') && field.compute_complexity.is_none() {
+                        unweighted.push(format!("{type_name}.{field_name}: {}", field.ty));
+                    }
+                }
+            }
+        }
+        assert!(
+            unweighted.is_empty(),
+            "list fields without `#[graphql(complexity = \"list_complexity(child_complexity)\")]`: {unweighted:#?}"
+        );
+    }
 }

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request,
+    BatchRequest, BatchResponse, ErrorExtensionValues, Request, ServerError,
     http::{
         GraphQLPlaygroundConfig, MultipartOptions, parse_query_string, playground_source,
         receive_batch_body,
     },
-    parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
     Json,
@@ -23,8 +22,11 @@ use axum::{
 use super::{HttpState, csrf, errors::json_error};
 use crate::{
     auth::{CookieSettings, Session},
-    email::graphql::ClientAddress,
-    graphql::loader::loaders,
+    graphql::{
+        context::ClientAddress,
+        limits::{self, Limits, MAX_BATCH},
+        loader::loaders,
+    },
 };
 
 pub async fn handle(
@@ -35,11 +37,18 @@ pub async fn handle(
     extensions: Extensions,
     body: Body,
 ) -> Response {
+    let config = &http.state.config;
     let batch = match read_request(&http, &method, &headers, &uri, body).await {
         Ok(batch) => batch,
         Err(response) => return response,
     };
-    let config = &http.state.config;
+    let mut batch = match admit_batch(batch, config.graphql.batching) {
+        Ok(batch) => batch,
+        Err(message) => return json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message),
+    };
+    if let Err(message) = check_limits(&mut batch, &config.graphql.limits) {
+        return over_limits(message);
+    }
     let session = Arc::new(Session::from_headers(
         &headers,
         CookieSettings {
@@ -86,13 +95,108 @@ pub async fn handle(
         }
     };
     label_uncoded_errors(&mut response);
-    let mut reply = Json(response).into_response();
-    if let Some(cookie) = session.outgoing_cookie()
-        && let Ok(value) = HeaderValue::from_str(&cookie)
+    let limit = config.graphql.max_response_bytes;
+    let Some(json) = serialize_capped(&response, limit) else {
+        tracing::warn!(limit, "GraphQL response over the size limit refused");
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "RESPONSE_TOO_LARGE",
+            format!("The answer would be larger than {limit} bytes; ask for fewer fields or items"),
+        );
+    };
+    let mut reply = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response();
+    let outgoing = session.outgoing_cookie();
+    if let Some(cookie) = &outgoing
+        && let Ok(value) = HeaderValue::from_str(cookie)
     {
         reply.headers_mut().append(header::SET_COOKIE, value);
     }
+    if outgoing.is_some() || session.presented_token() {
+        // A logged-in answer is personal: no shared or browser cache may keep it.
+        reply
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     reply
+}
+
+/// Batched (JSON array) requests are refused unless enabled; enabled, they are limited to
+/// [`MAX_BATCH`] queries, so a batch cannot multiply logins or other mutations.
+fn admit_batch(batch: BatchRequest, batching: bool) -> Result<BatchRequest, String> {
+    let BatchRequest::Batch(mut requests) = batch else {
+        return Ok(batch);
+    };
+    if !batching {
+        return Err(
+            "Batched requests (JSON arrays) are not accepted; send one operation per request"
+                .into(),
+        );
+    }
+    if requests.len() > MAX_BATCH {
+        return Err(format!("A batch may hold at most {MAX_BATCH} operations"));
+    }
+    if requests.iter_mut().any(contains_mutation) {
+        return Err("Mutations cannot be batched".into());
+    }
+    Ok(BatchRequest::Batch(requests))
+}
+
+/// Applies [`limits::check`] to every parsed document (a document that does not parse is left to
+/// the executor, which reports the syntax error).
+fn check_limits(batch: &mut BatchRequest, limits: &Limits) -> Result<(), String> {
+    let requests: Vec<&mut Request> = match batch {
+        BatchRequest::Single(request) => vec![request],
+        BatchRequest::Batch(requests) => requests.iter_mut().collect(),
+    };
+    for request in requests {
+        if let Ok(document) = request.parsed_query() {
+            limits::check(document, limits)?;
+        }
+    }
+    Ok(())
+}
+
+/// A document over the limits gets a GraphQL error, like any other invalid document.
+fn over_limits(message: String) -> Response {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", "BAD_USER_INPUT");
+    error.extensions = Some(extensions);
+    Json(async_graphql::Response::from_errors(vec![error])).into_response()
+}
+
+/// Serialises the answer; `None` once it passes `limit` bytes (the writer stops there, so an
+/// oversized answer never exists as bytes in full).
+fn serialize_capped(response: &BatchResponse, limit: usize) -> Option<Vec<u8>> {
+    struct Capped {
+        bytes: Vec<u8>,
+        limit: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            if self.bytes.len() + data.len() > self.limit {
+                return Err(std::io::Error::other("response too large"));
+            }
+            self.bytes.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = Capped {
+        bytes: Vec::with_capacity(8 * 1024),
+        limit,
+    };
+    serde_json::to_writer(&mut writer, response).ok()?;
+    Some(writer.bytes)
 }
 
 async fn read_request(
@@ -171,18 +275,10 @@ async fn read_request(
     })
 }
 
-/// A GET must not change anything; a document that cannot be parsed is left to the executor,
-/// which reports the syntax error.
+/// Whether the request holds a mutation; a document that cannot be parsed is left to the
+/// executor, which reports the syntax error.
 fn contains_mutation(request: &mut Request) -> bool {
-    match request.parsed_query() {
-        Ok(document) => match &document.operations {
-            DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-            DocumentOperations::Multiple(ops) => {
-                ops.values().any(|op| op.node.ty == OperationType::Mutation)
-            }
-        },
-        Err(_) => false,
-    }
+    request.parsed_query().is_ok_and(limits::has_mutation)
 }
 
 fn playground() -> Response {

@@ -4,19 +4,24 @@
 pub mod csrf;
 pub mod errors;
 pub mod graphql;
+pub mod server;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
-    extract::{State, connect_info::IntoMakeServiceWithConnectInfo},
+    extract::State,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
 use serde_json::json;
-use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer, trace::TraceLayer};
+use tokio::sync::Semaphore;
+use tower_http::{
+    catch_panic::CatchPanicLayer, cors::CorsLayer, set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
 
 use crate::{
     graphql::{AppSchema, build_schema},
@@ -32,17 +37,45 @@ pub struct HttpState {
 pub fn router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_allowed_origins);
+    let capacity = Arc::new(Semaphore::new(state.config.http.max_concurrent_requests));
     let mut router = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/health", get(health))
         .fallback(not_found)
         .with_state(HttpState { state, schema })
         .layer(middleware::map_response(errors::json_error_bodies))
+        .layer(middleware::from_fn_with_state(capacity, shed_load))
         .layer(TraceLayer::new_for_http());
     if let Some(cors) = cors {
         router = router.layer(cors);
     }
-    router.layer(CatchPanicLayer::custom(errors::panic_response))
+    router
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// At most `MAX_CONCURRENT_REQUESTS` requests run at once; the rest are answered at once with
+/// `503 SERVER_BUSY` rather than piling up (during a database outage they would each wait).
+async fn shed_load(
+    State(capacity): State<Arc<Semaphore>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let Ok(_permit) = capacity.try_acquire() else {
+        let mut response = errors::json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVER_BUSY",
+            "The server is busy; please try again shortly",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
@@ -110,13 +143,17 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
-/// The router as a service that records each connection's peer address (for rate limits).
-pub fn service(state: AppState) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
-    router(state).into_make_service_with_connect_info::<SocketAddr>()
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    serve_until(state, listener, shutdown_signal()).await
 }
 
-pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, service(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let settings = state.config.http.clone();
+    server::serve(router(state), listener, &settings, shutdown).await
 }

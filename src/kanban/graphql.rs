@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     error::AppError,
+    graphql::limits::list_complexity,
     graphql::{
         context::{app, current_user, loaders, require_admin, require_user},
         loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
@@ -152,8 +153,11 @@ pub async fn board_of_current_user(
 
 #[derive(SimpleObject)]
 pub struct KanbanCardPositions {
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     pub todo: Vec<Uuid>,
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     pub wip: Vec<Uuid>,
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     pub done: Vec<Uuid>,
 }
 
@@ -226,6 +230,7 @@ impl KanbanCanon {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanban_canon_cards(
         &self,
         ctx: &Context<'_>,
@@ -280,6 +285,7 @@ impl Kanban {
         self.0.updated_at.into()
     }
     /// The canon's live cards.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanban_cards(
         &self,
         ctx: &Context<'_>,
@@ -353,6 +359,7 @@ impl KanbanQuery {
     }
 
     /// Boards matching the filters. Users see only their own; admins anyone's.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanbans(
         &self,
         ctx: &Context<'_>,
@@ -385,6 +392,7 @@ impl KanbanQuery {
     }
 
     /// All canons, newest first.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanban_canons(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<KanbanCanon>>>> {
         let canons = service::list_canons(&app(ctx).db).await?;
         Ok(Some(
@@ -403,6 +411,7 @@ impl KanbanQuery {
             .map(KanbanCanonCard))
     }
 
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanban_canon_cards(
         &self,
         ctx: &Context<'_>,

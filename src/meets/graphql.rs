@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     error::AppError,
+    graphql::limits::list_complexity,
     graphql::{
         context::{app, loaders, require_admin, require_user},
         loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
@@ -190,6 +191,7 @@ impl Meet {
             None => Ok(None),
         }
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn registrants(&self, ctx: &Context<'_>) -> Result<Option<Vec<PublicUser>>> {
         let users = loaders(ctx)
             .load_one(RegistrantsOfMeet(self.0.id))
@@ -198,6 +200,7 @@ impl Meet {
             .unwrap_or_default();
         Ok(Some(users.into_iter().map(PublicUser).collect()))
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
         Ok(Some(projects_of_meet(ctx, self.0.id).await?))
     }
@@ -209,6 +212,7 @@ pub struct MeetQuery;
 #[Object]
 impl MeetQuery {
     /// All meets, newest start time first.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Meet>>>> {
         let meets = service::list(&app(ctx).db).await?;
         Ok(Some(meets.into_iter().map(|m| Some(Meet(m))).collect()))

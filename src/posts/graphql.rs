@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{entity::Model as PostModel, service};
 use crate::{
     error::AppError,
+    graphql::limits::list_complexity,
     graphql::{
         context::{app, loaders},
         loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
@@ -83,6 +84,7 @@ pub struct PostQuery;
 #[Object]
 impl PostQuery {
     /// All posts, or one user's, newest first.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,

@@ -13,6 +13,7 @@ use super::{
 use crate::{
     badges::graphql::{Badge, badges_of_project},
     error::AppError,
+    graphql::limits::list_complexity,
     graphql::{
         context::{app, loaders, require_user},
         loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
@@ -157,10 +158,12 @@ impl Project {
             None => Ok(None),
         }
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn badges(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Badge>>>> {
         let badges = badges_of_project(ctx, self.0.id).await?;
         Ok(Some(badges.into_iter().map(Some).collect()))
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn media_assets(&self, ctx: &Context<'_>) -> Result<Option<Vec<MediaAsset>>> {
         let assets = loaders(ctx)
             .load_one(MediaAssetsOfProject(self.0.id))
@@ -202,6 +205,7 @@ pub struct ProjectQuery;
 #[Object]
 impl ProjectQuery {
     /// Projects, newest first, optionally of one user and/or one meet.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn projects(
         &self,
         ctx: &Context<'_>,

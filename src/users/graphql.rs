@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use super::{entity::Model as User, service};
 use crate::{
+    graphql::limits::list_complexity,
     graphql::{
-        context::{app, current_user, loaders, session},
+        context::{app, client_address, current_user, loaders, session},
         loader::{DbLoader, LoadError, ids, into_load_error},
         scalars::DateTime,
     },
@@ -69,12 +70,15 @@ impl PublicUser {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn registered_meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Meet>>> {
         Ok(Some(registered_meets_of(ctx, self.0.id).await?))
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn posts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Post>>>> {
         Ok(Some(posts_of_user(ctx, self.0.id).await?))
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
         Ok(Some(projects_of_user(ctx, self.0.id).await?))
     }
@@ -112,12 +116,15 @@ impl PrivateUser {
     async fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn registered_meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Meet>>> {
         Ok(Some(registered_meets_of(ctx, self.user.id).await?))
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn posts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Post>>>> {
         Ok(Some(posts_of_user(ctx, self.user.id).await?))
     }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
         Ok(Some(projects_of_user(ctx, self.user.id).await?))
     }
@@ -142,12 +149,21 @@ impl UserQuery {
     }
 }
 
+/// Starts the session of `user`. The token is in the `HttpOnly` cookie; the body carries it only
+/// when `SESSION_TOKEN_IN_RESPONSE` asks for the Node backend's behaviour.
+fn logged_in(ctx: &Context<'_>, user: User) -> Result<PrivateUser> {
+    let token = session(ctx).log_in(&user)?;
+    let token = app(ctx).config.graphql.token_in_response.then_some(token);
+    Ok(PrivateUser { user, token })
+}
+
 #[derive(Default)]
 pub struct UserMutation;
 
 #[Object]
 impl UserMutation {
-    /// Logs in and sets the `jwt` session cookie.
+    /// Logs in and sets the `jwt` session cookie. Failed attempts are limited per account and
+    /// per client (`TOO_MANY_REQUESTS`, with `extensions.retryAfter` in seconds).
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -155,18 +171,22 @@ impl UserMutation {
         password: String,
     ) -> Result<PrivateUser> {
         let state = app(ctx);
-        let user = service::authenticate(&state.db, &state.passwords, &email, &password).await?;
-        let token = session(ctx).log_in(&user).await?;
-        Ok(PrivateUser {
-            user,
-            token: Some(token),
-        })
+        let user = service::authenticate(
+            &state.db,
+            &state.passwords,
+            &state.config.login_limits,
+            &email,
+            &password,
+            client_address(ctx),
+        )
+        .await?;
+        logged_in(ctx, user)
     }
 
-    /// Clears the session cookie.
-    async fn logout(&self, ctx: &Context<'_>) -> bool {
-        session(ctx).log_out().await;
-        true
+    /// Ends the session: clears the cookie and revokes its token on the server.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        session(ctx).log_out(&app(ctx).db).await?;
+        Ok(true)
     }
 
     /// Creates an account and logs it in.
@@ -177,10 +197,6 @@ impl UserMutation {
     ) -> Result<PrivateUser> {
         let state = app(ctx);
         let user = service::register(&state.db, &state.passwords, input).await?;
-        let token = session(ctx).log_in(&user).await?;
-        Ok(PrivateUser {
-            user,
-            token: Some(token),
-        })
+        logged_in(ctx, user)
     }
 }

@@ -8,8 +8,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entity::{ActiveModel, Column, Entity as Users, Model as User};
+use std::net::IpAddr;
+
 use crate::{
-    auth::{PasswordHasher, password::Verification},
+    auth::{PasswordHasher, password::Verification, throttle},
+    config::LoginLimits,
     error::{AppError, AppResult},
     validation,
 };
@@ -101,9 +104,55 @@ fn email_taken() -> AppError {
     AppError::bad_input("email", EMAIL_TAKEN)
 }
 
-/// Checks credentials. An unknown email and a wrong password fail identically, and take about
-/// as long as each other (the unknown case verifies against a decoy hash).
+/// Longest password a login checks (registration allows 64): nothing longer is ever hashed.
+const MAX_LOGIN_PASSWORD_CHARS: usize = 256;
+/// Longest email a login looks up (RFC 5321 allows 254 in practice).
+const MAX_LOGIN_EMAIL_CHARS: usize = 320;
+
+/// Checks credentials within the failed-login limits of the account and of the `client`
+/// address. An unknown email and a wrong password fail identically, and take about as long as
+/// each other (the unknown case verifies against a decoy hash).
 pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    passwords: &PasswordHasher,
+    limits: &LoginLimits,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> AppResult<User> {
+    if password.chars().count() > MAX_LOGIN_PASSWORD_CHARS {
+        return Err(AppError::bad_input(
+            "password",
+            format!("password must be at most {MAX_LOGIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if email.chars().count() > MAX_LOGIN_EMAIL_CHARS {
+        return Err(AppError::bad_input(
+            "email",
+            format!("email must be at most {MAX_LOGIN_EMAIL_CHARS} characters"),
+        ));
+    }
+    let attempt = throttle::begin(
+        db,
+        limits,
+        &throttle::account_key(email),
+        &throttle::client_key(client),
+    )
+    .await?;
+    match check_password(db, passwords, email, password).await {
+        Ok(user) => {
+            throttle::succeeded(db, attempt).await?;
+            Ok(user)
+        }
+        Err(err @ AppError::Unauthenticated(_)) => {
+            throttle::failed(db, limits).await?;
+            Err(err)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn check_password(
     db: &impl ConnectionTrait,
     passwords: &PasswordHasher,
     email: &str,

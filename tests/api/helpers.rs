@@ -197,9 +197,10 @@ impl TestApp {
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
         let db_name = fresh_database().await;
         let config = test_config(&database_url(&db_name), overrides);
-        let mut connection = db::connect(&config.database_url, 10)
-            .await
-            .expect("connect to test database");
+        let mut connection =
+            db::connect_with(&config.database_url, &db::PoolSettings::server(&config))
+                .await
+                .expect("connect to test database");
         let statements = Arc::new(AtomicUsize::new(0));
         let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let counter = statements.clone();
@@ -220,7 +221,7 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState::new(connection.clone(), config);
         tokio::spawn(async move {
-            axum::serve(listener, mintbean::http::service(state))
+            mintbean::http::serve_until(state, listener, std::future::pending())
                 .await
                 .expect("server");
         });
@@ -232,6 +233,26 @@ impl TestApp {
             statement_log,
             client: new_client(),
         }
+    }
+
+    /// Starts a second server on this test's database, with its own pool and state (as a
+    /// second server process would be), and returns its GraphQL URL.
+    pub async fn another_server(&self, overrides: &[(&str, &str)]) -> String {
+        let config = test_config(&database_url(&self.db_name), overrides);
+        let connection = db::connect_with(&config.database_url, &db::PoolSettings::server(&config))
+            .await
+            .expect("connect to test database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+        let state = AppState::new(connection, config);
+        tokio::spawn(async move {
+            mintbean::http::serve_until(state, listener, std::future::pending())
+                .await
+                .expect("server");
+        });
+        url
     }
 
     pub fn graphql_url(&self) -> String {

@@ -2,17 +2,20 @@
 //! server over HTTP, backed by its own PostgreSQL database.
 
 mod badges;
+mod connections;
 mod dataloader;
 mod email;
 mod helpers;
 mod http;
 mod jobs;
 mod kanban;
+mod login_limits;
 mod meets;
 mod migrations;
 mod posts;
 mod projects;
 mod schema;
+mod security;
 mod seed;
 mod server;
 #[path = "../support/smtp_sink.rs"]

@@ -418,8 +418,9 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}/graphql", listener.local_addr().unwrap());
     let state = AppState::new(connection, test_config(&database_url(&name), &[]));
-    let server =
-        tokio::spawn(async move { axum::serve(listener, mintbean::http::service(state)).await });
+    let server = tokio::spawn(async move {
+        mintbean::http::serve_until(state, listener, std::future::pending()).await
+    });
     let client = new_client();
     let login: serde_json::Value = client
         .post(&address)

@@ -3,18 +3,22 @@
 use serde_json::json;
 
 use crate::helpers::{TestApp, data, new_client};
-use mintbean::seed::{SeedOutcome, seed_if_empty};
+use mintbean::seed::{AccountPasswords, SeedOutcome, seed_if_empty};
 
 #[tokio::test]
 async fn seeds_an_empty_database_once_with_something_of_everything() {
     let app = TestApp::spawn().await;
     let passwords = mintbean::auth::PasswordHasher::new(2);
     assert!(matches!(
-        seed_if_empty(&app.db, &passwords).await.unwrap(),
-        SeedOutcome::Seeded
+        seed_if_empty(&app.db, &passwords, AccountPasswords::Development)
+            .await
+            .unwrap(),
+        SeedOutcome::Seeded(_)
     ));
     assert!(matches!(
-        seed_if_empty(&app.db, &passwords).await.unwrap(),
+        seed_if_empty(&app.db, &passwords, AccountPasswords::Development)
+            .await
+            .unwrap(),
         SeedOutcome::SkippedNotEmpty
     ));
 
@@ -114,4 +118,88 @@ async fn seeds_an_empty_database_once_with_something_of_everything() {
         mine["kanban"]["cardPositions"],
         mine["kanbanCanon"]["cardPositions"]
     );
+}
+
+/// Runs the `mintbean` binary with `APP_ENV=production` against the database `name`.
+async fn production_command(name: &str, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_mintbean"))
+        .args(args)
+        .env("DATABASE_URL", crate::helpers::database_url(name))
+        .env("APP_ENV", "production")
+        .env_remove("JWT_SECRET")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn production_is_never_seeded_with_the_development_passwords() {
+    use mintbean::auth::password::Verification;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let name = crate::helpers::fresh_database().await;
+    let db = mintbean::db::connect(&crate::helpers::database_url(&name), 1)
+        .await
+        .unwrap();
+    let users = || async {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM users",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    };
+
+    let setup = production_command(&name, &["setup"]).await;
+    assert!(setup.status.success(), "{setup:?}");
+    assert!(String::from_utf8_lossy(&setup.stdout).contains("no seed data"));
+    assert_eq!(users().await, 0);
+    for command in ["seed", "reset"] {
+        let refused = production_command(&name, &[command]).await;
+        assert!(!refused.status.success(), "{command}: {refused:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("--allow-production"),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(users().await, 0);
+
+    let seeded = production_command(&name, &["seed", "--allow-production"]).await;
+    assert!(seeded.status.success(), "{seeded:?}");
+    let printed = String::from_utf8_lossy(&seeded.stdout).into_owned();
+    let hasher = mintbean::auth::PasswordHasher::new(2);
+    for (email, dev_password, ..) in mintbean::seed::DEV_ACCOUNTS {
+        let line = printed
+            .lines()
+            .find(|line| line.contains(email))
+            .unwrap_or_else(|| panic!("{email} not printed: {printed}"));
+        let password = line.split_whitespace().nth(1).unwrap();
+        assert_ne!(password, *dev_password);
+        assert!(password.len() >= 20, "{password}");
+        let hash = db
+            .query_one_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                r#"SELECT "passwordHash" AS h FROM users WHERE email = $1"#,
+                [(*email).into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<String>("", "h")
+            .unwrap();
+        assert_eq!(
+            hasher.verify(dev_password, &hash).await.unwrap(),
+            Verification::Invalid
+        );
+        assert_eq!(
+            hasher.verify(password, &hash).await.unwrap(),
+            Verification::Valid
+        );
+    }
+    let _ = db.close().await;
+    crate::helpers::drop_database(&name);
 }

@@ -39,7 +39,8 @@ async fn register_creates_an_account_and_logs_it_in() {
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["firstName"], "Ada");
     assert_eq!(user["isAdmin"], false);
-    assert!(user["token"].as_str().unwrap().len() > 20);
+    // The token lives in the HttpOnly cookie only, out of reach of scripts.
+    assert!(user["token"].is_null(), "{user}");
     assert!(user["createdAt"].as_str().unwrap().ends_with('Z'));
 
     // The cookie jar now holds the session.
@@ -116,8 +117,13 @@ async fn login_sets_a_strict_http_only_cookie_with_a_node_compatible_token() {
     let login = &data(&body)["login"];
     assert_eq!(login["id"], id.to_string());
 
+    assert!(login["token"].is_null(), "{login}");
+
     // HS256, {sub, isAdmin, iat, exp = iat + 14 days}, signed with JWT_SECRET.
-    let token = login["token"].as_str().unwrap();
+    let token = cookie
+        .strip_prefix("jwt=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.validate_exp = true;
     let claims = jsonwebtoken::decode::<serde_json::Value>(
@@ -133,6 +139,22 @@ async fn login_sets_a_strict_http_only_cookie_with_a_node_compatible_token() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         14 * 24 * 3600
     );
+}
+
+#[tokio::test]
+async fn the_token_is_in_the_body_only_when_asked_for() {
+    let app = TestApp::spawn_with(&[("SESSION_TOKEN_IN_RESPONSE", "true")]).await;
+    app.create_user("old@example.com", false).await;
+    let body = app
+        .gql(
+            "mutation { login(email: \"old@example.com\", password: \"correct-horse\") { token } }",
+            json!({}),
+        )
+        .await;
+    let token = data(&body)["login"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let body = app.gql(REGISTER, registration("new@example.com")).await;
+    assert!(data(&body)["register"]["token"].as_str().unwrap().len() > 20);
 }
 
 #[tokio::test]
