@@ -38,9 +38,18 @@ pub async fn handle(
     body: Body,
 ) -> Response {
     let config = &http.state.config;
-    let batch = match read_request(&http, &method, &headers, &uri, body).await {
-        Ok(batch) => batch,
-        Err(response) => return response,
+    // A body trickled in slowly would otherwise hold a connection and a request slot forever.
+    let reading = read_request(&http, &method, &headers, &uri, body);
+    let batch = match tokio::time::timeout(config.request_timeout, reading).await {
+        Ok(Ok(batch)) => batch,
+        Ok(Err(response)) => return response,
+        Err(_) => {
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "TIMEOUT",
+                "The request body took too long to arrive",
+            );
+        }
     };
     let mut batch = match admit_batch(batch, config.graphql.batching) {
         Ok(batch) => batch,

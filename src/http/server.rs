@@ -1,29 +1,36 @@
-//! The connection loop: hyper with a header-read timeout, a keep-alive (idle) timeout and a cap on
-//! open connections, because axum's `serve` has none of them and one client could otherwise hold
-//! every file descriptor with idle or slowly-written connections.
+//! The connection loop (hyper, HTTP/1.1) with a header-read timeout, a keep-alive (idle) timeout
+//! and a cap on open connections, because axum's `serve` has none of them and one client could
+//! otherwise hold every file descriptor with idle or slowly-written connections.
 //!
-//! At the cap, the idlest connections (no request in flight) are closed to make room, oldest idle
-//! first, so an ordinary request still gets in while someone hoards connections; only when every
-//! connection is busy is a new one refused.
+//! Each connection's task watches its own deadlines: the first request's head, and any later
+//! head once its first byte arrived, must be complete within the header timeout; between
+//! requests a connection may idle for the keep-alive timeout. At the cap, the idlest connections
+//! (no request in flight) are closed to make room, oldest idle first, so an ordinary request still
+//! gets in while someone hoards connections; only when every connection is busy is a new one
+//! refused.
 
 use std::{
     collections::HashMap,
     future::Future,
     net::SocketAddr,
+    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
+    task::{Context, Poll},
     time::Duration,
 };
 
 use axum::{Router, body::Body, extract::connect_info::ConnectInfo};
-use hyper::body::Incoming;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::conn::auto,
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::Notify,
+    time::Instant,
 };
-use tokio::{net::TcpListener, sync::Notify, time::Instant};
 use tower::ServiceExt;
 
 use crate::config::HttpConfig;
@@ -36,20 +43,30 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// One open connection, as the loop sees it.
 struct Connection {
     in_flight: AtomicUsize,
+    /// Requests whose head arrived complete.
+    served: AtomicU64,
     /// When the last request finished (or the connection opened).
     idle_since: Mutex<Instant>,
-    /// Wakes the connection's task when a request starts or ends.
+    /// When the first byte of a request head not yet complete arrived.
+    head_started: Mutex<Option<Instant>>,
+    /// Wakes the connection's task when a request starts or ends, or a head begins.
     activity: Notify,
-    /// Asks the connection to close once its in-flight request is answered.
+    /// Asks the connection to close (see [`Connection::may_drop`]).
     close: Notify,
     closing: AtomicBool,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Connection {
     fn new() -> Self {
         Connection {
             in_flight: AtomicUsize::new(0),
+            served: AtomicU64::new(0),
             idle_since: Mutex::new(Instant::now()),
+            head_started: Mutex::new(None),
             activity: Notify::new(),
             close: Notify::new(),
             closing: AtomicBool::new(false),
@@ -57,16 +74,35 @@ impl Connection {
     }
 
     fn idle_since(&self) -> Instant {
-        *self.idle_since.lock().unwrap_or_else(|e| e.into_inner())
+        *locked(&self.idle_since)
+    }
+
+    fn is_busy(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) > 0
+    }
+
+    /// Bytes arrived from the client: between requests, that starts a request head.
+    fn bytes_arrived(&self) {
+        if self.is_busy() {
+            return;
+        }
+        let mut head = locked(&self.head_started);
+        if head.is_none() {
+            *head = Some(Instant::now());
+            drop(head);
+            self.activity.notify_one();
+        }
     }
 
     fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.served.fetch_add(1, Ordering::SeqCst);
+        *locked(&self.head_started) = None;
         self.activity.notify_one();
     }
 
     fn request_finished(&self) {
-        *self.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        *locked(&self.idle_since) = Instant::now();
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.activity.notify_one();
     }
@@ -76,14 +112,30 @@ impl Connection {
         self.close.notify_one();
     }
 
-    /// Resolves once the connection has had no request in flight for `limit`.
-    async fn idle_for(&self, limit: Duration) {
+    /// Whether the connection can be dropped outright: no request is in flight and no answer
+    /// is being written, because it never got a complete request or is in the middle of the
+    /// next one's head. (hyper's graceful shutdown would wait for such a head forever.)
+    fn may_drop(&self) -> bool {
+        !self.is_busy()
+            && (self.served.load(Ordering::SeqCst) == 0 || locked(&self.head_started).is_some())
+    }
+
+    /// Resolves when the connection has outstayed its welcome: a request head (or the first
+    /// request) taking longer than `header_timeout`, or no request for `keep_alive`.
+    async fn overstayed(&self, header_timeout: Duration, keep_alive: Duration) {
         loop {
-            if self.in_flight.load(Ordering::SeqCst) > 0 {
+            if self.is_busy() {
                 self.activity.notified().await;
                 continue;
             }
-            let deadline = self.idle_since() + limit;
+            let head_started = *locked(&self.head_started);
+            let deadline = match head_started {
+                Some(started) => started + header_timeout,
+                None if self.served.load(Ordering::SeqCst) == 0 => {
+                    self.idle_since() + header_timeout
+                }
+                None => self.idle_since() + keep_alive,
+            };
             if Instant::now() >= deadline {
                 return;
             }
@@ -92,6 +144,57 @@ impl Connection {
                 _ = self.activity.notified() => {}
             }
         }
+    }
+}
+
+/// The socket, telling its [`Connection`] when bytes arrive.
+struct Tracked {
+    stream: TcpStream,
+    connection: Arc<Connection>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.connection.bytes_arrived();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 }
 
@@ -127,9 +230,7 @@ impl Connections {
         let open = self.lock();
         let mut idle: Vec<&Arc<Connection>> = open
             .values()
-            .filter(|c| {
-                c.in_flight.load(Ordering::SeqCst) == 0 && !c.closing.load(Ordering::SeqCst)
-            })
+            .filter(|c| !c.is_busy() && !c.closing.load(Ordering::SeqCst))
             .collect();
         if idle.is_empty() {
             return false;
@@ -195,18 +296,14 @@ pub async fn serve(
     // Room for connections that were asked to close but have not gone yet.
     let hard_cap = cap + cap / 8 + 16;
     let connections = Arc::new(Connections::default());
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front terminates.
+    // hyper's own header timer is off: it also runs while a keep-alive connection waits for its
+    // next request, which would make every keep-alive as short as the header timeout.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
+        .header_read_timeout(None)
         .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(settings.keep_alive_timeout / 2)
-        .keep_alive_timeout(settings.keep_alive_timeout / 2)
-        .max_concurrent_streams(64);
     let builder = Arc::new(builder);
     let mut refused: u64 = 0;
     tokio::pin!(shutdown);
@@ -240,12 +337,12 @@ pub async fn serve(
         }
         let _ = stream.set_nodelay(true);
         let (id, connection) = connections.add();
-        let keep_alive = settings.keep_alive_timeout;
+        let timeouts = (settings.header_read_timeout, settings.keep_alive_timeout);
         tokio::spawn({
             let (router, builder, connections) =
                 (router.clone(), builder.clone(), connections.clone());
             async move {
-                run_connection(&builder, stream, peer, router, &connection, keep_alive).await;
+                run_connection(&builder, stream, peer, router, connection, timeouts).await;
                 connections.remove(id);
             }
         });
@@ -267,12 +364,12 @@ pub async fn serve(
 }
 
 async fn run_connection(
-    builder: &auto::Builder<TokioExecutor>,
-    stream: tokio::net::TcpStream,
+    builder: &http1::Builder,
+    stream: TcpStream,
     peer: SocketAddr,
     router: Router,
-    connection: &Arc<Connection>,
-    keep_alive: Duration,
+    connection: Arc<Connection>,
+    (header_timeout, keep_alive): (Duration, Duration),
 ) {
     let service = hyper::service::service_fn({
         let connection = connection.clone();
@@ -288,7 +385,11 @@ async fn run_connection(
             }
         }
     });
-    let serving = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let io = TokioIo::new(Tracked {
+        stream,
+        connection: connection.clone(),
+    });
+    let serving = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(serving);
     let mut closing = false;
     loop {
@@ -299,14 +400,14 @@ async fn run_connection(
                 }
                 return;
             }
-            _ = connection.close.notified(), if !closing => {
-                serving.as_mut().graceful_shutdown();
-                closing = true;
-            }
-            _ = connection.idle_for(keep_alive), if !closing => {
-                serving.as_mut().graceful_shutdown();
-                closing = true;
-            }
+            _ = connection.close.notified(), if !closing => {}
+            _ = connection.overstayed(header_timeout, keep_alive), if !closing => {}
         }
+        if connection.may_drop() {
+            return;
+        }
+        // Let the request in flight (or the answer being written) finish, then close.
+        serving.as_mut().graceful_shutdown();
+        closing = true;
     }
 }

@@ -137,12 +137,23 @@ async fn slow_headers_are_cut_off() {
 }
 
 #[tokio::test]
-async fn idle_keep_alive_connections_are_closed() {
+async fn keep_alive_and_header_timeouts_are_separate() {
     let app = TestApp::spawn_with(&[
-        ("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "1"),
-        ("HTTP_HEADER_READ_TIMEOUT_SECS", "60"),
+        ("HTTP_HEADER_READ_TIMEOUT_SECS", "1"),
+        ("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "2.5"),
     ])
     .await;
+    // A connection that never sends a request is gone after the header timeout.
+    let mut silent = TcpStream::connect(socket_address(&app)).await.unwrap();
+    let opened = Instant::now();
+    assert!(closed_by_server(&mut silent, Duration::from_secs(3)).await);
+    let waited = opened.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+
+    // After a request, a connection may idle for the (longer) keep-alive timeout.
     let mut stream = TcpStream::connect(socket_address(&app)).await.unwrap();
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: mintbean\r\n\r\n")
@@ -150,15 +161,55 @@ async fn idle_keep_alive_connections_are_closed() {
         .unwrap();
     let mut buffer = vec![0u8; 4096];
     let read = stream.read(&mut buffer).await.unwrap();
-    assert!(
-        String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&buffer[..read])
-    );
+    let answer = String::from_utf8_lossy(&buffer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let idle_from = Instant::now();
+    assert!(!closed_by_server(&mut stream, Duration::from_millis(1800)).await);
+    // Still usable, and then closed once idle for the keep-alive timeout.
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: mintbean\r\n\r\n")
+        .await
+        .unwrap();
+    let read = stream.read(&mut buffer).await.unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+    let idle_from_again = Instant::now();
     assert!(closed_by_server(&mut stream, Duration::from_secs(4)).await);
-    let idle = idle_from.elapsed();
-    assert!(idle >= Duration::from_millis(900), "{idle:?}");
+    let idle = idle_from_again.elapsed();
+    assert!(
+        idle >= Duration::from_millis(2400),
+        "{idle:?} (first idle {:?})",
+        idle_from.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_trickled_body_times_out() {
+    let app = TestApp::spawn_with(&[("REQUEST_TIMEOUT_SECS", "1")]).await;
+    let mut stream = TcpStream::connect(socket_address(&app)).await.unwrap();
+    stream
+        .write_all(
+            b"POST /graphql HTTP/1.1\r\nHost: mintbean\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        while writer.write_all(b" ").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut answer = vec![0u8; 4096];
+    let read = timeout(Duration::from_secs(5), reader.read(&mut answer))
+        .await
+        .expect("an answer before the body is complete")
+        .unwrap();
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"TIMEOUT\""), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
 
 /// A TCP proxy in front of PostgreSQL that can be taken down (its connections cut, new ones
