@@ -12,6 +12,23 @@
 pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::Statement;
 
+/// Implements `MigrationTrait` for a `Migration` written as the SQL statement lists `UP` and
+/// `DOWN` of its module.
+macro_rules! sql_migration {
+    () => {
+        #[async_trait::async_trait]
+        impl MigrationTrait for Migration {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                crate::execute_all(manager, UP).await
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                crate::execute_all(manager, DOWN).await
+            }
+        }
+    };
+}
+
 mod m20200825_000001_mintbean_v3_baseline;
 mod m20261122_000002_email_deliveries;
 mod m20261201_000003_auth_security;

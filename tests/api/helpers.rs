@@ -338,18 +338,34 @@ impl TestApp {
         id
     }
 
-    /// A new client (own cookie jar) logged in as `email`.
+    /// A new client (own cookie jar) logged in as `email` (with the shared test password).
     pub async fn login(&self, email: &str) -> Client {
+        self.login_with(email, PASSWORD).await
+    }
+
+    pub async fn login_with(&self, email: &str, password: &str) -> Client {
         let client = new_client();
         let body = self
             .gql_with(
                 &client,
                 "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { id } }",
-                json!({ "e": email, "p": PASSWORD }),
+                json!({ "e": email, "p": password }),
             )
             .await;
         assert!(body["errors"].is_null(), "login failed: {body}");
         client
+    }
+
+    /// Loads the development seed data into this test's database.
+    pub async fn seed(&self) {
+        let passwords = mintbean::auth::PasswordHasher::new(2);
+        mintbean::seed::seed_if_empty(
+            &self.db,
+            &passwords,
+            mintbean::seed::AccountPasswords::Development,
+        )
+        .await
+        .expect("seed");
     }
 
     /// Creates a user and returns a client logged in as them.

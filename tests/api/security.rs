@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, data, error_code, error_field, new_client};
-use mintbean::seed::{AccountPasswords, seed_if_empty};
 
 /// Posts a raw JSON body; returns status, headers and JSON.
 async fn post(
@@ -62,10 +61,7 @@ fn registrants_bomb(levels: usize) -> String {
 #[tokio::test]
 async fn deep_documents_are_refused_before_anything_runs() {
     let app = TestApp::spawn().await;
-    let passwords = mintbean::auth::PasswordHasher::new(2);
-    seed_if_empty(&app.db, &passwords, AccountPasswords::Development)
-        .await
-        .unwrap();
+    app.seed().await;
     for query in [
         registrants_bomb(15),
         "{ meets { projects { user { projects { meet { id } } } } } }".to_owned(),
@@ -92,17 +88,8 @@ async fn deep_documents_are_refused_before_anything_runs() {
 #[tokio::test]
 async fn the_frontends_meet_page_fits_the_limits() {
     let app = TestApp::spawn().await;
-    let passwords = mintbean::auth::PasswordHasher::new(2);
-    seed_if_empty(&app.db, &passwords, AccountPasswords::Development)
-        .await
-        .unwrap();
-    let grace = new_client();
-    app.gql_with(
-        &grace,
-        "mutation { login(email: \"grace@mintbean.dev\", password: \"password123\") { id } }",
-        json!({}),
-    )
-    .await;
+    app.seed().await;
+    let grace = app.login_with("grace@mintbean.dev", "password123").await;
     let with_canon = app
         .scalar_string(r#"SELECT id::text FROM meets WHERE "kanbanCanonId" IS NOT NULL"#)
         .await;

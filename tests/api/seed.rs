@@ -97,13 +97,7 @@ async fn seeds_an_empty_database_once_with_something_of_everything() {
             .await;
         data(&body);
     }
-    let grace = new_client();
-    app.gql_with(
-        &grace,
-        "mutation { login(email: \"grace@mintbean.dev\", password: \"password123\") { id } }",
-        json!({}),
-    )
-    .await;
+    let grace = app.login_with("grace@mintbean.dev", "password123").await;
     let body = app
         .gql_with(&grace, "{ meets { kanban { cardPositions { todo wip done } } kanbanCanon { cardPositions { todo wip done } } } }", json!({}))
         .await;
