@@ -26,9 +26,16 @@ load_env() {
 	return 0
 }
 
+# `eval "$(...)"` would hide a failed start (eval of nothing succeeds), so check first.
+start_cluster() {
+	local exports
+	exports=$(scripts/pg.sh start "$1") || exit 1
+	eval "$exports"
+}
+
 ensure_database_url() {
 	if [ -z "${DATABASE_URL:-}" ]; then
-		eval "$(scripts/pg.sh start dev)"
+		start_cluster dev
 		echo "dev.sh: using the private PostgreSQL cluster: $DATABASE_URL"
 	fi
 }
@@ -46,7 +53,7 @@ run)
 	;;
 test)
 	if [ -z "${TEST_DATABASE_URL:-}" ]; then
-		eval "$(scripts/pg.sh start test)"
+		start_cluster test
 	fi
 	cargo test --workspace
 	;;
@@ -59,7 +66,7 @@ jobs)
 	;;
 bench)
 	if [ -z "${TEST_DATABASE_URL:-}" ]; then
-		eval "$(scripts/pg.sh start test)"
+		start_cluster test
 	fi
 	cargo bench --bench email_drain
 	;;
