@@ -4,10 +4,35 @@ use std::time::Duration;
 
 use crate::config::Config;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement,
+    TransactionTrait,
+};
 
 /// An arbitrary constant: every process migrating this database takes the same advisory lock.
 const MIGRATION_LOCK_KEY: i64 = 0x6d69_6e74_6265_616e; // "mintbean"
+
+/// What services take as their database: a connection or a transaction. Services that write
+/// open their own transaction with `begin()`, which inside a caller's transaction is a savepoint,
+/// so two use cases can share one transaction.
+pub trait Db: ConnectionTrait + TransactionTrait {}
+
+impl<T: ConnectionTrait + TransactionTrait> Db for T {}
+
+/// Gives a soft-deleting entity (one with a `deleted` column) `Entity::live()`: its rows not
+/// marked deleted. Call it inside the entity's module.
+#[macro_export]
+macro_rules! soft_deletes {
+    () => {
+        impl Entity {
+            /// The rows not soft-deleted.
+            pub fn live() -> sea_orm::Select<Entity> {
+                use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+                <Entity as EntityTrait>::find().filter(Column::Deleted.eq(false))
+            }
+        }
+    };
+}
 
 const STATEMENT_TIMEOUT_MARGIN: Duration = Duration::from_millis(250);
 

@@ -114,7 +114,8 @@ async fn run(command: &str, config: Config) -> anyhow::Result<()> {
 async fn seed_database(config: Config, passwords: AccountPasswords) -> anyhow::Result<()> {
     let connection = db::connect(&config.database_url, 2).await?;
     let state = AppState::new(connection, config);
-    match seed::seed_if_empty(&state.db, &state.passwords, passwords).await? {
+    let email = &state.config.email;
+    match seed::seed_if_empty(&state.db, &state.passwords, email, passwords).await? {
         seed::SeedOutcome::Seeded(accounts) => {
             println!("seed data loaded");
             print!("{}", seed::describe_accounts(&accounts));

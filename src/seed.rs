@@ -1,31 +1,41 @@
 //! Development seed data: accounts with known passwords, past and upcoming meets of every type in
-//! several time zones, registrations, projects with media assets, badges, posts.
+//! several time zones, registrations, projects with media assets, badges, posts and a kanban.
 //!
-//! Seeds only an empty database (no users), so it never mixes with real data.
+//! Everything goes through the services, acting as the seeded users, so seeded data passes the
+//! same validation as the API's and gets its emails queued (reminders, confirmations). Seeds
+//! only an empty database (no users), so it never mixes with real data.
 
-use chrono::{Datelike, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait};
 use uuid::Uuid;
 
 use crate::{
-    auth::PasswordHasher,
-    badges::{badge_project, entity as badge},
+    auth::{Caller, PasswordHasher},
+    badges::{
+        entity::{BadgeShape, Model as Badge},
+        service::{self as badges, NewBadge},
+    },
+    config::EmailConfig,
+    db::Db,
     error::AppResult,
     kanban::{
-        board, canon, card,
-        positions::{self, Column, LiveCard, Positions},
+        positions::KanbanColumn,
+        service::{self as kanban, NewBoard, NewCanon, NewCard, Placement},
     },
-    meets::{entity as meet, entity::MeetType, registration},
-    posts::entity as post,
-    projects::{entity as project, media_asset, project_media_asset},
-    users::entity as user,
+    meets::{
+        entity::{MeetType, Model as Meet},
+        service::{self as meets, MeetChanges, NewMeet},
+    },
+    posts::service as posts,
+    projects::service::{self as projects, NewProject},
+    users::{
+        entity as user,
+        service::{self as users, NewAccount},
+    },
 };
 
-/// Printed by `make run` and listed in the README.
+/// Printed by `make run` and listed in the README: email, password, first name, last name, admin.
 pub const DEV_ACCOUNTS: &[(&str, &str, &str, &str, bool)] = &[
     ("admin@mintbean.dev", "mintbean-admin", "Ada", "Admin", true),
     (
@@ -104,6 +114,7 @@ pub fn accounts(choice: AccountPasswords) -> Vec<SeededAccount> {
 pub async fn seed_if_empty(
     db: &DatabaseConnection,
     passwords: &PasswordHasher,
+    email: &EmailConfig,
     choice: AccountPasswords,
 ) -> AppResult<SeedOutcome> {
     if user::Entity::find().count(db).await? > 0 {
@@ -111,20 +122,47 @@ pub async fn seed_if_empty(
     }
     let accounts = accounts(choice);
     let txn = db.begin().await?;
-    seed(&txn, passwords, &accounts).await?;
+    let people = seed_accounts(&txn, passwords, &accounts).await?;
+    let meets = seed_meets(&txn, &people, email).await?;
+    let badges = seed_badges(&txn, &people.admin).await?;
+    seed_projects(&txn, &people, &meets, &badges).await?;
+    seed_kanban(&txn, &people, &meets[1], email).await?;
+    seed_posts(&txn, &people).await?;
     txn.commit().await?;
     Ok(SeedOutcome::Seeded(accounts))
 }
 
-/// A wall-clock time `days` from today at `hour`:00 in `zone`, stored the Node way (as if UTC).
-fn local(zone: Tz, days: i64, hour: u32) -> chrono::DateTime<Utc> {
-    let today = Utc::now().with_timezone(&zone).date_naive();
-    let date = today + Duration::days(days);
-    let wall: NaiveDateTime =
-        chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), date.day())
-            .and_then(|d| d.and_hms_opt(hour, 0, 0))
-            .expect("valid seed time");
-    Utc.from_utc_datetime(&wall)
+/// The seeded accounts as callers: the admin and the regular users.
+struct People {
+    admin: Caller,
+    members: Vec<Caller>,
+}
+
+async fn seed_accounts(
+    db: &impl Db,
+    passwords: &PasswordHasher,
+    accounts: &[SeededAccount],
+) -> AppResult<People> {
+    let mut people = People {
+        admin: Caller::Anonymous,
+        members: Vec::new(),
+    };
+    for ((email, _, first, last, _), account) in DEV_ACCOUNTS.iter().zip(accounts) {
+        let new = NewAccount {
+            email: (*email).into(),
+            first_name: (*first).into(),
+            last_name: (*last).into(),
+            password: account.password.clone(),
+            password_confirmation: account.password.clone(),
+        };
+        let user = users::register(db, passwords, new).await?;
+        if account.admin {
+            people.admin = Caller::from(Some(users::make_admin(db, user.id).await?));
+        } else {
+            people.members.push(Caller::from(Some(user)));
+        }
+    }
+    Ok(people)
 }
 
 struct SeedMeet {
@@ -137,169 +175,155 @@ struct SeedMeet {
     length_hours: i64,
 }
 
-async fn seed(
-    db: &impl ConnectionTrait,
-    passwords: &PasswordHasher,
-    accounts: &[SeededAccount],
-) -> AppResult<()> {
-    let now = Utc::now();
-    let mut users = Vec::new();
-    for ((email, _, first, last, admin), account) in DEV_ACCOUNTS.iter().zip(accounts) {
-        let password = &account.password;
-        let row = user::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            email: Set((*email).into()),
-            first_name: Set((*first).into()),
-            last_name: Set((*last).into()),
-            password_hash: Set(passwords.hash(password).await?),
-            is_admin: Set(*admin),
-            created_at: Set(now - Duration::days(60)),
-            updated_at: Set(now - Duration::days(60)),
-            deleted: Set(false),
-        }
-        .insert(db)
-        .await?;
-        users.push(row);
+const SEED_MEETS: &[SeedMeet] = &[
+    SeedMeet {
+        kind: MeetType::Hackathon,
+        title: "Autumn Game Jam",
+        description: "Build a browser game in three days, alone or in a team.",
+        zone: chrono_tz::America::Toronto,
+        start_day: -21,
+        start_hour: 12,
+        length_hours: 72,
+    },
+    SeedMeet {
+        kind: MeetType::Hackathon,
+        title: "Winter Web Weeklong",
+        description: "Seven days to ship a web app that helps your neighbourhood.",
+        zone: chrono_tz::Europe::Berlin,
+        start_day: 6,
+        start_hour: 10,
+        length_hours: 7 * 24,
+    },
+    SeedMeet {
+        kind: MeetType::Hackathon,
+        title: "Open Source Month",
+        description: "Running now: contribute to open source projects all month long.",
+        zone: chrono_tz::UTC,
+        start_day: 0,
+        start_hour: 0,
+        length_hours: 23 * 24,
+    },
+    SeedMeet {
+        kind: MeetType::Workshop,
+        title: "Intro to GraphQL",
+        description: "Queries, mutations and fragments, hands on.",
+        zone: chrono_tz::Asia::Kolkata,
+        start_day: 2,
+        start_hour: 18,
+        length_hours: 2,
+    },
+    SeedMeet {
+        kind: MeetType::Workshop,
+        title: "CSS Grid in Practice",
+        description: "Lay out real pages with grid and subgrid.",
+        zone: chrono_tz::America::Toronto,
+        start_day: -10,
+        start_hour: 19,
+        length_hours: 2,
+    },
+    SeedMeet {
+        kind: MeetType::Webinar,
+        title: "Landing Your First Dev Job",
+        description: "Portfolios, interviews and negotiating, from people who hire.",
+        zone: chrono_tz::America::Los_Angeles,
+        start_day: -30,
+        start_hour: 17,
+        length_hours: 1,
+    },
+    SeedMeet {
+        kind: MeetType::Webinar,
+        title: "Open Source Maintainers AMA",
+        description: "Ask maintainers anything about running a project.",
+        zone: chrono_tz::Europe::London,
+        start_day: 9,
+        start_hour: 16,
+        length_hours: 1,
+    },
+    SeedMeet {
+        kind: MeetType::Lecture,
+        title: "How Databases Keep Your Data",
+        description: "Write-ahead logs, MVCC and fsync, explained.",
+        zone: chrono_tz::Australia::Sydney,
+        start_day: 14,
+        start_hour: 9,
+        length_hours: 2,
+    },
+    SeedMeet {
+        kind: MeetType::Lecture,
+        title: "A Short History of the Web",
+        description: "From CERN to the modern browser.",
+        zone: chrono_tz::America::Toronto,
+        start_day: -45,
+        start_hour: 18,
+        length_hours: 1,
+    },
+];
+
+/// The wall-clock time `days` from today at `hour`:00 in `zone`, plus `length_hours`, as the API
+/// takes it (`2020-10-10T09:00:00`).
+fn wall_clock(zone: Tz, days: i64, hour: u32, plus_hours: i64) -> String {
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let date = today + Duration::days(days);
+    let start = NaiveDate::from_ymd_opt(date.year(), date.month(), date.day())
+        .and_then(|d| d.and_hms_opt(hour, 0, 0))
+        .expect("a valid seed time");
+    (start + Duration::hours(plus_hours))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+fn new_meet(spec: &SeedMeet) -> NewMeet {
+    NewMeet {
+        meet_type: spec.kind,
+        title: spec.title.into(),
+        description: spec.description.into(),
+        detailed_description: Some(format!(
+            "## {}\n\n{}\n\nEveryone is welcome, whatever your level.",
+            spec.title, spec.description
+        )),
+        instructions:
+            "Join the Discord, read the brief, and submit your project before the deadline.".into(),
+        register_link: Some("https://mintbean.io/register".into()),
+        cover_image_url: "https://res.cloudinary.com/demo/image/upload/sample.jpg".into(),
+        start_time: wall_clock(spec.zone, spec.start_day, spec.start_hour, 0),
+        end_time: wall_clock(
+            spec.zone,
+            spec.start_day,
+            spec.start_hour,
+            spec.length_hours,
+        ),
+        region: spec.zone.name().into(),
     }
+}
 
-    let meets_to_create = [
-        SeedMeet {
-            kind: MeetType::Hackathon,
-            title: "Autumn Game Jam",
-            description: "Build a browser game in three days, alone or in a team.",
-            zone: chrono_tz::America::Toronto,
-            start_day: -21,
-            start_hour: 12,
-            length_hours: 72,
-        },
-        SeedMeet {
-            kind: MeetType::Hackathon,
-            title: "Winter Web Weeklong",
-            description: "Seven days to ship a web app that helps your neighbourhood.",
-            zone: chrono_tz::Europe::Berlin,
-            start_day: 6,
-            start_hour: 10,
-            length_hours: 7 * 24,
-        },
-        SeedMeet {
-            kind: MeetType::Hackathon,
-            title: "Open Source Month",
-            description: "Running now: contribute to open source projects all month long.",
-            zone: chrono_tz::UTC,
-            start_day: 0,
-            start_hour: 0,
-            length_hours: 23 * 24,
-        },
-        SeedMeet {
-            kind: MeetType::Workshop,
-            title: "Intro to GraphQL",
-            description: "Queries, mutations and fragments, hands on.",
-            zone: chrono_tz::Asia::Kolkata,
-            start_day: 2,
-            start_hour: 18,
-            length_hours: 2,
-        },
-        SeedMeet {
-            kind: MeetType::Workshop,
-            title: "CSS Grid in Practice",
-            description: "Lay out real pages with grid and subgrid.",
-            zone: chrono_tz::America::Toronto,
-            start_day: -10,
-            start_hour: 19,
-            length_hours: 2,
-        },
-        SeedMeet {
-            kind: MeetType::Webinar,
-            title: "Landing Your First Dev Job",
-            description: "Portfolios, interviews and negotiating, from people who hire.",
-            zone: chrono_tz::America::Los_Angeles,
-            start_day: -30,
-            start_hour: 17,
-            length_hours: 1,
-        },
-        SeedMeet {
-            kind: MeetType::Webinar,
-            title: "Open Source Maintainers AMA",
-            description: "Ask maintainers anything about running a project.",
-            zone: chrono_tz::Europe::London,
-            start_day: 9,
-            start_hour: 16,
-            length_hours: 1,
-        },
-        SeedMeet {
-            kind: MeetType::Lecture,
-            title: "How Databases Keep Your Data",
-            description: "Write-ahead logs, MVCC and fsync, explained.",
-            zone: chrono_tz::Australia::Sydney,
-            start_day: 14,
-            start_hour: 9,
-            length_hours: 2,
-        },
-        SeedMeet {
-            kind: MeetType::Lecture,
-            title: "A Short History of the Web",
-            description: "From CERN to the modern browser.",
-            zone: chrono_tz::America::Toronto,
-            start_day: -45,
-            start_hour: 18,
-            length_hours: 1,
-        },
-    ];
-
-    let mut meets = Vec::new();
-    for spec in &meets_to_create {
-        let start = local(spec.zone, spec.start_day, spec.start_hour);
-        let row = meet::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            meet_type: Set(spec.kind.as_str().into()),
-            title: Set(spec.title.into()),
-            description: Set(spec.description.into()),
-            instructions: Set(
-                "Join the Discord, read the brief, and submit your project before the deadline."
-                    .into(),
-            ),
-            detailed_description: Set(Some(format!(
-                "## {}\n\n{}\n\nEveryone is welcome, whatever your level.",
-                spec.title, spec.description
-            ))),
-            register_link: Set(Some("https://mintbean.io/register".into())),
-            cover_image_url: Set("https://res.cloudinary.com/demo/image/upload/sample.jpg".into()),
-            start_time: Set(start),
-            end_time: Set(start + Duration::hours(spec.length_hours)),
-            region: Set(spec.zone.name().into()),
-            kanban_canon_id: Set(None),
-            created_at: Set(now - Duration::days(50)),
-            updated_at: Set(now - Duration::days(50)),
-            deleted: Set(false),
-        }
-        .insert(db)
-        .await?;
-        meets.push(row);
+/// Every meet, and every member registered for the past hackathon and two upcoming meets.
+async fn seed_meets(db: &impl Db, people: &People, email: &EmailConfig) -> AppResult<Vec<Meet>> {
+    let mut created = Vec::new();
+    for spec in SEED_MEETS {
+        created.push(meets::create(db, &people.admin, new_meet(spec), email).await?);
     }
-
-    // Every regular user registers for the past hackathon and two upcoming meets.
-    for user in users.iter().filter(|u| !u.is_admin) {
-        for meet in [&meets[0], &meets[1], &meets[3]] {
-            registration::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                user_id: Set(user.id),
-                meet_id: Set(meet.id),
-                created_at: Set(now - Duration::days(40)),
-                updated_at: Set(now - Duration::days(40)),
-                deleted: Set(false),
-            }
-            .insert(db)
-            .await?;
+    for member in &people.members {
+        for meet in [&created[0], &created[1], &created[3]] {
+            meets::register(db, member, meet.id, email).await?;
         }
     }
+    Ok(created)
+}
 
-    let badges = [
+async fn seed_badges(db: &impl Db, admin: &Caller) -> AppResult<Vec<Badge>> {
+    let specs = [
         (
-            ":trophy:", "star", "trophy", "ffd700", "000000", "Winner", 100,
+            ":trophy:",
+            BadgeShape::Star,
+            "trophy",
+            "ffd700",
+            "000000",
+            "Winner",
+            100,
         ),
         (
             ":sparkles:",
-            "circle",
+            BadgeShape::Circle,
             "magic",
             "7b2ff7",
             "ffffff",
@@ -308,7 +332,7 @@ async fn seed(
         ),
         (
             ":hammer:",
-            "square",
+            BadgeShape::Square,
             "hammer",
             "2d3748",
             "f6ad55",
@@ -317,7 +341,7 @@ async fn seed(
         ),
         (
             ":seedling:",
-            "circle",
+            BadgeShape::Circle,
             "seedling",
             "38a169",
             "ffffff",
@@ -325,235 +349,169 @@ async fn seed(
             10,
         ),
     ];
-    let mut badge_rows = Vec::new();
-    for (alias, shape, icon, bg, fg, title, weight) in badges {
-        let row = badge::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            alias: Set(alias.into()),
-            badge_shape: Set(shape.into()),
-            fa_icon: Set(icon.into()),
-            background_hex: Set(Some(bg.into())),
-            icon_hex: Set(Some(fg.into())),
-            title: Set(title.into()),
-            description: Set(format!("Awarded for: {title}.")),
-            weight: Set(weight),
-            created_at: Set(now - Duration::days(30)),
-            updated_at: Set(now - Duration::days(30)),
-            deleted: Set(false),
-        }
-        .insert(db)
-        .await?;
-        badge_rows.push(row);
+    let mut created = Vec::new();
+    for (alias, shape, icon, background, foreground, title, weight) in specs {
+        let badge = NewBadge {
+            alias: alias.into(),
+            badge_shape: shape,
+            fa_icon: icon.into(),
+            background_hex: Some(background.into()),
+            icon_hex: Some(foreground.into()),
+            title: title.into(),
+            description: Some(format!("Awarded for: {title}.")),
+            weight: Some(weight),
+        };
+        created.push(badges::create(db, admin, badge).await?);
     }
+    Ok(created)
+}
 
-    let submissions = [
+/// Each member submits a project with media assets to the past hackathon; the admin awards
+/// badges.
+async fn seed_projects(
+    db: &impl Db,
+    people: &People,
+    meets: &[Meet],
+    badges: &[Badge],
+) -> AppResult<()> {
+    let submissions: [(&str, &[&str], &[usize]); 3] = [
         (
-            &users[1],
             "Pixel Pirates",
             &[
                 "samples/landscapes/beach-boat",
                 "samples/landscapes/nature-mountains",
-            ][..],
-            &[0usize, 3][..],
+            ],
+            &[0, 3],
         ),
+        ("Kernel Panic!", &["samples/animals/cat"], &[2, 3]),
         (
-            &users[2],
-            "Kernel Panic!",
-            &["samples/animals/cat"][..],
-            &[2, 3][..],
-        ),
-        (
-            &users[3],
             "Moonshot",
             &[
                 "samples/landscapes/architecture-signs",
                 "samples/food/dessert",
                 "samples/people/smiling-man",
-            ][..],
-            &[1][..],
+            ],
+            &[1],
         ),
     ];
-    for (owner, title, assets, badge_indexes) in submissions {
-        let project = project::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            user_id: Set(owner.id),
-            meet_id: Set(Some(meets[0].id)),
-            title: Set(title.into()),
-            source_code_url: Set(format!(
-                "https://github.com/mintbean-dev/{}",
-                title.to_lowercase().replace([' ', '!'], "-")
-            )),
-            live_url: Set(format!(
+    for (member, (title, assets, badge_indexes)) in people.members.iter().zip(submissions) {
+        let slug = title.to_lowercase().replace([' ', '!'], "-");
+        let project = NewProject {
+            user_id: None,
+            meet_id: Some(meets[0].id),
+            title: title.into(),
+            source_code_url: format!("https://github.com/mintbean-dev/{slug}"),
+            live_url: format!(
                 "https://{}.example.com",
-                title.to_lowercase().replace([' ', '!'], "")
-            )),
-            created_at: Set(now - Duration::days(18)),
-            updated_at: Set(now - Duration::days(18)),
-            deleted: Set(false),
-        }
-        .insert(db)
-        .await?;
-        for (index, public_id) in assets.iter().enumerate() {
-            let asset = media_asset::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                user_id: Set(owner.id),
-                cloudinary_public_id: Set((*public_id).into()),
-                index: Set(Some(index as i32)),
-                created_at: Set(now - Duration::days(18)),
-                updated_at: Set(now - Duration::days(18)),
-                deleted: Set(false),
-            }
-            .insert(db)
-            .await?;
-            project_media_asset::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                project_id: Set(project.id),
-                media_asset_id: Set(asset.id),
-                created_at: Set(now - Duration::days(18)),
-                updated_at: Set(now - Duration::days(18)),
-                deleted: Set(false),
-            }
-            .insert(db)
-            .await?;
-        }
-        for badge_index in badge_indexes {
-            badge_project::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                project_id: Set(project.id),
-                badge_id: Set(badge_rows[*badge_index].id),
-                created_at: Set(now - Duration::days(15)),
-                updated_at: Set(now - Duration::days(15)),
-            }
-            .insert(db)
-            .await?;
-        }
-    }
-
-    seed_kanban(db, &users[1], &meets[1], now).await?;
-
-    for (author, body) in [
-        (
-            &users[1],
-            "Shipped my first game jam entry. Pixel art is harder than it looks!",
-        ),
-        (
-            &users[2],
-            "Looking for a teammate for the Winter Web Weeklong — backend person here.",
-        ),
-        (
-            &users[0],
-            "Welcome to Mintbean! Check out the upcoming meets.",
-        ),
-    ] {
-        post::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            user_id: Set(author.id),
-            body: Set(body.into()),
-            created_at: Set(now - Duration::days(5)),
-            updated_at: Set(now - Duration::days(5)),
-        }
-        .insert(db)
-        .await?;
+                slug.trim_matches('-').replace('-', "")
+            ),
+            cloudinary_public_ids: assets.iter().map(|id| (*id).to_owned()).collect(),
+        };
+        let project = projects::create(db, member, project).await?;
+        let awarded: Vec<Uuid> = badge_indexes.iter().map(|i| badges[*i].id).collect();
+        badges::award_to_project(db, &people.admin, project.id, &awarded).await?;
     }
     Ok(())
 }
 
-/// A canon with cards in all three columns, attached to an upcoming meet, and one user's board on
-/// it with a couple of personal moves.
+/// A canon with cards in all three columns, attached to an upcoming meet, and the first member's
+/// board on it with a couple of personal moves.
 async fn seed_kanban(
-    db: &impl ConnectionTrait,
-    user: &user::Model,
-    meet_row: &meet::Model,
-    now: chrono::DateTime<Utc>,
+    db: &impl Db,
+    people: &People,
+    meet: &Meet,
+    email: &EmailConfig,
 ) -> AppResult<()> {
     let cards = [
         (
-            Column::Todo,
+            KanbanColumn::Todo,
             "Pick a team name",
             "Agree on a name and create a shared repo.",
         ),
         (
-            Column::Todo,
+            KanbanColumn::Todo,
             "Sketch the screens",
             "Paper is fine. What does a visitor see first?",
         ),
         (
-            Column::Todo,
+            KanbanColumn::Todo,
             "Write the README",
             "What it does, how to run it, who built it.",
         ),
         (
-            Column::Wip,
+            KanbanColumn::Wip,
             "Set up the project",
             "`npm create vite@latest`, push, deploy a hello world.",
         ),
         (
-            Column::Wip,
+            KanbanColumn::Wip,
             "Design the data model",
             "Which things exist, and how they relate.",
         ),
-        (Column::Done, "Register for the meet", "You are here!"),
+        (KanbanColumn::Done, "Register for the meet", "You are here!"),
     ];
-    let canon_id = Uuid::new_v4();
-    let mut board = Positions::default();
-    let mut live = Vec::new();
-    for (column, _, _) in &cards {
-        let id = Uuid::new_v4();
-        board.column_mut(*column).push(id);
-        live.push(LiveCard {
-            id,
-            status: *column,
-        });
+    let admin = &people.admin;
+    let canon = NewCanon {
+        title: "Ship your hackathon project".into(),
+        description: "A week-long plan from idea to deployed app.".into(),
+    };
+    let canon = kanban::create_canon(db, admin, canon).await?;
+    let mut card_ids = Vec::new();
+    for (column, title, body) in cards {
+        let card = NewCard {
+            kanban_canon_id: canon.id,
+            title: title.into(),
+            status: Some(column),
+            index: None,
+            body: body.into(),
+        };
+        card_ids.push(kanban::create_card(db, admin, card).await?.id);
     }
-    canon::ActiveModel {
-        id: Set(canon_id),
-        title: Set("Ship your hackathon project".into()),
-        description: Set("A week-long plan from idea to deployed app.".into()),
-        card_positions: Set(Some(board.to_json())),
-        created_at: Set(now - Duration::days(20)),
-        updated_at: Set(now - Duration::days(20)),
-    }
-    .insert(db)
-    .await?;
-    for ((column, title, body), live_card) in cards.iter().zip(&live) {
-        card::ActiveModel {
-            id: Set(live_card.id),
-            kanban_canon_id: Set(canon_id),
-            title: Set((*title).into()),
-            body: Set((*body).into()),
-            status: Set(column.as_stored().into()),
-            created_at: Set(now - Duration::days(20)),
-            updated_at: Set(now - Duration::days(20)),
-            deleted: Set(false),
-        }
-        .insert(db)
-        .await?;
-    }
-    let mut attached: meet::ActiveModel = meet_row.clone().into();
-    attached.kanban_canon_id = Set(Some(canon_id));
-    attached.update(db).await?;
+    let attach = MeetChanges {
+        kanban_canon_id: Some(Some(canon.id)),
+        ..MeetChanges::default()
+    };
+    meets::edit(db, admin, meet.id, attach, email).await?;
 
-    // The user has finished the first card and started on the README.
-    let (stored, _) = positions::move_on_board(
-        &Positions::default(),
-        &board,
-        &live,
-        live[0].id,
-        Column::Done,
-        0,
-    );
-    let (stored, _) = positions::move_on_board(&stored, &board, &live, live[2].id, Column::Wip, 0);
-    board::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        kanban_canon_id: Set(canon_id),
-        user_id: Set(user.id),
-        meet_id: Set(Some(meet_row.id)),
-        card_positions: Set(Some(stored.to_json())),
-        created_at: Set(now - Duration::days(3)),
-        updated_at: Set(now - Duration::days(3)),
-        deleted: Set(false),
+    // The member has finished the first card and started on the README.
+    let member = &people.members[0];
+    let member_id = member.user().map(|u| u.id).unwrap_or_default();
+    let board = NewBoard {
+        kanban_canon_id: canon.id,
+        user_id: member_id,
+        meet_id: Some(meet.id),
+    };
+    let board = kanban::create_board(db, member, board).await?;
+    for (card, column) in [
+        (card_ids[0], KanbanColumn::Done),
+        (card_ids[2], KanbanColumn::Wip),
+    ] {
+        let placement = Placement {
+            column,
+            index: Some(0),
+        };
+        kanban::move_on_board(db, member, board.id, card, placement).await?;
     }
-    .insert(db)
-    .await?;
+    Ok(())
+}
+
+async fn seed_posts(db: &impl Db, people: &People) -> AppResult<()> {
+    let posts = [
+        (
+            &people.members[0],
+            "Shipped my first game jam entry. Pixel art is harder than it looks!",
+        ),
+        (
+            &people.members[1],
+            "Looking for a teammate for the Winter Web Weeklong — backend person here.",
+        ),
+        (
+            &people.admin,
+            "Welcome to Mintbean! Check out the upcoming meets.",
+        ),
+    ];
+    for (author, body) in posts {
+        posts::create(db, author, body).await?;
+    }
     Ok(())
 }

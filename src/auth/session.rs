@@ -112,21 +112,6 @@ impl Session {
         Ok(user.clone())
     }
 
-    pub async fn require_user(&self, db: &DatabaseConnection) -> AppResult<User> {
-        self.current_user(db)
-            .await?
-            .ok_or_else(AppError::unauthenticated)
-    }
-
-    pub async fn require_admin(&self, db: &DatabaseConnection) -> AppResult<User> {
-        let user = self.require_user(db).await?;
-        if user.is_admin {
-            Ok(user)
-        } else {
-            Err(AppError::forbidden("Only admins can do this"))
-        }
-    }
-
     /// Logs `user` in: issues a token, queues the cookie and returns the token.
     pub fn log_in(&self, user: &User) -> AppResult<String> {
         let token = token::issue(

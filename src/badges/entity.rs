@@ -25,7 +25,9 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+crate::soft_deletes!();
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BadgeShape {
     Star,
     Circle,

@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionSession,
 };
 use uuid::Uuid;
 
@@ -14,15 +14,28 @@ use super::{
     entity::{ActiveModel, BadgeShape, Column, Entity as Badges, Model as Badge},
 };
 use crate::{
+    auth::Caller,
+    db::Db,
     error::{AppError, AppResult},
     projects::{entity as projects, entity::Model as Project, service as project_service},
     validation,
 };
 
-/// A badge's fields; for edits, fields left out stay as they are.
-#[derive(async_graphql::InputObject)]
-#[graphql(name = "EditBadgeInput")]
-pub struct BadgeFields {
+/// A new badge.
+pub struct NewBadge {
+    pub alias: String,
+    pub badge_shape: BadgeShape,
+    pub fa_icon: String,
+    pub background_hex: Option<String>,
+    pub icon_hex: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub weight: Option<i32>,
+}
+
+/// An edit: fields left out (`None`) stay as they are.
+#[derive(Default)]
+pub struct BadgeChanges {
     pub alias: Option<String>,
     pub badge_shape: Option<BadgeShape>,
     pub fa_icon: Option<String>,
@@ -31,6 +44,21 @@ pub struct BadgeFields {
     pub title: Option<String>,
     pub description: Option<String>,
     pub weight: Option<i32>,
+}
+
+impl From<NewBadge> for BadgeChanges {
+    fn from(badge: NewBadge) -> Self {
+        BadgeChanges {
+            alias: Some(badge.alias),
+            badge_shape: Some(badge.badge_shape),
+            fa_icon: Some(badge.fa_icon),
+            background_hex: badge.background_hex,
+            icon_hex: badge.icon_hex,
+            title: Some(badge.title),
+            description: badge.description,
+            weight: badge.weight,
+        }
+    }
 }
 
 const DEFAULT_DESCRIPTION: &str = "No description provided.";
@@ -58,7 +86,7 @@ fn alias(value: &str) -> AppResult<String> {
     }
 }
 
-fn apply(model: &mut ActiveModel, fields: BadgeFields) -> AppResult<()> {
+fn apply(model: &mut ActiveModel, fields: BadgeChanges) -> AppResult<()> {
     if let Some(value) = fields.alias {
         model.alias = Set(alias(&value)?);
     }
@@ -92,34 +120,24 @@ fn apply(model: &mut ActiveModel, fields: BadgeFields) -> AppResult<()> {
 }
 
 pub async fn list(db: &impl ConnectionTrait) -> AppResult<Vec<Badge>> {
-    Ok(Badges::find()
-        .filter(Column::Deleted.eq(false))
+    Ok(Badges::live()
         .order_by_desc(Column::CreatedAt)
         .all(db)
         .await?)
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Badge>> {
-    Ok(Badges::find_by_id(id)
-        .filter(Column::Deleted.eq(false))
-        .one(db)
-        .await?)
+    Ok(Badges::live().filter(Column::Id.eq(id)).one(db).await?)
 }
 
-pub async fn create(db: &impl ConnectionTrait, fields: BadgeFields) -> AppResult<Badge> {
-    let required = |value: &Option<String>, field: &str| {
-        if value.is_none() {
-            Err(AppError::bad_input(field, format!("{field} is required")))
-        } else {
-            Ok(())
-        }
-    };
-    required(&fields.alias, "alias")?;
-    required(&fields.fa_icon, "faIcon")?;
-    required(&fields.title, "title")?;
-    if fields.badge_shape.is_none() {
-        return Err(AppError::bad_input("badgeShape", "badgeShape is required"));
-    }
+/// Admins only.
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    badge: NewBadge,
+) -> AppResult<Badge> {
+    caller.require_admin()?;
     let now = Utc::now();
     let mut model = ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -135,14 +153,22 @@ pub async fn create(db: &impl ConnectionTrait, fields: BadgeFields) -> AppResult
         updated_at: Set(now),
         deleted: Set(false),
     };
-    apply(&mut model, fields)?;
+    apply(&mut model, badge.into())?;
     model
         .insert(db)
         .await
         .map_err(|e| AppError::on_unique_violation(e, "alias", ALIAS_TAKEN))
 }
 
-pub async fn edit(db: &impl ConnectionTrait, id: Uuid, fields: BadgeFields) -> AppResult<Badge> {
+/// Admins only.
+#[tracing::instrument(skip_all, fields(badge_id = %id))]
+pub async fn edit(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+    fields: BadgeChanges,
+) -> AppResult<Badge> {
+    caller.require_admin()?;
     let badge = find(db, id)
         .await?
         .ok_or_else(|| AppError::not_found("Badge"))?;
@@ -155,8 +181,11 @@ pub async fn edit(db: &impl ConnectionTrait, id: Uuid, fields: BadgeFields) -> A
         .map_err(|e| AppError::on_unique_violation(e, "alias", ALIAS_TAKEN))
 }
 
-/// Deletes a badge and its awards, as the Node backend did; its alias becomes free again.
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
+/// Admins only. Deletes a badge and its awards, as the Node backend did; its alias becomes free
+/// again.
+#[tracing::instrument(skip_all, fields(badge_id = %id))]
+pub async fn delete(db: &impl ConnectionTrait, caller: &Caller, id: Uuid) -> AppResult<()> {
+    caller.require_admin()?;
     let result = Badges::delete_by_id(id).exec(db).await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found("Badge"));
@@ -167,12 +196,15 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
 /// Most badges one project can carry (and one award request can name).
 pub const MAX_BADGES_PER_PROJECT: usize = 100;
 
-/// Replaces the badges of a project with `badge_ids`, atomically.
+/// Admins only. Replaces the badges of a project with `badge_ids`, atomically.
+#[tracing::instrument(skip_all, fields(project_id = %project_id))]
 pub async fn award_to_project(
-    db: &DatabaseConnection,
+    db: &impl Db,
+    caller: &Caller,
     project_id: Uuid,
     badge_ids: &[Uuid],
 ) -> AppResult<Project> {
+    caller.require_admin()?;
     if badge_ids.len() > MAX_BADGES_PER_PROJECT {
         return Err(AppError::bad_input(
             "badgeIds",
@@ -188,15 +220,14 @@ pub async fn award_to_project(
     }
     let txn = db.begin().await?;
     // Lock the project so concurrent awards to it apply one after the other.
-    let project = projects::Entity::find_by_id(project_id)
-        .filter(projects::Column::Deleted.eq(false))
+    let project = projects::Entity::live()
+        .filter(projects::Column::Id.eq(project_id))
         .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("Project"))?;
-    let found = Badges::find()
+    let found = Badges::live()
         .filter(Column::Id.is_in(unique.iter().copied()))
-        .filter(Column::Deleted.eq(false))
         .all(&txn)
         .await?;
     if found.len() != unique.len() {
@@ -247,7 +278,7 @@ pub async fn award_to_project(
 }
 
 /// `(projectId, badge)` for the given projects, heaviest badge first.
-pub async fn badges_of_projects(
+pub async fn list_by_project(
     db: &impl ConnectionTrait,
     project_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Badge)>> {
@@ -266,7 +297,7 @@ pub async fn badges_of_projects(
 }
 
 /// `(badgeId, project)` for the given badges' visible projects, newest first.
-pub async fn projects_of_badges(
+pub async fn list_projects(
     db: &impl ConnectionTrait,
     badge_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Project)>> {

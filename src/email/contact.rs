@@ -1,22 +1,33 @@
 //! The contact form: sanitised, rate-limited per client, and sent through the same durable path
 //! as every other email (a delivery row per recipient, drained by `jobs email`).
 
+use std::net::IpAddr;
+
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    Statement, TransactionSession,
 };
 use uuid::Uuid;
 
 use super::{contact_message, delivery, delivery::Status, schedule::CONTACT_FORM_TEMPLATE};
 use crate::{
+    auth::Caller,
     config::EmailConfig,
+    db::Db,
     error::{AppError, AppResult},
     validation,
 };
 
 const SUBJECT_MAX: usize = 200;
 const HTML_MAX: usize = 50_000;
+
+/// What the contact form sends.
+pub struct ContactMessage {
+    pub subject: String,
+    /// HTML; sanitised before it is stored or sent.
+    pub html: String,
+}
 
 pub enum Submitted {
     Queued { recipients: Vec<String> },
@@ -75,14 +86,28 @@ pub fn html_to_text(html: &str) -> String {
         .to_owned()
 }
 
+/// Anyone may write; the limit counts per logged-in user, or per client address.
+fn client_key(caller: &Caller, address: Option<IpAddr>) -> String {
+    match (caller.user(), address) {
+        (Some(user), _) => format!("user:{}", user.id),
+        (None, Some(ip)) => format!("ip:{ip}"),
+        (None, None) => "ip:unknown".into(),
+    }
+}
+
+/// Anyone. Queues the message for the configured recipients, within the per-client hourly limit.
+#[tracing::instrument(skip_all)]
 pub async fn submit(
-    db: &DatabaseConnection,
+    db: &impl Db,
     config: &EmailConfig,
-    client_key: &str,
-    subject: &str,
-    html: &str,
+    caller: &Caller,
+    address: Option<IpAddr>,
+    message: ContactMessage,
 ) -> AppResult<Submitted> {
-    let subject = validation::text("subject", subject, 1, SUBJECT_MAX)?;
+    let client_key = client_key(caller, address);
+    let client_key = client_key.as_str();
+    let html = message.html.as_str();
+    let subject = validation::text("subject", &message.subject, 1, SUBJECT_MAX)?;
     validation::no_nul("html", html)?;
     if html.chars().count() > HTML_MAX {
         return Err(AppError::bad_input(

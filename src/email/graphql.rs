@@ -4,9 +4,9 @@ use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use chrono::{SecondsFormat, Utc};
 use uuid::Uuid;
 
-use super::contact::{self, Submitted};
+use super::contact::{self, ContactMessage, Submitted};
 use crate::graphql::{
-    context::{app, client_address, current_user},
+    context::{app, caller, client_address},
     limits::list_complexity,
 };
 
@@ -58,15 +58,13 @@ impl EmailMutation {
     ) -> Result<EmailResponse> {
         let state = app(ctx);
         let config = &state.config.email;
-        let client_key = match current_user(ctx).await? {
-            Some(user) => format!("user:{}", user.id),
-            None => match client_address(ctx) {
-                Some(ip) => format!("ip:{ip}"),
-                None => "ip:unknown".into(),
-            },
+        let message = ContactMessage {
+            subject: input.subject,
+            html: input.html,
         };
+        let caller = caller(ctx).await?;
         let outcome =
-            contact::submit(&state.db, config, &client_key, &input.subject, &input.html).await?;
+            contact::submit(&state.db, config, &caller, client_address(ctx), message).await?;
         let (status_code, status, errors) = match outcome {
             Submitted::Queued { .. } => (202, EmailResponseStatus::Success, None),
             Submitted::RateLimited => (

@@ -5,7 +5,7 @@ use std::{net::IpAddr, sync::Arc};
 use async_graphql::Context;
 
 use super::loader::Loaders;
-use crate::{auth::Session, error::AppResult, state::AppState, users::entity::Model as User};
+use crate::{auth::Caller, auth::Session, error::AppResult, state::AppState};
 
 pub fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
@@ -13,6 +13,11 @@ pub fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
 
 pub fn session<'a>(ctx: &Context<'a>) -> &'a Session {
     ctx.data_unchecked::<Arc<Session>>()
+}
+
+/// The caller of this request, for the services to authorize (looked up once per request).
+pub async fn caller(ctx: &Context<'_>) -> AppResult<Caller> {
+    Ok(Caller::from(session(ctx).current_user(&app(ctx).db).await?))
 }
 
 /// The caller's network address, attached to each GraphQL request by the HTTP layer (for rate
@@ -27,16 +32,4 @@ pub fn client_address(ctx: &Context<'_>) -> Option<IpAddr> {
 
 pub fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
-}
-
-pub async fn current_user(ctx: &Context<'_>) -> AppResult<Option<User>> {
-    session(ctx).current_user(&app(ctx).db).await
-}
-
-pub async fn require_user(ctx: &Context<'_>) -> AppResult<User> {
-    session(ctx).require_user(&app(ctx).db).await
-}
-
-pub async fn require_admin(ctx: &Context<'_>) -> AppResult<User> {
-    session(ctx).require_admin(&app(ctx).db).await
 }

@@ -1,5 +1,5 @@
-//! The per-request DataLoader. Each domain implements `Loader<Key>` for `DbLoader` with its own key
-//! types, so every relation field costs one batched query per request, whatever the list sizes.
+//! The per-request DataLoader. Each relation is a key type declared with [`loader!`], so every
+//! relation field costs one batched query per request, whatever the list sizes.
 
 use std::{
     any::{Any, TypeId},
@@ -141,6 +141,85 @@ macro_rules! relation_key {
         impl $crate::graphql::loader::IdKey for $name {
             fn id(&self) -> uuid::Uuid {
                 self.0
+            }
+        }
+    };
+}
+
+/// Declares a relation's loader key and its `Loader` impl, plus `Key::load(ctx, id)`:
+///
+/// - `loader!(/** doc */ MeetById: one Meet = service::find_many, |meet| meet.id);` loads records
+///   by id with `find_many(db, &ids) -> AppResult<Vec<V>>`;
+/// - `loader!(/** doc */ RegistrantsOfMeet: many User = service::list_registrants);` loads the
+///   children of parents with `fetch(db, &parent_ids) -> AppResult<Vec<(parent_id, V)>>`, in
+///   the order the service returns them, with an empty list for parents without any.
+#[macro_export]
+macro_rules! loader {
+    ($(#[$meta:meta])* $key:ident: one $value:ty = $fetch:path, |$item:ident| $id:expr) => {
+        $crate::relation_key!($(#[$meta])* $key);
+
+        impl async_graphql::dataloader::Loader<$key> for $crate::graphql::loader::DbLoader {
+            type Value = $value;
+            type Error = $crate::graphql::loader::LoadError;
+
+            async fn load(
+                &self,
+                keys: &[$key],
+            ) -> Result<std::collections::HashMap<$key, $value>, Self::Error> {
+                self.fetch_once(keys, |db, keys| async move {
+                    let ids = $crate::graphql::loader::ids(&keys);
+                    let found = $fetch(&db, &ids)
+                        .await
+                        .map_err($crate::graphql::loader::into_load_error)?;
+                    Ok(found.into_iter().map(|$item| ($key($id), $item)).collect())
+                })
+                .await
+            }
+        }
+
+        impl $key {
+            pub async fn load(
+                ctx: &async_graphql::Context<'_>,
+                id: uuid::Uuid,
+            ) -> $crate::error::AppResult<Option<$value>> {
+                Ok($crate::graphql::context::loaders(ctx).load_one($key(id)).await?)
+            }
+        }
+    };
+    ($(#[$meta:meta])* $key:ident: many $value:ty = $fetch:path) => {
+        $crate::relation_key!($(#[$meta])* $key);
+
+        impl async_graphql::dataloader::Loader<$key> for $crate::graphql::loader::DbLoader {
+            type Value = Vec<$value>;
+            type Error = $crate::graphql::loader::LoadError;
+
+            async fn load(
+                &self,
+                keys: &[$key],
+            ) -> Result<std::collections::HashMap<$key, Vec<$value>>, Self::Error> {
+                self.fetch_once(keys, |db, keys| async move {
+                    let ids = $crate::graphql::loader::ids(&keys);
+                    let rows = $fetch(&db, &ids)
+                        .await
+                        .map_err($crate::graphql::loader::into_load_error)?;
+                    Ok($crate::graphql::loader::group_rows(
+                        &keys,
+                        rows.into_iter().map(|(parent, value)| ($key(parent), value)),
+                    ))
+                })
+                .await
+            }
+        }
+
+        impl $key {
+            pub async fn load(
+                ctx: &async_graphql::Context<'_>,
+                id: uuid::Uuid,
+            ) -> $crate::error::AppResult<Vec<$value>> {
+                Ok($crate::graphql::context::loaders(ctx)
+                    .load_one($key(id))
+                    .await?
+                    .unwrap_or_default())
             }
         }
     };

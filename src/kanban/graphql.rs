@@ -2,34 +2,39 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject, dataloader::Loader};
+use async_graphql::{
+    ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject, dataloader::Loader,
+};
 use uuid::Uuid;
 
 use super::{
     board::Model as BoardModel,
     canon::Model as CanonModel,
     card::Model as CardModel,
-    positions::{Column, Positions},
-    service::{self, BoardFilter, CardChanges, NewBoard, NewCard, Placement},
+    positions::{KanbanColumn, Positions},
+    service::{
+        self, BoardFilter, BoardLookup, CanonChanges, CardChanges, NewBoard, NewCanon, NewCard,
+        Placement,
+    },
 };
 use crate::{
     error::AppError,
-    graphql::limits::list_complexity,
     graphql::{
-        context::{app, current_user, loaders, require_admin, require_user},
-        loader::{DbLoader, LoadError, group_rows, ids, into_load_error},
+        context::{app, caller, loaders},
+        limits::list_complexity,
+        loader::{DbLoader, LoadError, into_load_error},
         scalars::DateTime,
     },
-    relation_key,
+    loader,
 };
 
-relation_key!(
+loader!(
     /// A kanban canon by id.
-    CanonById
+    CanonById: one CanonModel = service::find_canons, |canon| canon.id
 );
-relation_key!(
-    /// The live cards of a canon.
-    CardsOfCanon
+loader!(
+    /// The live cards of a canon, oldest first.
+    CardsOfCanon: many CardModel = service::list_cards_by_canon
 );
 
 /// The board of one user for one meet's canon.
@@ -38,44 +43,6 @@ pub struct BoardOfUserForMeet {
     pub canon_id: Uuid,
     pub user_id: Uuid,
     pub meet_id: Uuid,
-}
-
-impl Loader<CanonById> for DbLoader {
-    type Value = CanonModel;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[CanonById]) -> Result<HashMap<CanonById, CanonModel>, LoadError> {
-        self.fetch_once(keys, |db, keys| async move {
-            let canons = service::find_canons(&db, &ids(&keys))
-                .await
-                .map_err(into_load_error)?;
-            Ok(canons.into_iter().map(|c| (CanonById(c.id), c)).collect())
-        })
-        .await
-    }
-}
-
-impl Loader<CardsOfCanon> for DbLoader {
-    type Value = Vec<CardModel>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[CardsOfCanon],
-    ) -> Result<HashMap<CardsOfCanon, Vec<CardModel>>, LoadError> {
-        self.fetch_once(keys, |db, keys| async move {
-            let cards = service::cards_of(&db, &ids(&keys))
-                .await
-                .map_err(into_load_error)?;
-            Ok(group_rows(
-                &keys,
-                cards
-                    .into_iter()
-                    .map(|c| (CardsOfCanon(c.kanban_canon_id), c)),
-            ))
-        })
-        .await
-    }
 }
 
 impl Loader<BoardOfUserForMeet> for DbLoader {
@@ -91,7 +58,7 @@ impl Loader<BoardOfUserForMeet> for DbLoader {
                 .iter()
                 .map(|k| (k.canon_id, k.user_id, k.meet_id))
                 .collect();
-            let boards = service::boards_for(&db, &triples)
+            let boards = service::list_boards_for(&db, &triples)
                 .await
                 .map_err(into_load_error)?;
             Ok(boards
@@ -110,33 +77,14 @@ impl Loader<BoardOfUserForMeet> for DbLoader {
     }
 }
 
-async fn canon_of(ctx: &Context<'_>, id: Uuid) -> Result<Option<CanonModel>> {
-    Ok(loaders(ctx)
-        .load_one(CanonById(id))
-        .await
-        .map_err(AppError::from)?)
-}
-
-async fn cards_of(ctx: &Context<'_>, canon_id: Uuid) -> Result<Vec<CardModel>> {
-    Ok(loaders(ctx)
-        .load_one(CardsOfCanon(canon_id))
-        .await
-        .map_err(AppError::from)?
-        .unwrap_or_default())
-}
-
-/// `Meet.kanbanCanon`.
-pub async fn canon_by_id(ctx: &Context<'_>, id: Uuid) -> Result<Option<KanbanCanon>> {
-    Ok(canon_of(ctx, id).await?.map(KanbanCanon))
-}
-
-/// `Meet.kanban`: the logged-in user's board for this meet's canon; null when logged out or none.
-pub async fn board_of_current_user(
+/// `Meet.kanban`: the caller's board for this meet's canon; null when logged out or none.
+pub async fn board_of_caller(
     ctx: &Context<'_>,
     canon_id: Uuid,
     meet_id: Uuid,
 ) -> Result<Option<Kanban>> {
-    let Some(user) = current_user(ctx).await? else {
+    let caller = caller(ctx).await?;
+    let Some(user) = caller.user() else {
         return Ok(None);
     };
     let key = BoardOfUserForMeet {
@@ -148,7 +96,15 @@ pub async fn board_of_current_user(
         .load_one(key)
         .await
         .map_err(AppError::from)?
-        .map(Kanban))
+        .map(Kanban::from))
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(name = "KanbanCanonCardStatusEnum", remote = "KanbanColumn")]
+pub enum GqlKanbanColumn {
+    Todo,
+    Wip,
+    Done,
 }
 
 #[derive(SimpleObject)]
@@ -171,90 +127,114 @@ impl From<Positions> for KanbanCardPositions {
     }
 }
 
-pub struct KanbanCanonCard(pub CardModel);
-
-#[Object]
-impl KanbanCanonCard {
-    async fn id(&self) -> Uuid {
-        self.0.id
-    }
-    async fn title(&self) -> &str {
-        &self.0.title
-    }
+#[derive(SimpleObject)]
+pub struct KanbanCanonCard {
+    pub id: Uuid,
+    pub title: String,
     /// Markdown.
-    async fn body(&self) -> &str {
-        &self.0.body
-    }
-    async fn kanban_canon_id(&self) -> Uuid {
-        self.0.kanban_canon_id
-    }
-    async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
-    }
-    async fn updated_at(&self) -> DateTime {
-        self.0.updated_at.into()
+    pub body: String,
+    pub kanban_canon_id: Uuid,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+impl From<CardModel> for KanbanCanonCard {
+    fn from(card: CardModel) -> Self {
+        KanbanCanonCard {
+            id: card.id,
+            title: card.title,
+            body: card.body,
+            kanban_canon_id: card.kanban_canon_id,
+            created_at: card.created_at.into(),
+            updated_at: card.updated_at.into(),
+        }
     }
 }
 
 fn card_list(cards: Vec<CardModel>) -> Option<Vec<Option<KanbanCanonCard>>> {
-    Some(
-        cards
-            .into_iter()
-            .map(|c| Some(KanbanCanonCard(c)))
-            .collect(),
-    )
+    Some(cards.into_iter().map(|c| Some(c.into())).collect())
 }
 
 /// The master board an admin maintains.
-pub struct KanbanCanon(pub CanonModel);
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct KanbanCanon {
+    pub id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    #[graphql(skip)]
+    canon: CanonModel,
+}
 
-#[Object]
+impl From<CanonModel> for KanbanCanon {
+    fn from(canon: CanonModel) -> Self {
+        KanbanCanon {
+            id: canon.id,
+            title: canon.title.clone(),
+            description: canon.description.clone(),
+            created_at: canon.created_at.into(),
+            updated_at: canon.updated_at.into(),
+            canon,
+        }
+    }
+}
+
+#[ComplexObject]
 impl KanbanCanon {
-    async fn id(&self) -> Uuid {
-        self.0.id
-    }
-    async fn title(&self) -> &str {
-        &self.0.title
-    }
-    async fn description(&self) -> &str {
-        &self.0.description
-    }
     /// The order of the canon's live cards in its three columns.
     async fn card_positions(&self, ctx: &Context<'_>) -> Result<KanbanCardPositions> {
-        let cards = cards_of(ctx, self.0.id).await?;
-        Ok(service::canon_board(&self.0, &cards).into())
-    }
-    async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
-    }
-    async fn updated_at(&self) -> DateTime {
-        self.0.updated_at.into()
+        let cards = CardsOfCanon::load(ctx, self.id).await?;
+        Ok(service::canon_board(&self.canon, &cards).into())
     }
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanban_canon_cards(
         &self,
         ctx: &Context<'_>,
     ) -> Result<Option<Vec<Option<KanbanCanonCard>>>> {
-        Ok(card_list(cards_of(ctx, self.0.id).await?))
+        Ok(card_list(CardsOfCanon::load(ctx, self.id).await?))
     }
 }
 
 /// One user's board for a canon: the canon's cards with the user's own moves applied.
-pub struct Kanban(pub BoardModel);
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Kanban {
+    pub id: Uuid,
+    pub kanban_canon_id: Uuid,
+    pub user_id: Uuid,
+    pub meet_id: Option<Uuid>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    #[graphql(skip)]
+    board: BoardModel,
+}
+
+impl From<BoardModel> for Kanban {
+    fn from(board: BoardModel) -> Self {
+        Kanban {
+            id: board.id,
+            kanban_canon_id: board.kanban_canon_id,
+            user_id: board.user_id,
+            meet_id: board.meet_id,
+            created_at: board.created_at.into(),
+            updated_at: board.updated_at.into(),
+            board,
+        }
+    }
+}
 
 impl Kanban {
     async fn canon(&self, ctx: &Context<'_>) -> Result<CanonModel> {
-        Ok(canon_of(ctx, self.0.kanban_canon_id)
+        Ok(CanonById::load(ctx, self.kanban_canon_id)
             .await?
             .ok_or_else(|| AppError::internal("kanban refers to a missing canon"))?)
     }
 }
 
-#[Object]
+#[ComplexObject]
 impl Kanban {
-    async fn id(&self) -> Uuid {
-        self.0.id
-    }
     /// The canon's title.
     async fn title(&self, ctx: &Context<'_>) -> Result<String> {
         Ok(self.canon(ctx).await?.title)
@@ -263,26 +243,12 @@ impl Kanban {
     async fn description(&self, ctx: &Context<'_>) -> Result<String> {
         Ok(self.canon(ctx).await?.description)
     }
-    async fn kanban_canon_id(&self) -> Uuid {
-        self.0.kanban_canon_id
-    }
-    async fn user_id(&self) -> Uuid {
-        self.0.user_id
-    }
-    async fn meet_id(&self) -> Option<Uuid> {
-        self.0.meet_id
-    }
     /// Where this user sees each card: the canon's positions with the user's moves on top.
     async fn card_positions(&self, ctx: &Context<'_>) -> Result<KanbanCardPositions> {
-        let (canon, cards) =
-            futures_util::try_join!(self.canon(ctx), cards_of(ctx, self.0.kanban_canon_id))?;
-        Ok(service::board_view(&self.0, &canon, &cards).into())
-    }
-    async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
-    }
-    async fn updated_at(&self) -> DateTime {
-        self.0.updated_at.into()
+        let (canon, cards) = futures_util::try_join!(self.canon(ctx), async {
+            Ok(CardsOfCanon::load(ctx, self.kanban_canon_id).await?)
+        })?;
+        Ok(service::board_view(&self.board, &canon, &cards).into())
     }
     /// The canon's live cards.
     #[graphql(complexity = "list_complexity(child_complexity)")]
@@ -290,7 +256,9 @@ impl Kanban {
         &self,
         ctx: &Context<'_>,
     ) -> Result<Option<Vec<Option<KanbanCanonCard>>>> {
-        Ok(card_list(cards_of(ctx, self.0.kanban_canon_id).await?))
+        Ok(card_list(
+            CardsOfCanon::load(ctx, self.kanban_canon_id).await?,
+        ))
     }
 }
 
@@ -300,22 +268,106 @@ pub struct CreateKanbanCanonInput {
     pub description: String,
 }
 
+impl From<CreateKanbanCanonInput> for NewCanon {
+    fn from(input: CreateKanbanCanonInput) -> Self {
+        NewCanon {
+            title: input.title,
+            description: input.description,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct EditKanbanCanonInput {
     pub title: Option<String>,
     pub description: Option<String>,
 }
 
+impl From<EditKanbanCanonInput> for CanonChanges {
+    fn from(input: EditKanbanCanonInput) -> Self {
+        CanonChanges {
+            title: input.title,
+            description: input.description,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateKanbanCanonCardInput {
+    pub kanban_canon_id: Uuid,
+    pub title: String,
+    /// Column; TODO when omitted.
+    pub status: Option<GqlKanbanColumn>,
+    /// Position in the column; the end when omitted.
+    pub index: Option<i32>,
+    /// Markdown.
+    pub body: String,
+}
+
+impl From<CreateKanbanCanonCardInput> for NewCard {
+    fn from(input: CreateKanbanCanonCardInput) -> Self {
+        NewCard {
+            kanban_canon_id: input.kanban_canon_id,
+            title: input.title,
+            status: input.status.map(Into::into),
+            index: input.index,
+            body: input.body,
+        }
+    }
+}
+
+/// Fields left out stay as they are; `status` and/or `index` move the card on the canon.
+#[derive(InputObject)]
+pub struct EditKanbanCanonCardInput {
+    pub title: Option<String>,
+    pub status: Option<GqlKanbanColumn>,
+    pub index: Option<i32>,
+    pub body: Option<String>,
+}
+
+impl From<EditKanbanCanonCardInput> for CardChanges {
+    fn from(input: EditKanbanCanonCardInput) -> Self {
+        CardChanges {
+            title: input.title,
+            status: input.status.map(Into::into),
+            index: input.index,
+            body: input.body,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateKanbanInput {
+    pub kanban_canon_id: Uuid,
+    pub user_id: Uuid,
+    pub meet_id: Option<Uuid>,
+}
+
+impl From<CreateKanbanInput> for NewBoard {
+    fn from(input: CreateKanbanInput) -> Self {
+        NewBoard {
+            kanban_canon_id: input.kanban_canon_id,
+            user_id: input.user_id,
+            meet_id: input.meet_id,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct UpdateCardPositionInput {
     pub card_id: Uuid,
-    pub status: Column,
+    pub status: GqlKanbanColumn,
     /// Position in the column; past the end means the end. Negative is an error.
     pub index: i32,
 }
 
-fn boards(list: Vec<BoardModel>) -> Option<Vec<Option<Kanban>>> {
-    Some(list.into_iter().map(|b| Some(Kanban(b))).collect())
+impl From<&UpdateCardPositionInput> for Placement {
+    fn from(input: &UpdateCardPositionInput) -> Self {
+        Placement {
+            column: input.status.into(),
+            index: Some(input.index),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -333,29 +385,14 @@ impl KanbanQuery {
         user_id: Option<Uuid>,
         meet_id: Option<Uuid>,
     ) -> Result<Option<Kanban>> {
-        let actor = require_user(ctx).await?;
-        let db = &app(ctx).db;
-        let board = match (id, kanban_canon_id) {
-            (Some(id), _) => service::find_board(db, id).await?,
-            (None, Some(canon_id)) => {
-                let filter = BoardFilter {
-                    kanban_canon_id: Some(canon_id),
-                    user_id: Some(user_id.unwrap_or(actor.id)),
-                    meet_id: Some(meet_id),
-                };
-                service::list_boards(db, filter).await?.into_iter().next()
-            }
-            (None, None) => {
-                return Err(AppError::bad_input("id", "give either id or kanbanCanonId").into());
-            }
+        let lookup = BoardLookup {
+            id,
+            kanban_canon_id,
+            user_id,
+            meet_id,
         };
-        let Some(board) = board else {
-            return Ok(None);
-        };
-        if board.user_id != actor.id && !actor.is_admin {
-            return Err(AppError::forbidden("This kanban belongs to another user").into());
-        }
-        Ok(Some(Kanban(board)))
+        let board = service::find_board(&app(ctx).db, &caller(ctx).await?, lookup).await?;
+        Ok(board.map(Kanban::from))
     }
 
     /// Boards matching the filters. Users see only their own; admins anyone's.
@@ -367,37 +404,27 @@ impl KanbanQuery {
         user_id: Option<Uuid>,
         meet_id: Option<Uuid>,
     ) -> Result<Option<Vec<Option<Kanban>>>> {
-        let actor = require_user(ctx).await?;
-        let user_id = match user_id {
-            Some(other) if other != actor.id && !actor.is_admin => {
-                return Err(AppError::forbidden("You can only list your own kanbans").into());
-            }
-            Some(id) => Some(id),
-            None if actor.is_admin => None,
-            None => Some(actor.id),
-        };
         let filter = BoardFilter {
             kanban_canon_id,
             user_id,
-            meet_id: meet_id.map(Some),
+            meet_id,
         };
-        Ok(boards(service::list_boards(&app(ctx).db, filter).await?))
+        let boards = service::list_boards(&app(ctx).db, &caller(ctx).await?, filter).await?;
+        Ok(Some(boards.into_iter().map(|b| Some(b.into())).collect()))
     }
 
     /// A canon by id; null when there is none.
     async fn kanban_canon(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<KanbanCanon>> {
         Ok(service::find_canon(&app(ctx).db, id)
             .await?
-            .map(KanbanCanon))
+            .map(KanbanCanon::from))
     }
 
     /// All canons, newest first.
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanban_canons(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<KanbanCanon>>>> {
         let canons = service::list_canons(&app(ctx).db).await?;
-        Ok(Some(
-            canons.into_iter().map(|c| Some(KanbanCanon(c))).collect(),
-        ))
+        Ok(Some(canons.into_iter().map(|c| Some(c.into())).collect()))
     }
 
     /// A live canon card by id; null when there is none.
@@ -408,7 +435,7 @@ impl KanbanQuery {
     ) -> Result<Option<KanbanCanonCard>> {
         Ok(service::find_card(&app(ctx).db, id)
             .await?
-            .map(KanbanCanonCard))
+            .map(KanbanCanonCard::from))
     }
 
     #[graphql(complexity = "list_complexity(child_complexity)")]
@@ -418,7 +445,7 @@ impl KanbanQuery {
         kanban_canon_id: Uuid,
     ) -> Result<Option<Vec<Option<KanbanCanonCard>>>> {
         Ok(card_list(
-            service::cards_of(&app(ctx).db, &[kanban_canon_id]).await?,
+            service::list_cards(&app(ctx).db, kanban_canon_id).await?,
         ))
     }
 }
@@ -429,10 +456,9 @@ pub struct KanbanMutation;
 #[Object]
 impl KanbanMutation {
     /// Creates a board for yourself (admins: for anyone).
-    async fn create_kanban(&self, ctx: &Context<'_>, input: NewBoard) -> Result<Kanban> {
-        let actor = require_user(ctx).await?;
-        let board = service::create_board(&app(ctx).db, &actor, input).await?;
-        Ok(Kanban(board))
+    async fn create_kanban(&self, ctx: &Context<'_>, input: CreateKanbanInput) -> Result<Kanban> {
+        let board = service::create_board(&app(ctx).db, &caller(ctx).await?, input.into()).await?;
+        Ok(board.into())
     }
 
     /// Moves a card on a board (its owner or an admin); returns the positions the owner now sees.
@@ -442,20 +468,16 @@ impl KanbanMutation {
         id: Uuid,
         input: UpdateCardPositionInput,
     ) -> Result<KanbanCardPositions> {
-        let actor = require_user(ctx).await?;
-        let placement = Placement {
-            column: input.status,
-            index: Some(input.index),
-        };
+        let caller = caller(ctx).await?;
         let view =
-            service::move_on_board(&app(ctx).db, &actor, id, input.card_id, placement).await?;
+            service::move_on_board(&app(ctx).db, &caller, id, input.card_id, (&input).into())
+                .await?;
         Ok(view.into())
     }
 
     /// Deletes a board (its owner or an admin).
     async fn delete_kanban(&self, ctx: &Context<'_>, id: Uuid) -> Result<bool> {
-        let actor = require_user(ctx).await?;
-        service::delete_board(&app(ctx).db, &actor, id).await?;
+        service::delete_board(&app(ctx).db, &caller(ctx).await?, id).await?;
         Ok(true)
     }
 
@@ -465,9 +487,8 @@ impl KanbanMutation {
         ctx: &Context<'_>,
         input: CreateKanbanCanonInput,
     ) -> Result<KanbanCanon> {
-        require_admin(ctx).await?;
-        let canon = service::create_canon(&app(ctx).db, &input.title, &input.description).await?;
-        Ok(KanbanCanon(canon))
+        let canon = service::create_canon(&app(ctx).db, &caller(ctx).await?, input.into()).await?;
+        Ok(canon.into())
     }
 
     /// Admin only.
@@ -477,15 +498,9 @@ impl KanbanMutation {
         id: Uuid,
         input: EditKanbanCanonInput,
     ) -> Result<KanbanCanon> {
-        require_admin(ctx).await?;
-        let canon = service::edit_canon(
-            &app(ctx).db,
-            id,
-            input.title.as_deref(),
-            input.description.as_deref(),
-        )
-        .await?;
-        Ok(KanbanCanon(canon))
+        let canon =
+            service::edit_canon(&app(ctx).db, &caller(ctx).await?, id, input.into()).await?;
+        Ok(canon.into())
     }
 
     /// Admin only. Moves a card on the canon; returns the canon's new positions.
@@ -495,27 +510,21 @@ impl KanbanMutation {
         id: Uuid,
         input: UpdateCardPositionInput,
     ) -> Result<KanbanCardPositions> {
-        require_admin(ctx).await?;
-        let placement = Placement {
-            column: input.status,
-            index: Some(input.index),
-        };
-        Ok(
-            service::move_on_canon(&app(ctx).db, id, input.card_id, placement)
-                .await?
-                .into(),
-        )
+        let caller = caller(ctx).await?;
+        let board =
+            service::move_on_canon(&app(ctx).db, &caller, id, input.card_id, (&input).into())
+                .await?;
+        Ok(board.into())
     }
 
     /// Admin only.
     async fn create_kanban_canon_card(
         &self,
         ctx: &Context<'_>,
-        input: NewCard,
+        input: CreateKanbanCanonCardInput,
     ) -> Result<KanbanCanonCard> {
-        require_admin(ctx).await?;
-        let card = service::create_card(&app(ctx).db, input).await?;
-        Ok(KanbanCanonCard(card))
+        let card = service::create_card(&app(ctx).db, &caller(ctx).await?, input.into()).await?;
+        Ok(card.into())
     }
 
     /// Admin only. `status` and/or `index` move the card on the canon.
@@ -523,17 +532,15 @@ impl KanbanMutation {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        input: CardChanges,
+        input: EditKanbanCanonCardInput,
     ) -> Result<KanbanCanonCard> {
-        require_admin(ctx).await?;
-        let card = service::edit_card(&app(ctx).db, id, input).await?;
-        Ok(KanbanCanonCard(card))
+        let card = service::edit_card(&app(ctx).db, &caller(ctx).await?, id, input.into()).await?;
+        Ok(card.into())
     }
 
     /// Admin only. Removes the card from the canon and from every board.
     async fn delete_kanban_canon_card(&self, ctx: &Context<'_>, id: Uuid) -> Result<bool> {
-        require_admin(ctx).await?;
-        service::delete_card(&app(ctx).db, id).await?;
+        service::delete_card(&app(ctx).db, &caller(ctx).await?, id).await?;
         Ok(true)
     }
 }

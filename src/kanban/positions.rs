@@ -19,43 +19,31 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(
-    async_graphql::Enum,
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-)]
-#[graphql(name = "KanbanCanonCardStatusEnum")]
-pub enum Column {
+/// A column of a kanban board (`KanbanCanonCardStatusEnum` in GraphQL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum KanbanColumn {
     Todo,
     Wip,
     Done,
 }
 
-impl Column {
-    pub const ALL: [Column; 3] = [Column::Todo, Column::Wip, Column::Done];
+impl KanbanColumn {
+    pub const ALL: [KanbanColumn; 3] = [KanbanColumn::Todo, KanbanColumn::Wip, KanbanColumn::Done];
 
     /// The value stored in `kanbanCanonCards.status`.
     pub fn as_stored(self) -> &'static str {
         match self {
-            Column::Todo => "TODO",
-            Column::Wip => "WIP",
-            Column::Done => "DONE",
+            KanbanColumn::Todo => "TODO",
+            KanbanColumn::Wip => "WIP",
+            KanbanColumn::Done => "DONE",
         }
     }
 
-    pub fn from_stored(value: &str) -> Column {
+    pub fn from_stored(value: &str) -> KanbanColumn {
         match value.to_ascii_uppercase().as_str() {
-            "WIP" => Column::Wip,
-            "DONE" => Column::Done,
-            _ => Column::Todo,
+            "WIP" => KanbanColumn::Wip,
+            "DONE" => KanbanColumn::Done,
+            _ => KanbanColumn::Todo,
         }
     }
 }
@@ -74,7 +62,7 @@ pub struct Positions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LiveCard {
     pub id: Uuid,
-    pub status: Column,
+    pub status: KanbanColumn,
 }
 
 impl Positions {
@@ -103,30 +91,32 @@ impl Positions {
         serde_json::json!({ "todo": self.todo, "wip": self.wip, "done": self.done })
     }
 
-    pub fn column(&self, column: Column) -> &Vec<Uuid> {
+    pub fn column(&self, column: KanbanColumn) -> &Vec<Uuid> {
         match column {
-            Column::Todo => &self.todo,
-            Column::Wip => &self.wip,
-            Column::Done => &self.done,
+            KanbanColumn::Todo => &self.todo,
+            KanbanColumn::Wip => &self.wip,
+            KanbanColumn::Done => &self.done,
         }
     }
 
-    pub fn column_mut(&mut self, column: Column) -> &mut Vec<Uuid> {
+    pub fn column_mut(&mut self, column: KanbanColumn) -> &mut Vec<Uuid> {
         match column {
-            Column::Todo => &mut self.todo,
-            Column::Wip => &mut self.wip,
-            Column::Done => &mut self.done,
+            KanbanColumn::Todo => &mut self.todo,
+            KanbanColumn::Wip => &mut self.wip,
+            KanbanColumn::Done => &mut self.done,
         }
     }
 
     pub fn contains(&self, id: Uuid) -> bool {
-        Column::ALL.iter().any(|c| self.column(*c).contains(&id))
+        KanbanColumn::ALL
+            .iter()
+            .any(|c| self.column(*c).contains(&id))
     }
 
     /// Removes a card wherever it is; true if it was there.
     pub fn remove(&mut self, id: Uuid) -> bool {
         let mut found = false;
-        for column in Column::ALL {
+        for column in KanbanColumn::ALL {
             let ids = self.column_mut(column);
             let before = ids.len();
             ids.retain(|c| *c != id);
@@ -136,7 +126,7 @@ impl Positions {
     }
 
     /// Moves (or adds) a card to `column` at `index`; an index past the end means the end.
-    pub fn place(&mut self, id: Uuid, column: Column, index: usize) {
+    pub fn place(&mut self, id: Uuid, column: KanbanColumn, index: usize) {
         self.remove(id);
         let ids = self.column_mut(column);
         let index = index.min(ids.len());
@@ -144,9 +134,9 @@ impl Positions {
     }
 
     /// The (column, index) of every id, first occurrence winning.
-    fn placements(&self) -> HashMap<Uuid, (Column, usize)> {
+    fn placements(&self) -> HashMap<Uuid, (KanbanColumn, usize)> {
         let mut placements = HashMap::new();
-        for column in Column::ALL {
+        for column in KanbanColumn::ALL {
             for (index, id) in self.column(column).iter().enumerate() {
                 placements.entry(*id).or_insert((column, index));
             }
@@ -179,7 +169,7 @@ fn overlay(user: &Positions, canon: &Positions, live: &[LiveCard]) -> Positions 
     let user_places = user.placements();
     let canon_places = canon.placements();
     // (column, index, from_canon, creation order) per card; sorting on it orders each column.
-    let mut placed: Vec<(Column, usize, bool, usize, Uuid)> = Vec::with_capacity(live.len());
+    let mut placed: Vec<(KanbanColumn, usize, bool, usize, Uuid)> = Vec::with_capacity(live.len());
     let mut seen = HashSet::with_capacity(live.len());
     for (order, card) in live.iter().enumerate() {
         if !seen.insert(card.id) {
@@ -205,12 +195,12 @@ fn overlay(user: &Positions, canon: &Positions, live: &[LiveCard]) -> Positions 
 /// `target` must be a board of exactly the live cards (as [`resolve`] returns).
 pub fn compact(target: &Positions, canon: &Positions, live: &[LiveCard]) -> Positions {
     let canon_board = canon_board(canon, live);
-    let canon_column: HashMap<Uuid, Column> = Column::ALL
+    let canon_column: HashMap<Uuid, KanbanColumn> = KanbanColumn::ALL
         .iter()
         .flat_map(|c| canon_board.column(*c).iter().map(move |id| (*id, *c)))
         .collect();
     let mut stored = Positions::default();
-    for column in Column::ALL {
+    for column in KanbanColumn::ALL {
         let wanted = target.column(column);
         // Every card that is not in its canon column must be stored.
         let required = wanted
@@ -236,10 +226,10 @@ pub fn compact(target: &Positions, canon: &Positions, live: &[LiveCard]) -> Posi
 fn resolve_column(
     stored: &Positions,
     canon_board: &Positions,
-    column: Column,
+    column: KanbanColumn,
     target: &Positions,
 ) -> Vec<Uuid> {
-    let stored_elsewhere: HashSet<Uuid> = Column::ALL
+    let stored_elsewhere: HashSet<Uuid> = KanbanColumn::ALL
         .iter()
         .filter(|c| **c != column)
         .flat_map(|c| target.column(*c).iter().copied())
@@ -265,7 +255,7 @@ pub fn move_on_board(
     canon: &Positions,
     live: &[LiveCard],
     card: Uuid,
-    column: Column,
+    column: KanbanColumn,
     index: usize,
 ) -> (Positions, Positions) {
     let mut board = resolve(stored, canon, live);
@@ -288,7 +278,7 @@ mod tests {
             .iter()
             .map(|id| LiveCard {
                 id: *id,
-                status: Column::Todo,
+                status: KanbanColumn::Todo,
             })
             .collect()
     }
@@ -315,20 +305,26 @@ mod tests {
             todo: c.clone(),
             ..Default::default()
         };
-        let (stored, board) =
-            move_on_board(&Positions::default(), &canon, &live, c[2], Column::Todo, 0);
+        let (stored, board) = move_on_board(
+            &Positions::default(),
+            &canon,
+            &live,
+            c[2],
+            KanbanColumn::Todo,
+            0,
+        );
         assert_eq!(board.todo, vec![c[2], c[0], c[1], c[3]]);
         assert_eq!(stored.todo, vec![c[2]], "only the moved card is stored");
         assert_eq!(resolve(&stored, &canon, &live), board);
 
         // The admin moves card 3 (which this user never moved) to the top of the canon.
-        canon.place(c[3], Column::Todo, 0);
+        canon.place(c[3], KanbanColumn::Todo, 0);
         assert_eq!(
             resolve(&stored, &canon, &live).todo,
             vec![c[2], c[3], c[0], c[1]]
         );
         // And to another column: the user sees that too.
-        canon.place(c[1], Column::Done, 0);
+        canon.place(c[1], KanbanColumn::Done, 0);
         let seen = resolve(&stored, &canon, &live);
         assert_eq!(seen.done, vec![c[1]]);
         assert_eq!(seen.todo, vec![c[2], c[3], c[0]]);
@@ -342,10 +338,16 @@ mod tests {
             ..Default::default()
         };
         let live = live_todo(&c[..3]);
-        let (stored, _) =
-            move_on_board(&Positions::default(), &canon, &live, c[0], Column::Done, 0);
-        canon.place(c[3], Column::Todo, 0);
-        canon.place(c[4], Column::Wip, 0);
+        let (stored, _) = move_on_board(
+            &Positions::default(),
+            &canon,
+            &live,
+            c[0],
+            KanbanColumn::Done,
+            0,
+        );
+        canon.place(c[3], KanbanColumn::Todo, 0);
+        canon.place(c[4], KanbanColumn::Wip, 0);
         let live = live_todo(&c);
         let seen = resolve(&stored, &canon, &live);
         assert_eq!(seen.todo[0], c[3]);
@@ -365,9 +367,9 @@ mod tests {
             todo: c.clone(),
             ..Default::default()
         };
-        p.place(c[0], Column::Todo, 99);
+        p.place(c[0], KanbanColumn::Todo, 99);
         assert_eq!(p.todo, vec![c[1], c[2], c[0]]);
-        p.place(c[1], Column::Wip, 7);
+        p.place(c[1], KanbanColumn::Wip, 7);
         assert_eq!(p.wip, vec![c[1]]);
     }
 
@@ -426,7 +428,7 @@ mod tests {
     }
 
     fn assert_board_is_exactly_the_live_cards(board: &Positions, live: &[LiveCard]) {
-        let mut seen: Vec<Uuid> = Column::ALL
+        let mut seen: Vec<Uuid> = KanbanColumn::ALL
             .iter()
             .flat_map(|c| board.column(*c).clone())
             .collect();
@@ -450,8 +452,8 @@ mod tests {
                     Op::CreateCard { column, index } => {
                         let id = Uuid::from_u128(next);
                         next += 1;
-                        live.push(LiveCard { id, status: Column::ALL[column] });
-                        canon.place(id, Column::ALL[column], index);
+                        live.push(LiveCard { id, status: KanbanColumn::ALL[column] });
+                        canon.place(id, KanbanColumn::ALL[column], index);
                     }
                     Op::DeleteCard { pick } if !live.is_empty() => {
                         let card = live.remove(pick % live.len());
@@ -462,13 +464,13 @@ mod tests {
                     }
                     Op::MoveOnCanon { pick, column, index } if !live.is_empty() => {
                         let card = live[pick % live.len()].id;
-                        canon.place(card, Column::ALL[column], index);
+                        canon.place(card, KanbanColumn::ALL[column], index);
                     }
                     Op::MoveOnBoard { user, pick, column, index } if !live.is_empty() => {
                         let card = live[pick % live.len()].id;
-                        let (stored, board) = move_on_board(&boards[user], &canon, &live, card, Column::ALL[column], index);
+                        let (stored, board) = move_on_board(&boards[user], &canon, &live, card, KanbanColumn::ALL[column], index);
                         // The user sees the card exactly where they put it.
-                        let target = board.column(Column::ALL[column]);
+                        let target = board.column(KanbanColumn::ALL[column]);
                         prop_assert_eq!(target[index.min(target.len() - 1)], card);
                         prop_assert_eq!(resolve(&stored, &canon, &live), board);
                         boards[user] = stored;
@@ -481,7 +483,7 @@ mod tests {
                     let seen = resolve(board, &canon, &live);
                     assert_board_is_exactly_the_live_cards(&seen, &live);
                     // Cards the user never arranged stay in their canon column.
-                    for column in Column::ALL {
+                    for column in KanbanColumn::ALL {
                         for id in canon_view.column(column).iter().filter(|id| !board.contains(**id)) {
                             prop_assert!(seen.column(column).contains(id));
                         }

@@ -33,6 +33,8 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+crate::soft_deletes!();
+
 impl Model {
     pub fn start_wall_clock(&self) -> NaiveDateTime {
         self.start_time.naive_utc()
@@ -44,7 +46,7 @@ impl Model {
 }
 
 /// The kinds of meet. Stored as upper-case text.
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MeetType {
     Hackathon,
     Workshop,
@@ -96,5 +98,12 @@ impl Model {
 
     pub fn end_instant(&self) -> chrono::DateTime<chrono::Utc> {
         super::time::to_instant(self.end_wall_clock(), self.zone())
+    }
+
+    pub fn register_link_status(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> super::time::RegisterLinkStatus {
+        super::time::register_link_status(self.start_instant(), self.end_instant(), now)
     }
 }

@@ -43,3 +43,5 @@ impl Related<super::entity::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crate::soft_deletes!();

@@ -1,11 +1,10 @@
 //! Meets and registrations: listing, admin CRUD, registering.
 
-use async_graphql::MaybeUndefined;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    Statement, TransactionSession,
 };
 use uuid::Uuid;
 
@@ -15,7 +14,9 @@ use super::{
     time::{parse_region, parse_wall_clock, to_instant},
 };
 use crate::{
+    auth::Caller,
     config::EmailConfig,
+    db::Db,
     email::enqueue,
     error::{AppError, AppResult},
     kanban::service as kanban,
@@ -23,9 +24,7 @@ use crate::{
     validation,
 };
 
-/// Everything needed to create a meet, as the API receives it.
-#[derive(async_graphql::InputObject)]
-#[graphql(name = "CreateMeetInput")]
+/// Everything needed to create a meet.
 pub struct NewMeet {
     pub meet_type: MeetType,
     pub title: String,
@@ -41,22 +40,21 @@ pub struct NewMeet {
     pub region: String,
 }
 
-/// A partial edit: fields left out stay as they are; `null` clears a nullable field.
-#[derive(async_graphql::InputObject, Default)]
-#[graphql(name = "EditMeetInput")]
+/// A partial edit: `None` leaves a field as it is; for nullable fields `Some(None)` clears it.
+#[derive(Default)]
 pub struct MeetChanges {
     pub meet_type: Option<MeetType>,
     pub title: Option<String>,
     pub description: Option<String>,
-    pub detailed_description: MaybeUndefined<String>,
+    pub detailed_description: Option<Option<String>>,
     pub instructions: Option<String>,
-    pub register_link: MaybeUndefined<String>,
+    pub register_link: Option<Option<String>>,
     pub cover_image_url: Option<String>,
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     pub region: Option<String>,
-    /// Attach a kanban canon, or `null` to detach it.
-    pub kanban_canon_id: MaybeUndefined<Uuid>,
+    /// Attach a kanban canon, or `Some(None)` to detach it.
+    pub kanban_canon_id: Option<Option<Uuid>>,
 }
 
 /// A validated start/end pair in a zone.
@@ -79,6 +77,7 @@ impl Schedule {
     }
 }
 
+/// Field lengths in characters: (min, max).
 const TITLE: (usize, usize) = (2, 64);
 const DESCRIPTION: (usize, usize) = (3, 2000);
 const INSTRUCTIONS: (usize, usize) = (3, 20_000);
@@ -88,32 +87,55 @@ fn stored(wall_clock: NaiveDateTime) -> chrono::DateTime<Utc> {
     Utc.from_utc_datetime(&wall_clock)
 }
 
+fn title(value: &str) -> AppResult<String> {
+    validation::text("title", value, TITLE.0, TITLE.1)
+}
+
+fn description(value: &str) -> AppResult<String> {
+    validation::text("description", value, DESCRIPTION.0, DESCRIPTION.1)
+}
+
+fn instructions(value: &str) -> AppResult<String> {
+    validation::text("instructions", value, INSTRUCTIONS.0, INSTRUCTIONS.1)
+}
+
+fn detailed_description(value: Option<&str>) -> AppResult<Option<String>> {
+    validation::optional_text(
+        "detailedDescription",
+        value,
+        DETAILED_DESCRIPTION.0,
+        DETAILED_DESCRIPTION.1,
+    )
+}
+
+fn optional_url(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => validation::url(field, v).map(Some),
+    }
+}
+
 pub async fn list(db: &impl ConnectionTrait) -> AppResult<Vec<Meet>> {
-    Ok(Meets::find()
-        .filter(Column::Deleted.eq(false))
+    Ok(Meets::live()
         .order_by_desc(Column::StartTime)
         .all(db)
         .await?)
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Meet>> {
-    Ok(Meets::find_by_id(id)
-        .filter(Column::Deleted.eq(false))
-        .one(db)
-        .await?)
+    Ok(Meets::live().filter(Column::Id.eq(id)).one(db).await?)
 }
 
 pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<Meet>> {
-    Ok(Meets::find()
+    Ok(Meets::live()
         .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(Column::Deleted.eq(false))
         .all(db)
         .await?)
 }
 
 async fn lock_for_update(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Meet> {
-    Meets::find_by_id(id)
-        .filter(Column::Deleted.eq(false))
+    Meets::live()
+        .filter(Column::Id.eq(id))
         .lock_exclusive()
         .one(db)
         .await?
@@ -130,12 +152,7 @@ async fn ensure_canon_exists(db: &impl ConnectionTrait, canon_id: Uuid) -> AppRe
     Ok(())
 }
 
-/// Creates a meet and queues its reminders in the same transaction.
-pub async fn create(
-    db: &DatabaseConnection,
-    input: NewMeet,
-    email: &EmailConfig,
-) -> AppResult<Meet> {
+fn validate_new(input: &NewMeet) -> AppResult<ActiveModel> {
     let schedule = Schedule {
         start: parse_wall_clock("startTime", &input.start_time)?,
         end: parse_wall_clock("endTime", &input.end_time)?,
@@ -143,28 +160,13 @@ pub async fn create(
     }
     .validate()?;
     let now = Utc::now();
-    let model = ActiveModel {
+    Ok(ActiveModel {
         id: Set(Uuid::new_v4()),
         meet_type: Set(input.meet_type.as_str().to_owned()),
-        title: Set(validation::text("title", &input.title, TITLE.0, TITLE.1)?),
-        description: Set(validation::text(
-            "description",
-            &input.description,
-            DESCRIPTION.0,
-            DESCRIPTION.1,
-        )?),
-        detailed_description: Set(validation::optional_text(
-            "detailedDescription",
-            input.detailed_description.as_deref(),
-            DETAILED_DESCRIPTION.0,
-            DETAILED_DESCRIPTION.1,
-        )?),
-        instructions: Set(validation::text(
-            "instructions",
-            &input.instructions,
-            INSTRUCTIONS.0,
-            INSTRUCTIONS.1,
-        )?),
+        title: Set(title(&input.title)?),
+        description: Set(description(&input.description)?),
+        detailed_description: Set(detailed_description(input.detailed_description.as_deref())?),
+        instructions: Set(instructions(&input.instructions)?),
         register_link: Set(optional_url(
             "registerLink",
             input.register_link.as_deref(),
@@ -177,91 +179,97 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         deleted: Set(false),
-    };
+    })
+}
+
+/// Admins only. Creates a meet and queues its reminders in the same transaction.
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    db: &impl Db,
+    caller: &Caller,
+    input: NewMeet,
+    email: &EmailConfig,
+) -> AppResult<Meet> {
+    caller.require_admin()?;
+    let model = validate_new(&input)?;
     let txn = db.begin().await?;
     let meet = model.insert(&txn).await?;
     enqueue::on_meet_created(&txn, &meet, email).await?;
     txn.commit().await?;
+    tracing::info!(meet_id = %meet.id, "meet created");
     Ok(meet)
 }
 
-fn optional_url(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => validation::url(field, v).map(Some),
-    }
-}
-
-/// Applies an edit; when the time, region or type changes, pending reminders are rescheduled in
-/// the same transaction.
-pub async fn edit(
-    db: &DatabaseConnection,
-    id: Uuid,
-    changes: MeetChanges,
-    email: &EmailConfig,
-) -> AppResult<Meet> {
-    let txn = db.begin().await?;
-    let current = lock_for_update(&txn, id).await?;
-    let mut model: ActiveModel = current.clone().into();
-
+/// Sets the text fields an edit names on `model`.
+fn apply_text_changes(model: &mut ActiveModel, changes: &MeetChanges) -> AppResult<()> {
     if let Some(meet_type) = changes.meet_type {
         model.meet_type = Set(meet_type.as_str().to_owned());
     }
-    if let Some(title) = &changes.title {
-        model.title = Set(validation::text("title", title, TITLE.0, TITLE.1)?);
+    if let Some(value) = &changes.title {
+        model.title = Set(title(value)?);
     }
-    if let Some(description) = &changes.description {
-        model.description = Set(validation::text(
-            "description",
-            description,
-            DESCRIPTION.0,
-            DESCRIPTION.1,
-        )?);
+    if let Some(value) = &changes.description {
+        model.description = Set(description(value)?);
     }
-    if let Some(detailed) = changes.detailed_description.as_opt_deref() {
-        model.detailed_description = Set(validation::optional_text(
-            "detailedDescription",
-            detailed,
-            DETAILED_DESCRIPTION.0,
-            DETAILED_DESCRIPTION.1,
-        )?);
+    if let Some(value) = &changes.detailed_description {
+        model.detailed_description = Set(detailed_description(value.as_deref())?);
     }
-    if let Some(instructions) = &changes.instructions {
-        model.instructions = Set(validation::text(
-            "instructions",
-            instructions,
-            INSTRUCTIONS.0,
-            INSTRUCTIONS.1,
-        )?);
+    if let Some(value) = &changes.instructions {
+        model.instructions = Set(instructions(value)?);
     }
-    if let Some(link) = changes.register_link.as_opt_deref() {
-        model.register_link = Set(optional_url("registerLink", link)?);
+    if let Some(link) = &changes.register_link {
+        model.register_link = Set(optional_url("registerLink", link.as_deref())?);
     }
     if let Some(cover) = &changes.cover_image_url {
         model.cover_image_url = Set(validation::url("coverImageUrl", cover)?);
     }
-    if let Some(canon_id) = changes.kanban_canon_id.as_opt_ref().map(|id| id.copied()) {
+    Ok(())
+}
+
+/// The schedule after an edit, or `None` when the edit leaves start, end and region alone.
+fn changed_schedule(current: &Meet, changes: &MeetChanges) -> AppResult<Option<Schedule>> {
+    if changes.start_time.is_none() && changes.end_time.is_none() && changes.region.is_none() {
+        return Ok(None);
+    }
+    let schedule = Schedule {
+        start: match &changes.start_time {
+            Some(s) => parse_wall_clock("startTime", s)?,
+            None => current.start_wall_clock(),
+        },
+        end: match &changes.end_time {
+            Some(s) => parse_wall_clock("endTime", s)?,
+            None => current.end_wall_clock(),
+        },
+        zone: match &changes.region {
+            Some(r) => parse_region("region", r)?,
+            None => current.zone(),
+        },
+    };
+    schedule.validate().map(Some)
+}
+
+/// Admins only. Applies an edit; when the time, region or type changes, pending reminders are
+/// rescheduled in the same transaction.
+#[tracing::instrument(skip_all, fields(meet_id = %id))]
+pub async fn edit(
+    db: &impl Db,
+    caller: &Caller,
+    id: Uuid,
+    changes: MeetChanges,
+    email: &EmailConfig,
+) -> AppResult<Meet> {
+    caller.require_admin()?;
+    let txn = db.begin().await?;
+    let current = lock_for_update(&txn, id).await?;
+    let mut model: ActiveModel = current.clone().into();
+    apply_text_changes(&mut model, &changes)?;
+    if let Some(canon_id) = changes.kanban_canon_id {
         if let Some(canon_id) = canon_id {
             ensure_canon_exists(&txn, canon_id).await?;
         }
         model.kanban_canon_id = Set(canon_id);
     }
-    if changes.start_time.is_some() || changes.end_time.is_some() || changes.region.is_some() {
-        let schedule = Schedule {
-            start: match &changes.start_time {
-                Some(s) => parse_wall_clock("startTime", s)?,
-                None => current.start_wall_clock(),
-            },
-            end: match &changes.end_time {
-                Some(s) => parse_wall_clock("endTime", s)?,
-                None => current.end_wall_clock(),
-            },
-            zone: match &changes.region {
-                Some(r) => parse_region("region", r)?,
-                None => current.zone(),
-            },
-        }
-        .validate()?;
+    if let Some(schedule) = changed_schedule(&current, &changes)? {
         model.start_time = Set(stored(schedule.start));
         model.end_time = Set(stored(schedule.end));
         model.region = Set(schedule.zone.name().to_owned());
@@ -279,8 +287,10 @@ pub async fn edit(
     Ok(meet)
 }
 
-/// Soft-deletes a meet and cancels its emails that have not gone out.
-pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<()> {
+/// Admins only. Soft-deletes a meet and cancels its emails that have not gone out.
+#[tracing::instrument(skip_all, fields(meet_id = %id))]
+pub async fn delete(db: &impl Db, caller: &Caller, id: Uuid) -> AppResult<()> {
+    caller.require_admin()?;
     let txn = db.begin().await?;
     let meet = lock_for_update(&txn, id).await?;
     enqueue::on_meet_deleted(&txn, meet.id).await?;
@@ -292,15 +302,17 @@ pub async fn delete(db: &DatabaseConnection, id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-/// Registers `user` for a meet and queues the confirmation email in the same transaction. A second
-/// registration is an error; a registration that was soft-deleted is revived (the UNIQUE
+/// Registers the caller for a meet and queues the confirmation email in the same transaction. A
+/// second registration is an error; a registration that was soft-deleted is revived (the UNIQUE
 /// (userId, meetId) constraint allows only one row).
+#[tracing::instrument(skip_all, fields(meet_id = %meet_id))]
 pub async fn register(
-    db: &DatabaseConnection,
-    user: &User,
+    db: &impl Db,
+    caller: &Caller,
     meet_id: Uuid,
     email: &EmailConfig,
 ) -> AppResult<registration::Model> {
+    let user = caller.require_user()?;
     let txn = db.begin().await?;
     let meet = find(&txn, meet_id)
         .await?
@@ -313,7 +325,7 @@ pub async fn register(
                ON CONFLICT ("userId", "meetId") DO UPDATE
                  SET deleted = false, "updatedAt" = now()
                  WHERE "meetRegistrations".deleted
-               RETURNING id"#,
+               RETURNING *"#,
             [Uuid::new_v4().into(), user.id.into(), meet.id.into()],
         ))
         .await?;
@@ -323,11 +335,8 @@ pub async fn register(
             "You are already registered for this meet",
         ));
     };
-    let registration_id: Uuid = row.try_get("", "id")?;
-    let registration = registration::Entity::find_by_id(registration_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::internal("registration vanished inside its transaction"))?;
+    let registration =
+        <registration::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
     enqueue::on_registration(&txn, user.id, &meet, email).await?;
     txn.commit().await?;
     Ok(registration)
@@ -335,14 +344,13 @@ pub async fn register(
 
 /// `(meetId, user)` for every active registration of active users to the given meets, oldest
 /// registration first.
-pub async fn registrants_of(
+pub async fn list_registrants(
     db: &impl ConnectionTrait,
     meet_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, User)>> {
-    let rows = registration::Entity::find()
+    let rows = registration::Entity::live()
         .find_also_related(users::Entity)
         .filter(registration::Column::MeetId.is_in(meet_ids.iter().copied()))
-        .filter(registration::Column::Deleted.eq(false))
         .filter(users::Column::Deleted.eq(false))
         .order_by_asc(registration::Column::CreatedAt)
         .all(db)
@@ -354,14 +362,13 @@ pub async fn registrants_of(
 }
 
 /// `(userId, meet)` for the active meets the given users are registered for, newest start first.
-pub async fn registered_meets_of(
+pub async fn list_registered_meets(
     db: &impl ConnectionTrait,
     user_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Meet)>> {
-    let rows = registration::Entity::find()
+    let rows = registration::Entity::live()
         .find_also_related(entity::Entity)
         .filter(registration::Column::UserId.is_in(user_ids.iter().copied()))
-        .filter(registration::Column::Deleted.eq(false))
         .filter(Column::Deleted.eq(false))
         .order_by_desc(Column::StartTime)
         .all(db)

@@ -83,7 +83,7 @@ pub fn to_instant(wall_clock: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
     }
 }
 
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegisterLinkStatus {
     Waiting,
     Open,

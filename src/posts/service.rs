@@ -1,14 +1,16 @@
 //! Posts, newest first. Posts of deleted accounts are hidden with their author.
 
+use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Select, Set,
 };
 use uuid::Uuid;
 
-use super::entity::{Column, Entity as Posts, Model as Post, Relation};
-use crate::{error::AppResult, users::entity as users};
+use super::entity::{ActiveModel, Column, Entity as Posts, Model as Post, Relation};
+use crate::{auth::Caller, error::AppResult, users::entity as users, validation};
 
+/// Posts whose author is an active account.
 fn visible() -> Select<Posts> {
     Posts::find()
         .join(JoinType::InnerJoin, Relation::User.def())
@@ -27,10 +29,30 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Post>
     Ok(visible().filter(Column::Id.eq(id)).one(db).await?)
 }
 
-pub async fn of_users(db: &impl ConnectionTrait, user_ids: &[Uuid]) -> AppResult<Vec<Post>> {
-    Ok(visible()
+/// `(userId, post)` for the given users' posts, newest first.
+pub async fn list_by_user(
+    db: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, Post)>> {
+    let posts = visible()
         .filter(Column::UserId.is_in(user_ids.iter().copied()))
         .order_by_desc(Column::CreatedAt)
         .all(db)
-        .await?)
+        .await?;
+    Ok(posts.into_iter().map(|p| (p.user_id, p)).collect())
+}
+
+/// Writes a post as the caller (the API has no mutation for it; the seed data uses it).
+pub async fn create(db: &impl ConnectionTrait, caller: &Caller, body: &str) -> AppResult<Post> {
+    let author = caller.require_user()?;
+    let now = Utc::now();
+    Ok(ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(author.id),
+        body: Set(validation::text("body", body, 1, 5000)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?)
 }

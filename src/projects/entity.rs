@@ -28,3 +28,5 @@ pub enum Relation {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crate::soft_deletes!();

@@ -31,3 +31,5 @@ impl Related<super::media_asset::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crate::soft_deletes!();

@@ -1,9 +1,9 @@
 //! Projects: listing, submitting (with media assets), deleting.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Select, Set, TransactionSession,
 };
 use uuid::Uuid;
 
@@ -13,17 +13,15 @@ use super::{
     project_media_asset,
 };
 use crate::{
+    auth::Caller,
+    db::Db,
     error::{AppError, AppResult},
     meets::service as meets,
-    users::{
-        entity::{self as users, Model as User},
-        service as user_service,
-    },
+    users::{entity as users, service as user_service},
     validation,
 };
 
-#[derive(async_graphql::InputObject)]
-#[graphql(name = "CreateProjectInput")]
+/// A project to submit.
 pub struct NewProject {
     /// Honoured for admins only (submitting on someone's behalf).
     pub user_id: Option<Uuid>,
@@ -32,16 +30,15 @@ pub struct NewProject {
     pub source_code_url: String,
     pub live_url: String,
     /// Cloudinary public ids of the project's images/videos, in display order.
-    pub cloudinary_public_ids: Option<Vec<String>>,
+    pub cloudinary_public_ids: Vec<String>,
 }
 
-const MAX_MEDIA_ASSETS: usize = 50;
+pub const MAX_MEDIA_ASSETS: usize = 50;
 
 /// Active projects of active users.
 fn visible() -> Select<Projects> {
-    Projects::find()
+    Projects::live()
         .join(JoinType::InnerJoin, Relation::User.def())
-        .filter(Column::Deleted.eq(false))
         .filter(users::Column::Deleted.eq(false))
 }
 
@@ -64,6 +61,7 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Proje
     Ok(visible().filter(Column::Id.eq(id)).one(db).await?)
 }
 
+/// Visible projects by id, newest first.
 pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<Project>> {
     Ok(visible()
         .filter(Column::Id.is_in(ids.iter().copied()))
@@ -72,31 +70,43 @@ pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec
         .await?)
 }
 
-pub async fn of_meets(db: &impl ConnectionTrait, meet_ids: &[Uuid]) -> AppResult<Vec<Project>> {
-    Ok(visible()
+/// `(meetId, project)` for the given meets' visible projects, newest first.
+pub async fn list_by_meet(
+    db: &impl ConnectionTrait,
+    meet_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, Project)>> {
+    let projects = visible()
         .filter(Column::MeetId.is_in(meet_ids.iter().copied()))
         .order_by_desc(Column::CreatedAt)
         .all(db)
-        .await?)
+        .await?;
+    Ok(projects
+        .into_iter()
+        .filter_map(|p| p.meet_id.map(|meet_id| (meet_id, p)))
+        .collect())
 }
 
-pub async fn of_users(db: &impl ConnectionTrait, user_ids: &[Uuid]) -> AppResult<Vec<Project>> {
-    Ok(visible()
+/// `(userId, project)` for the given users' visible projects, newest first.
+pub async fn list_by_user(
+    db: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, Project)>> {
+    let projects = visible()
         .filter(Column::UserId.is_in(user_ids.iter().copied()))
         .order_by_desc(Column::CreatedAt)
         .all(db)
-        .await?)
+        .await?;
+    Ok(projects.into_iter().map(|p| (p.user_id, p)).collect())
 }
 
 /// `(projectId, asset)` for the given projects' active assets, in `index` order.
-pub async fn media_assets_of(
+pub async fn list_media_assets(
     db: &impl ConnectionTrait,
     project_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, MediaAsset)>> {
-    let rows = project_media_asset::Entity::find()
+    let rows = project_media_asset::Entity::live()
         .find_also_related(media_asset::Entity)
         .filter(project_media_asset::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .filter(project_media_asset::Column::Deleted.eq(false))
         .filter(media_asset::Column::Deleted.eq(false))
         .order_by_asc(media_asset::Column::Index)
         .order_by_asc(media_asset::Column::CreatedAt)
@@ -108,40 +118,99 @@ pub async fn media_assets_of(
         .collect())
 }
 
-/// Submits a project. Only admins may submit on someone else's behalf (`user_id`); for everyone
-/// else it is ignored. The project, its assets and their links are written in one transaction.
-pub async fn create(
-    db: &DatabaseConnection,
-    actor: &User,
-    input: NewProject,
-) -> AppResult<Project> {
-    let title = validation::text("title", &input.title, 1, 64)?;
-    let source_code_url = validation::url("sourceCodeUrl", &input.source_code_url)?;
-    let live_url = validation::url("liveUrl", &input.live_url)?;
-    let public_ids = input.cloudinary_public_ids.unwrap_or_default();
-    if public_ids.len() > MAX_MEDIA_ASSETS {
+/// The validated fields of a submission.
+struct Submission {
+    title: String,
+    source_code_url: String,
+    live_url: String,
+    public_ids: Vec<String>,
+}
+
+fn validate(input: &NewProject) -> AppResult<Submission> {
+    if input.cloudinary_public_ids.len() > MAX_MEDIA_ASSETS {
         return Err(AppError::bad_input(
             "cloudinaryPublicIds",
             format!("a project can have at most {MAX_MEDIA_ASSETS} media assets"),
         ));
     }
-    let public_ids = public_ids
-        .iter()
-        .map(|id| validation::text("cloudinaryPublicIds", id, 1, 255))
-        .collect::<AppResult<Vec<_>>>()?;
+    Ok(Submission {
+        title: validation::text("title", &input.title, 1, 64)?,
+        source_code_url: validation::url("sourceCodeUrl", &input.source_code_url)?,
+        live_url: validation::url("liveUrl", &input.live_url)?,
+        public_ids: input
+            .cloudinary_public_ids
+            .iter()
+            .map(|id| validation::text("cloudinaryPublicIds", id, 1, 255))
+            .collect::<AppResult<Vec<_>>>()?,
+    })
+}
 
-    let txn = db.begin().await?;
-    let owner_id = match input.user_id {
-        Some(user_id) if actor.is_admin && user_id != actor.id => {
-            user_service::find_active(&txn, user_id)
-                .await?
-                .ok_or_else(|| {
-                    AppError::bad_input("userId", "userId does not refer to an existing user")
-                })?
-                .id
+/// Whose project this is: admins may name another user; for everyone else `userId` is ignored.
+async fn owner_of(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    input: &NewProject,
+) -> AppResult<Uuid> {
+    let actor = caller.require_user()?;
+    match input.user_id {
+        Some(user_id) if caller.is_admin() && user_id != actor.id => {
+            let owner = user_service::find(db, user_id).await?.ok_or_else(|| {
+                AppError::bad_input("userId", "userId does not refer to an existing user")
+            })?;
+            Ok(owner.id)
         }
-        _ => actor.id,
-    };
+        _ => Ok(actor.id),
+    }
+}
+
+async fn insert_media_assets(
+    db: &impl ConnectionTrait,
+    project: &Project,
+    public_ids: Vec<String>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if public_ids.is_empty() {
+        return Ok(());
+    }
+    let assets: Vec<media_asset::ActiveModel> = public_ids
+        .into_iter()
+        .enumerate()
+        .map(|(index, public_id)| media_asset::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(project.user_id),
+            cloudinary_public_id: Set(public_id),
+            index: Set(Some(index as i32)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted: Set(false),
+        })
+        .collect();
+    let links: Vec<project_media_asset::ActiveModel> = assets
+        .iter()
+        .map(|asset| project_media_asset::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            project_id: Set(project.id),
+            media_asset_id: asset.id.clone(),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted: Set(false),
+        })
+        .collect();
+    media_asset::Entity::insert_many(assets).exec(db).await?;
+    project_media_asset::Entity::insert_many(links)
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Logged-in users. Submits a project; the project, its assets and their links are written in
+/// one transaction.
+#[tracing::instrument(skip_all)]
+pub async fn create(db: &impl Db, caller: &Caller, input: NewProject) -> AppResult<Project> {
+    caller.require_user()?;
+    let submission = validate(&input)?;
+    let txn = db.begin().await?;
+    let owner_id = owner_of(&txn, caller, &input).await?;
     if let Some(meet_id) = input.meet_id
         && meets::find(&txn, meet_id).await?.is_none()
     {
@@ -155,64 +224,36 @@ pub async fn create(
         id: Set(Uuid::new_v4()),
         user_id: Set(owner_id),
         meet_id: Set(input.meet_id),
-        title: Set(title),
-        source_code_url: Set(source_code_url),
-        live_url: Set(live_url),
+        title: Set(submission.title),
+        source_code_url: Set(submission.source_code_url),
+        live_url: Set(submission.live_url),
         created_at: Set(now),
         updated_at: Set(now),
         deleted: Set(false),
     }
     .insert(&txn)
     .await?;
-
-    if !public_ids.is_empty() {
-        let assets: Vec<media_asset::ActiveModel> = public_ids
-            .into_iter()
-            .enumerate()
-            .map(|(index, public_id)| media_asset::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                user_id: Set(owner_id),
-                cloudinary_public_id: Set(public_id),
-                index: Set(Some(index as i32)),
-                created_at: Set(now),
-                updated_at: Set(now),
-                deleted: Set(false),
-            })
-            .collect();
-        let links: Vec<project_media_asset::ActiveModel> = assets
-            .iter()
-            .map(|asset| project_media_asset::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                project_id: Set(project.id),
-                media_asset_id: asset.id.clone(),
-                created_at: Set(now),
-                updated_at: Set(now),
-                deleted: Set(false),
-            })
-            .collect();
-        media_asset::Entity::insert_many(assets).exec(&txn).await?;
-        project_media_asset::Entity::insert_many(links)
-            .exec(&txn)
-            .await?;
-    }
+    insert_media_assets(&txn, &project, submission.public_ids, now).await?;
     txn.commit().await?;
+    tracing::info!(project_id = %project.id, "project submitted");
     Ok(project)
 }
 
-/// Soft-deletes a project; only its owner or an admin may.
-pub async fn delete(db: &DatabaseConnection, actor: &User, id: Uuid) -> AppResult<()> {
+/// The project's owner or an admin. Soft-deletes a project.
+#[tracing::instrument(skip_all, fields(project_id = %id))]
+pub async fn delete(db: &impl Db, caller: &Caller, id: Uuid) -> AppResult<()> {
+    caller.require_user()?;
     let txn = db.begin().await?;
-    let project = Projects::find_by_id(id)
-        .filter(Column::Deleted.eq(false))
+    let project = Projects::live()
+        .filter(Column::Id.eq(id))
         .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("Project"))?;
-    if project.user_id != actor.id && !actor.is_admin {
-        return Err(AppError::forbidden(
-            "Only the project's owner or an admin can delete it",
-        ));
-    }
+    caller.require_owner_or_admin(
+        project.user_id,
+        "Only the project's owner or an admin can delete it",
+    )?;
     let mut model: ActiveModel = project.into();
     model.deleted = Set(true);
     model.updated_at = Set(Utc::now());

@@ -1,132 +1,158 @@
 //! GraphQL for users: `PublicUser`, `PrivateUser`, `me`, `user`, `login`, `logout`, `register`.
 
-use std::collections::HashMap;
-
-use async_graphql::{Context, Object, Result, dataloader::Loader};
+use async_graphql::{ComplexObject, Context, InputObject, Object, Result, SimpleObject};
 use uuid::Uuid;
 
-use super::{entity::Model as User, service};
+use super::{
+    entity::Model as User,
+    service::{self, NewAccount},
+};
 use crate::{
-    graphql::limits::list_complexity,
     graphql::{
-        context::{app, client_address, current_user, loaders, session},
-        loader::{DbLoader, LoadError, ids, into_load_error},
+        context::{app, caller, client_address, session},
+        limits::list_complexity,
         scalars::DateTime,
     },
-    meets::graphql::{Meet, registered_meets_of},
-    posts::graphql::{Post, posts_of_user},
-    projects::graphql::{Project, projects_of_user},
-    relation_key,
+    loader,
+    meets::graphql::{Meet, RegisteredMeetsOfUser},
+    posts::graphql::{Post, PostsOfUser},
+    projects::graphql::{Project, ProjectsOfUser},
 };
 
-relation_key!(
+loader!(
     /// A non-deleted user by id.
-    UserById
+    UserById: one User = service::find_many, |user| user.id
 );
 
-impl Loader<UserById> for DbLoader {
-    type Value = User;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, User>, LoadError> {
-        self.fetch_once(keys, |db, keys| async move {
-            let users = service::find_active_many(&db, &ids(&keys))
-                .await
-                .map_err(into_load_error)?;
-            Ok(users.into_iter().map(|u| (UserById(u.id), u)).collect())
-        })
-        .await
+impl UserById {
+    pub async fn load_public(ctx: &Context<'_>, id: Uuid) -> Result<Option<PublicUser>> {
+        Ok(Self::load(ctx, id).await?.map(PublicUser::from))
     }
-}
-
-pub async fn public_user(ctx: &Context<'_>, id: Uuid) -> Result<Option<PublicUser>> {
-    Ok(loaders(ctx)
-        .load_one(UserById(id))
-        .await
-        .map_err(crate::error::AppError::from)?
-        .map(PublicUser))
 }
 
 /// A user as anyone may see them: never their email.
-pub struct PublicUser(pub User);
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct PublicUser {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_admin: bool,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
 
-#[Object]
-impl PublicUser {
-    async fn id(&self) -> Uuid {
-        self.0.id
-    }
-    async fn first_name(&self) -> &str {
-        &self.0.first_name
-    }
-    async fn last_name(&self) -> &str {
-        &self.0.last_name
-    }
-    async fn is_admin(&self) -> bool {
-        self.0.is_admin
-    }
-    async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
-    }
-    async fn updated_at(&self) -> DateTime {
-        self.0.updated_at.into()
-    }
-    #[graphql(complexity = "list_complexity(child_complexity)")]
-    async fn registered_meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Meet>>> {
-        Ok(Some(registered_meets_of(ctx, self.0.id).await?))
-    }
-    #[graphql(complexity = "list_complexity(child_complexity)")]
-    async fn posts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Post>>>> {
-        Ok(Some(posts_of_user(ctx, self.0.id).await?))
-    }
-    #[graphql(complexity = "list_complexity(child_complexity)")]
-    async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
-        Ok(Some(projects_of_user(ctx, self.0.id).await?))
+impl From<User> for PublicUser {
+    fn from(user: User) -> Self {
+        PublicUser {
+            id: user.id,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            is_admin: user.is_admin,
+            created_at: user.created_at.into(),
+            updated_at: user.updated_at.into(),
+        }
     }
 }
 
-/// The logged-in user's own view, with email and (right after login/register) the session token.
+/// The relations both user views share.
+async fn registered_meets(ctx: &Context<'_>, id: Uuid) -> Result<Option<Vec<Meet>>> {
+    let meets = RegisteredMeetsOfUser::load(ctx, id).await?;
+    Ok(Some(meets.into_iter().map(Meet::from).collect()))
+}
+
+async fn posts(ctx: &Context<'_>, id: Uuid) -> Result<Option<Vec<Option<Post>>>> {
+    let posts = PostsOfUser::load(ctx, id).await?;
+    Ok(Some(posts.into_iter().map(|p| Some(p.into())).collect()))
+}
+
+async fn projects(ctx: &Context<'_>, id: Uuid) -> Result<Option<Vec<Project>>> {
+    let projects = ProjectsOfUser::load(ctx, id).await?;
+    Ok(Some(projects.into_iter().map(Project::from).collect()))
+}
+
+#[ComplexObject]
+impl PublicUser {
+    #[graphql(complexity = "list_complexity(child_complexity)")]
+    async fn registered_meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Meet>>> {
+        registered_meets(ctx, self.id).await
+    }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
+    async fn posts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Post>>>> {
+        posts(ctx, self.id).await
+    }
+    #[graphql(complexity = "list_complexity(child_complexity)")]
+    async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
+        projects(ctx, self.id).await
+    }
+}
+
+/// The logged-in user's own view, with email and (when `SESSION_TOKEN_IN_RESPONSE` is on, right
+/// after login/register) the session token.
+#[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct PrivateUser {
-    pub user: User,
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    pub is_admin: bool,
     pub token: Option<String>,
 }
 
-#[Object]
 impl PrivateUser {
-    async fn id(&self) -> Uuid {
-        self.user.id
+    fn new(user: User, token: Option<String>) -> Self {
+        PrivateUser {
+            id: user.id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            created_at: user.created_at.into(),
+            updated_at: user.updated_at.into(),
+            is_admin: user.is_admin,
+            token,
+        }
     }
-    async fn email(&self) -> &str {
-        &self.user.email
-    }
-    async fn first_name(&self) -> &str {
-        &self.user.first_name
-    }
-    async fn last_name(&self) -> &str {
-        &self.user.last_name
-    }
-    async fn created_at(&self) -> DateTime {
-        self.user.created_at.into()
-    }
-    async fn updated_at(&self) -> DateTime {
-        self.user.updated_at.into()
-    }
-    async fn is_admin(&self) -> bool {
-        self.user.is_admin
-    }
-    async fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
+}
+
+#[ComplexObject]
+impl PrivateUser {
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn registered_meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Meet>>> {
-        Ok(Some(registered_meets_of(ctx, self.user.id).await?))
+        registered_meets(ctx, self.id).await
     }
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn posts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Post>>>> {
-        Ok(Some(posts_of_user(ctx, self.user.id).await?))
+        posts(ctx, self.id).await
     }
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn projects(&self, ctx: &Context<'_>) -> Result<Option<Vec<Project>>> {
-        Ok(Some(projects_of_user(ctx, self.user.id).await?))
+        projects(ctx, self.id).await
+    }
+}
+
+#[derive(InputObject)]
+pub struct UserRegistrationInput {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[graphql(secret)]
+    pub password: String,
+    #[graphql(secret)]
+    pub password_confirmation: String,
+}
+
+impl From<UserRegistrationInput> for NewAccount {
+    fn from(input: UserRegistrationInput) -> Self {
+        NewAccount {
+            email: input.email,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            password: input.password,
+            password_confirmation: input.password_confirmation,
+        }
     }
 }
 
@@ -137,15 +163,13 @@ pub struct UserQuery;
 impl UserQuery {
     /// A user's public profile; null when there is no such (active) account.
     async fn user(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<PublicUser>> {
-        public_user(ctx, id).await
+        UserById::load_public(ctx, id).await
     }
 
     /// The logged-in user; `UNAUTHENTICATED` when logged out.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<PrivateUser>> {
-        let user = current_user(ctx)
-            .await?
-            .ok_or_else(crate::error::AppError::unauthenticated)?;
-        Ok(Some(PrivateUser { user, token: None }))
+        let user = service::me(&caller(ctx).await?)?;
+        Ok(Some(PrivateUser::new(user, None)))
     }
 }
 
@@ -154,7 +178,7 @@ impl UserQuery {
 fn logged_in(ctx: &Context<'_>, user: User) -> Result<PrivateUser> {
     let token = session(ctx).log_in(&user)?;
     let token = app(ctx).config.graphql.token_in_response.then_some(token);
-    Ok(PrivateUser { user, token })
+    Ok(PrivateUser::new(user, token))
 }
 
 #[derive(Default)]
@@ -168,7 +192,7 @@ impl UserMutation {
         &self,
         ctx: &Context<'_>,
         email: String,
-        password: String,
+        #[graphql(secret)] password: String,
     ) -> Result<PrivateUser> {
         let state = app(ctx);
         let user = service::authenticate(
@@ -193,10 +217,10 @@ impl UserMutation {
     async fn register(
         &self,
         ctx: &Context<'_>,
-        input: service::Registration,
+        input: UserRegistrationInput,
     ) -> Result<PrivateUser> {
         let state = app(ctx);
-        let user = service::register(&state.db, &state.passwords, input).await?;
+        let user = service::register(&state.db, &state.passwords, input.into()).await?;
         logged_in(ctx, user)
     }
 }

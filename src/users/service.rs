@@ -11,15 +11,14 @@ use super::entity::{ActiveModel, Column, Entity as Users, Model as User};
 use std::net::IpAddr;
 
 use crate::{
-    auth::{PasswordHasher, password::Verification, throttle},
+    auth::{Caller, PasswordHasher, password::Verification, throttle},
     config::LoginLimits,
     error::{AppError, AppResult},
     validation,
 };
 
-#[derive(async_graphql::InputObject)]
-#[graphql(name = "UserRegistrationInput")]
-pub struct Registration {
+/// A new account.
+pub struct NewAccount {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
@@ -27,19 +26,33 @@ pub struct Registration {
     pub password_confirmation: String,
 }
 
-pub async fn find_active(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<User>> {
-    Ok(Users::find_by_id(id)
-        .filter(Column::Deleted.eq(false))
-        .one(db)
+/// An active (not deleted) account.
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<User>> {
+    Ok(Users::live().filter(Column::Id.eq(id)).one(db).await?)
+}
+
+pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<User>> {
+    Ok(Users::live()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
         .await?)
 }
 
-pub async fn find_active_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<User>> {
-    Ok(Users::find()
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(Column::Deleted.eq(false))
-        .all(db)
-        .await?)
+/// Gives an account admin rights. For setup tools (the seed data): the API has no way to do it,
+/// as the Node backend had none.
+pub async fn make_admin(db: &impl ConnectionTrait, id: Uuid) -> AppResult<User> {
+    let user = find(db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))?;
+    let mut model: ActiveModel = user.into();
+    model.is_admin = Set(true);
+    model.updated_at = Set(Utc::now());
+    Ok(model.update(db).await?)
+}
+
+/// The caller's own account: `UNAUTHENTICATED` when logged out.
+pub fn me(caller: &Caller) -> AppResult<User> {
+    caller.require_user().cloned()
 }
 
 /// The row with this email (case-insensitive), deleted or not: the UNIQUE constraint covers
@@ -68,10 +81,11 @@ fn validate_password(password: &str, confirmation: &str) -> AppResult<()> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn register(
     db: &impl ConnectionTrait,
     passwords: &PasswordHasher,
-    input: Registration,
+    input: NewAccount,
 ) -> AppResult<User> {
     let email = validation::email("email", &input.email)?;
     let first_name = validation::text("firstName", &input.first_name, 1, 32)?;
@@ -112,6 +126,7 @@ const MAX_LOGIN_EMAIL_CHARS: usize = 320;
 /// Checks credentials within the failed-login limits of the account and of the `client`
 /// address. An unknown email and a wrong password fail identically, and take about as long as
 /// each other (the unknown case verifies against a decoy hash).
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     passwords: &PasswordHasher,

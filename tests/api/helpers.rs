@@ -167,6 +167,8 @@ pub fn password_hash() -> &'static str {
 
 pub struct TestApp {
     pub address: String,
+    /// The server's configuration.
+    pub config: Config,
     pub db: DatabaseConnection,
     pub db_name: String,
     pub statements: Arc<AtomicUsize>,
@@ -219,7 +221,7 @@ impl TestApp {
             .await
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(connection.clone(), config);
+        let state = AppState::new(connection.clone(), config.clone());
         tokio::spawn(async move {
             mintbean::http::serve_until(state, listener, std::future::pending())
                 .await
@@ -227,6 +229,7 @@ impl TestApp {
         });
         TestApp {
             address,
+            config,
             db: connection,
             db_name,
             statements,
@@ -356,16 +359,18 @@ impl TestApp {
         client
     }
 
-    /// Loads the development seed data into this test's database.
-    pub async fn seed(&self) {
+    /// Loads the development seed data into this test's database (once: it seeds only a
+    /// database without users).
+    pub async fn seed(&self) -> mintbean::seed::SeedOutcome {
         let passwords = mintbean::auth::PasswordHasher::new(2);
         mintbean::seed::seed_if_empty(
             &self.db,
             &passwords,
+            &self.config.email,
             mintbean::seed::AccountPasswords::Development,
         )
         .await
-        .expect("seed");
+        .expect("seed")
     }
 
     /// Creates a user and returns a client logged in as them.

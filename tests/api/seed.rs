@@ -3,24 +3,13 @@
 use serde_json::json;
 
 use crate::helpers::{TestApp, data, new_client};
-use mintbean::seed::{AccountPasswords, SeedOutcome, seed_if_empty};
+use mintbean::seed::SeedOutcome;
 
 #[tokio::test]
 async fn seeds_an_empty_database_once_with_something_of_everything() {
     let app = TestApp::spawn().await;
-    let passwords = mintbean::auth::PasswordHasher::new(2);
-    assert!(matches!(
-        seed_if_empty(&app.db, &passwords, AccountPasswords::Development)
-            .await
-            .unwrap(),
-        SeedOutcome::Seeded(_)
-    ));
-    assert!(matches!(
-        seed_if_empty(&app.db, &passwords, AccountPasswords::Development)
-            .await
-            .unwrap(),
-        SeedOutcome::SkippedNotEmpty
-    ));
+    assert!(matches!(app.seed().await, SeedOutcome::Seeded(_)));
+    assert!(matches!(app.seed().await, SeedOutcome::SkippedNotEmpty));
 
     let body = app
         .gql("{ meets { meetType region registerLinkStatus registrants { id } projects { badges { id } mediaAssets { id } } kanbanCanon { cardPositions { todo wip done } } } badges { projects { id } } posts { id } }", json!({}))
