@@ -805,3 +805,92 @@ async fn kanban_fields_of_many_meets_cost_a_constant_number_of_statements() {
     // session user, meets, canons, cards, boards.
     assert!(counts[1] <= 5, "{counts:?}\n{}", app.statements_run());
 }
+
+/// Sessions of this test's database waiting for a lock.
+async fn lock_waiters(app: &TestApp) -> i64 {
+    app.scalar_i64(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event_type = 'Lock'",
+        app.db_name
+    ))
+    .await
+}
+
+async fn until_waiting(app: &TestApp, count: i64) {
+    for _ in 0..200 {
+        if lock_waiters(app).await >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("fewer than {count} requests are waiting for the canon's lock");
+}
+
+#[tokio::test]
+async fn an_edit_racing_a_delete_never_brings_the_card_back() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin_client().await;
+    let canon = canon_with_cards(&app, &admin, 3).await;
+    let card = canon.cards[1].clone();
+    // Hold the canon's row lock so both requests queue up behind it: the delete first, then
+    // an edit that moves the card.
+    let blocker = mintbean::db::connect(&crate::helpers::database_url(&app.db_name), 1)
+        .await
+        .unwrap();
+    let txn = blocker.begin().await.unwrap();
+    txn.execute_unprepared(&format!(
+        r#"SELECT 1 FROM "kanbanCanons" WHERE id = '{}' FOR UPDATE"#,
+        canon.id
+    ))
+    .await
+    .unwrap();
+    let delete = {
+        let (app, admin, card) = (&app, admin.clone(), card.clone());
+        async move {
+            app.gql_with(
+                &admin,
+                "mutation($id: UUID!) { deleteKanbanCanonCard(id: $id) }",
+                json!({ "id": card }),
+            )
+            .await
+        }
+    };
+    let edit = {
+        let (app, admin, card) = (&app, admin.clone(), card.clone());
+        async move {
+            app.gql_with(
+                &admin,
+                "mutation($id: UUID!) { editKanbanCanonCard(id: $id, input: { status: DONE, index: 0 }) { id } }",
+                json!({ "id": card }),
+            )
+            .await
+        }
+    };
+    let (deleted, edited) = tokio::join!(delete, async {
+        until_waiting(&app, 1).await; // the delete waits for the lock
+        let (edited, ()) = tokio::join!(edit, async {
+            until_waiting(&app, 2).await; // and now the edit too
+            txn.rollback().await.unwrap();
+        });
+        edited
+    });
+    assert_eq!(data(&deleted)["deleteKanbanCanonCard"], true);
+    assert_eq!(error_code(&edited), "NOT_FOUND", "{edited}");
+    let stored = app
+        .scalar_string(&format!(
+            r#"SELECT "cardPositions"::text FROM "kanbanCanons" WHERE id = '{}'"#,
+            canon.id
+        ))
+        .await;
+    assert!(
+        !stored.contains(&card),
+        "the deleted card is back: {stored}"
+    );
+    let status = app
+        .scalar_string(&format!(
+            r#"SELECT status || ' ' || deleted FROM "kanbanCanonCards" WHERE id = '{card}'"#
+        ))
+        .await;
+    assert_eq!(status, "TODO true");
+}
