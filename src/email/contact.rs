@@ -168,7 +168,7 @@ pub async fn submit(
             message_id: Set(format!("<{id}@{domain}>")),
             status: Set(Status::Pending.as_str().to_owned()),
             attempts: Set(0),
-            retries_left: Set(3),
+            retries_left: Set(delivery::RETRY_BUDGET),
             send_after: Set(now),
             last_error: Set(None),
             sent_at: Set(None),

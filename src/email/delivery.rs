@@ -29,7 +29,10 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// `email_deliveries.status`.
+/// Retries after the first attempt that a new email gets (the Node queue's `retriesLeft` default).
+pub const RETRY_BUDGET: i32 = 3;
+
+/// `email_deliveries.status`; the table's CHECK constraint lists the same values (tested).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Pending,
@@ -44,6 +47,14 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::Sent,
+        Status::Failed,
+        Status::Skipped,
+        Status::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",

@@ -14,21 +14,25 @@
 use std::{
     collections::HashMap,
     fmt,
+    panic::AssertUnwindSafe,
     sync::{
-        Mutex,
+        LazyLock, Mutex,
         atomic::{AtomicU32, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use lettre::message::Mailbox;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    TransactionTrait,
     sea_query::{LockBehavior, LockType},
 };
 use tokio::sync::watch;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
@@ -142,6 +146,16 @@ enum Outcome {
 
 impl Drainer {
     pub fn new(db: DatabaseConnection, config: EmailConfig) -> Result<Drainer, String> {
+        let templates = Templates::new().map_err(|e| format!("email templates: {e}"))?;
+        Drainer::with_templates(db, config, templates)
+    }
+
+    /// A drainer rendering with `templates` (the embedded ones, customised).
+    pub fn with_templates(
+        db: DatabaseConnection,
+        config: EmailConfig,
+        templates: Templates,
+    ) -> Result<Drainer, String> {
         let sender: Mailbox = config
             .sender
             .parse()
@@ -149,7 +163,7 @@ impl Drainer {
         let domain = sender.email.domain().to_owned();
         Ok(Drainer {
             mailer: Mailer::from_config(&config)?,
-            templates: Templates::new().map_err(|e| format!("email templates: {e}"))?,
+            templates,
             db,
             config,
             sender,
@@ -216,13 +230,15 @@ impl Drainer {
                 txn.commit().await?;
                 return Ok(());
             }
-            let deliveries = self.plan_deliveries(&txn, &rows).await?;
-            for d in &deliveries {
-                match d.status.as_ref() {
-                    s if s == Status::Failed.as_str() => summary.failed += 1,
-                    s if s == Status::Skipped.as_str() => summary.skipped += 1,
+            let planned = self.plan_deliveries(&txn, &rows).await?;
+            let mut deliveries = Vec::with_capacity(planned.len());
+            for (delivery, status) in planned {
+                match status {
+                    Status::Failed => summary.failed += 1,
+                    Status::Skipped => summary.skipped += 1,
                     _ => {}
                 }
+                deliveries.push(delivery);
             }
             for chunk in deliveries.chunks(1000) {
                 // A row expanded twice (it cannot be, under the lock) would not duplicate anyone.
@@ -247,142 +263,49 @@ impl Drainer {
         &self,
         db: &impl ConnectionTrait,
         rows: &[scheduled_email::Model],
-    ) -> Result<Vec<delivery::ActiveModel>, DbErr> {
-        let meet_ids: Vec<Uuid> = rows
-            .iter()
-            .flat_map(|r| [r.meet_id, r.meet_recipient_id])
-            .flatten()
-            .collect();
-        let meets: HashMap<Uuid, meets::Model> = meets::Entity::find()
-            .filter(meets::Column::Id.is_in(meet_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect();
-        let user_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.user_recipient_id).collect();
-        let recipients: HashMap<Uuid, users::Model> = users::Entity::find()
-            .filter(users::Column::Id.is_in(user_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        let audience_meets: Vec<Uuid> = rows.iter().filter_map(|r| r.meet_recipient_id).collect();
-        let mut registrants: HashMap<Uuid, Vec<users::Model>> = HashMap::new();
-        for (reg, user) in registration::Entity::find()
-            .find_also_related(users::Entity)
-            .filter(registration::Column::MeetId.is_in(audience_meets))
-            .filter(registration::Column::Deleted.eq(false))
-            .filter(users::Column::Deleted.eq(false))
-            .order_by_asc(registration::Column::CreatedAt)
-            .all(db)
-            .await?
-        {
-            if let Some(user) = user {
-                registrants.entry(reg.meet_id).or_default().push(user);
-            }
-        }
-
+    ) -> Result<Vec<(delivery::ActiveModel, Status)>, DbErr> {
+        let audience = Audience::load(db, rows).await?;
         let now = Utc::now();
         let mut planned = Vec::new();
         for row in rows {
-            let mut add = |user: Option<&users::Model>,
-                           email: &str,
-                           status: Status,
-                           reason: Option<String>| {
-                let id = Uuid::new_v4();
-                planned.push(delivery::ActiveModel {
-                    id: Set(id),
-                    scheduled_email_id: Set(Some(row.id)),
-                    contact_message_id: Set(None),
-                    template_name: Set(row.template_name.clone()),
-                    meet_id: Set(row.meet_id.filter(|m| meets.contains_key(m))),
-                    recipient_user_id: Set(user.map(|u| u.id)),
-                    recipient_email: Set(email.to_owned()),
-                    message_id: Set(format!("<{id}@{}>", self.domain)),
-                    status: Set(status.as_str().to_owned()),
-                    attempts: Set(0),
-                    retries_left: Set(row.retries_left.max(0)),
-                    send_after: Set(now),
-                    last_error: Set(reason),
-                    sent_at: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                });
+            let recipients = match expansion_problem(row, &audience, now) {
+                Some((status, reason)) => vec![Recipient::none(status, reason)],
+                None => audience.recipients_of(row),
             };
-            let fail = |why: String| (Status::Failed, Some(why));
-            let template = TemplateName::parse(&row.template_name);
-            let meet = row.meet_id.and_then(|id| meets.get(&id));
-            let problem = match (template, row.meet_id, meet) {
-                (None, _, _) => Some(fail(format!("unknown template `{}`", row.template_name))),
-                (_, None, _) => Some(fail("the email names no meet".into())),
-                (_, Some(id), None) => Some(fail(format!("meet {id} does not exist"))),
-                (_, _, Some(m)) if m.deleted => Some(fail(format!("meet {} was deleted", m.id))),
-                (Some(t), _, Some(m)) if t.kind.is_reminder() && m.end_instant() <= now => {
-                    Some((Status::Skipped, Some("the meet is already over".into())))
-                }
-                _ => None,
-            };
-            if let Some((status, reason)) = problem {
-                add(None, "", status, reason);
-                continue;
-            }
-            match (row.meet_recipient_id, row.user_recipient_id) {
-                (Some(audience), _) => {
-                    match registrants.get(&audience).filter(|list| !list.is_empty()) {
-                        Some(list) => {
-                            for user in list {
-                                if user.email.trim().is_empty() {
-                                    add(
-                                        Some(user),
-                                        "",
-                                        Status::Failed,
-                                        Some("the recipient has no email address".into()),
-                                    );
-                                } else {
-                                    add(Some(user), &user.email, Status::Pending, None);
-                                }
-                            }
-                        }
-                        None => add(
-                            None,
-                            "",
-                            Status::Skipped,
-                            Some("nobody is registered for the meet".into()),
-                        ),
-                    }
-                }
-                (None, Some(user_id)) => match recipients.get(&user_id) {
-                    Some(user) if user.deleted => add(
-                        Some(user),
-                        &user.email,
-                        Status::Skipped,
-                        Some("the recipient's account was deleted".into()),
-                    ),
-                    Some(user) if user.email.trim().is_empty() => add(
-                        Some(user),
-                        "",
-                        Status::Failed,
-                        Some("the recipient has no email address".into()),
-                    ),
-                    Some(user) => add(Some(user), &user.email, Status::Pending, None),
-                    None => add(
-                        None,
-                        "",
-                        Status::Skipped,
-                        Some(format!("user {user_id} does not exist")),
-                    ),
-                },
-                (None, None) => add(
-                    None,
-                    "",
-                    Status::Failed,
-                    Some("the email names no recipient".into()),
-                ),
+            for recipient in recipients {
+                let status = recipient.status;
+                planned.push((self.delivery_row(row, &audience, recipient, now), status));
             }
         }
         Ok(planned)
+    }
+
+    fn delivery_row(
+        &self,
+        row: &scheduled_email::Model,
+        audience: &Audience,
+        recipient: Recipient<'_>,
+        now: DateTime<Utc>,
+    ) -> delivery::ActiveModel {
+        let id = Uuid::new_v4();
+        delivery::ActiveModel {
+            id: Set(id),
+            scheduled_email_id: Set(Some(row.id)),
+            contact_message_id: Set(None),
+            template_name: Set(row.template_name.clone()),
+            meet_id: Set(row.meet_id.filter(|m| audience.meets.contains_key(m))),
+            recipient_user_id: Set(recipient.user.map(|u| u.id)),
+            recipient_email: Set(recipient.email.to_owned()),
+            message_id: Set(format!("<{id}@{}>", self.domain)),
+            status: Set(recipient.status.as_str().to_owned()),
+            attempts: Set(0),
+            retries_left: Set(row.retries_left.max(0)),
+            send_after: Set(now),
+            last_error: Set(recipient.reason),
+            sent_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
     }
 
     async fn deliver_due(&self, stop: &StopSignal, summary: &mut Summary) -> Result<(), DbErr> {
@@ -440,29 +363,10 @@ impl Drainer {
     async fn deliver_one(&self, session: &mut Session<'_>) -> Result<Option<Outcome>, DbErr> {
         let txn = self.db.begin().await?;
         let claimed = txn
-            .query_one_raw(Statement::from_string(
+            .query_one_raw(Statement::from_sql_and_values(
                 txn.get_database_backend(),
-                r#"SELECT d.id, d.template_name, d.meet_id, d.recipient_email,
-                          d.message_id, d.retries_left, d.attempts,
-                          u."firstName" AS first_name, u."lastName" AS last_name,
-                          c.subject AS contact_subject, c.html AS contact_html,
-                          c.created_at AS contact_created_at,
-                          m.id AS "m_id", m."meetType" AS "m_meetType", m.title AS "m_title",
-                          m.description AS "m_description", m.instructions AS "m_instructions",
-                          m."detailedDescription" AS "m_detailedDescription",
-                          m."registerLink" AS "m_registerLink", m."coverImageUrl" AS "m_coverImageUrl",
-                          m."startTime" AS "m_startTime", m."endTime" AS "m_endTime",
-                          m.region AS "m_region", m."kanbanCanonId" AS "m_kanbanCanonId",
-                          m."createdAt" AS "m_createdAt", m."updatedAt" AS "m_updatedAt",
-                          m.deleted AS "m_deleted"
-                   FROM email_deliveries d
-                   LEFT JOIN users u ON u.id = d.recipient_user_id
-                   LEFT JOIN contact_messages c ON c.id = d.contact_message_id
-                   LEFT JOIN meets m ON m.id = d.meet_id
-                   WHERE d.status = 'pending' AND d.send_after <= now()
-                   ORDER BY d.send_after
-                   LIMIT 1
-                   FOR UPDATE OF d SKIP LOCKED"#,
+                claim_statement(),
+                [Status::Pending.as_str().into()],
             ))
             .await?;
         let Some(row) = claimed else {
@@ -475,20 +379,46 @@ impl Drainer {
             Some(_) => Some(meets::Model::from_query_result(&row, "m_")?),
             None => None,
         };
-        let outcome = match self.prepare(&due, meet.as_ref()) {
+        let span = tracing::info_span!(
+            "email_delivery",
+            delivery_id = %due.id,
+            template = %due.template_name,
+            attempt = due.attempts + 1,
+        );
+        // A panic while rendering or sending fails this email with the reason; it never takes the
+        // process down or blocks the others (the claim would be rolled back and panic again).
+        let outcome = AssertUnwindSafe(self.send(session, &due, meet.as_ref()))
+            .catch_unwind()
+            .instrument(span.clone())
+            .await
+            .unwrap_or_else(|panic| {
+                Outcome::Fail(format!(
+                    "panicked while preparing or sending: {}",
+                    panic_message(&panic)
+                ))
+            });
+        self.record(&txn, &due, &outcome).instrument(span).await?;
+        txn.commit().await?;
+        Ok(Some(outcome))
+    }
+
+    async fn send(
+        &self,
+        session: &mut Session<'_>,
+        due: &Due,
+        meet: Option<&meets::Model>,
+    ) -> Outcome {
+        match self.prepare(due, meet) {
             Err(reason) => Outcome::Fail(reason),
             Ok(message) => match session.send(&message, self.config.send_timeout).await {
                 Ok(()) => Outcome::Sent,
                 Err(SendError::Permanent(reason)) => {
                     Outcome::Fail(format!("the mail server refused: {reason}"))
                 }
-                Err(SendError::Transient(reason)) => self.retry_or_give_up(&due, reason),
+                Err(SendError::Transient(reason)) => self.retry_or_give_up(due, reason),
                 Err(SendError::Unavailable(reason)) => Outcome::Deferred(reason),
             },
-        };
-        self.record(&txn, &due, &outcome).await?;
-        txn.commit().await?;
-        Ok(Some(outcome))
+        }
     }
 
     fn retry_or_give_up(&self, due: &Due, reason: String) -> Outcome {
@@ -520,9 +450,9 @@ impl Drainer {
         let statement = match outcome {
             Outcome::Sent => Statement::from_sql_and_values(
                 backend,
-                "UPDATE email_deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,
+                "UPDATE email_deliveries SET status = $2, sent_at = now(), attempts = attempts + 1,
                         last_error = NULL, updated_at = now() WHERE id = $1",
-                [due.id.into()],
+                [due.id.into(), Status::Sent.as_str().into()],
             ),
             Outcome::Retry(reason) => Statement::from_sql_and_values(
                 backend,
@@ -548,9 +478,13 @@ impl Drainer {
             ),
             Outcome::Fail(reason) | Outcome::Exhausted(reason) => Statement::from_sql_and_values(
                 backend,
-                "UPDATE email_deliveries SET status = 'failed', attempts = attempts + 1, last_error = $2,
+                "UPDATE email_deliveries SET status = $3, attempts = attempts + 1, last_error = $2,
                         updated_at = now() WHERE id = $1",
-                [due.id.into(), reason.clone().into()],
+                [
+                    due.id.into(),
+                    reason.clone().into(),
+                    Status::Failed.as_str().into(),
+                ],
             ),
         };
         db.execute_raw(statement).await?;
@@ -636,6 +570,183 @@ impl Drainer {
     }
 }
 
+/// The meets and people the queue rows being expanded refer to, loaded in three statements.
+struct Audience {
+    meets: HashMap<Uuid, meets::Model>,
+    /// Recipients of user-addressed emails, deleted accounts included (they are skipped).
+    users: HashMap<Uuid, users::Model>,
+    /// Active registrants of the meets emails are addressed to, oldest registration first.
+    registrants: HashMap<Uuid, Vec<users::Model>>,
+}
+
+impl Audience {
+    async fn load(
+        db: &impl ConnectionTrait,
+        rows: &[scheduled_email::Model],
+    ) -> Result<Self, DbErr> {
+        let meet_ids: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|r| [r.meet_id, r.meet_recipient_id])
+            .flatten()
+            .collect();
+        let meets = meets::Entity::find()
+            .filter(meets::Column::Id.is_in(meet_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let user_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.user_recipient_id).collect();
+        let users = users::Entity::find()
+            .filter(users::Column::Id.is_in(user_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let audience_meets: Vec<Uuid> = rows.iter().filter_map(|r| r.meet_recipient_id).collect();
+        let mut registrants: HashMap<Uuid, Vec<users::Model>> = HashMap::new();
+        for (reg, user) in registration::Entity::live()
+            .find_also_related(users::Entity)
+            .filter(registration::Column::MeetId.is_in(audience_meets))
+            .filter(users::Column::Deleted.eq(false))
+            .order_by_asc(registration::Column::CreatedAt)
+            .all(db)
+            .await?
+        {
+            if let Some(user) = user {
+                registrants.entry(reg.meet_id).or_default().push(user);
+            }
+        }
+        Ok(Audience {
+            meets,
+            users,
+            registrants,
+        })
+    }
+
+    /// Who a queue row goes to: a meet's registrants at this moment, or one user.
+    fn recipients_of(&self, row: &scheduled_email::Model) -> Vec<Recipient<'_>> {
+        match (row.meet_recipient_id, row.user_recipient_id) {
+            (Some(meet_id), _) => match self.registrants.get(&meet_id) {
+                Some(list) if !list.is_empty() => list.iter().map(Recipient::user).collect(),
+                _ => vec![Recipient::none(
+                    Status::Skipped,
+                    "nobody is registered for the meet".into(),
+                )],
+            },
+            (None, Some(user_id)) => vec![match self.users.get(&user_id) {
+                Some(user) if user.deleted => Recipient {
+                    status: Status::Skipped,
+                    reason: Some("the recipient's account was deleted".into()),
+                    ..Recipient::user(user)
+                },
+                Some(user) => Recipient::user(user),
+                None => Recipient::none(Status::Skipped, format!("user {user_id} does not exist")),
+            }],
+            (None, None) => vec![Recipient::none(
+                Status::Failed,
+                "the email names no recipient".into(),
+            )],
+        }
+    }
+}
+
+/// One recipient of a queue row, or (without a user) the reason it has none.
+struct Recipient<'a> {
+    user: Option<&'a users::Model>,
+    email: &'a str,
+    status: Status,
+    reason: Option<String>,
+}
+
+impl<'a> Recipient<'a> {
+    fn user(user: &'a users::Model) -> Self {
+        if user.email.trim().is_empty() {
+            return Recipient {
+                user: Some(user),
+                email: "",
+                status: Status::Failed,
+                reason: Some("the recipient has no email address".into()),
+            };
+        }
+        Recipient {
+            user: Some(user),
+            email: &user.email,
+            status: Status::Pending,
+            reason: None,
+        }
+    }
+
+    fn none(status: Status, reason: String) -> Self {
+        Recipient {
+            user: None,
+            email: "",
+            status,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// Why a queue row cannot be sent to anyone, if it cannot.
+fn expansion_problem(
+    row: &scheduled_email::Model,
+    audience: &Audience,
+    now: DateTime<Utc>,
+) -> Option<(Status, String)> {
+    let template = TemplateName::parse(&row.template_name);
+    let meet = row.meet_id.and_then(|id| audience.meets.get(&id));
+    let fail = |why: String| Some((Status::Failed, why));
+    match (template, row.meet_id, meet) {
+        (None, _, _) => fail(format!("unknown template `{}`", row.template_name)),
+        (_, None, _) => fail("the email names no meet".into()),
+        (_, Some(id), None) => fail(format!("meet {id} does not exist")),
+        (_, _, Some(m)) if m.deleted => fail(format!("meet {} was deleted", m.id)),
+        (Some(t), _, Some(m)) if t.kind.is_reminder() && m.end_instant() <= now => {
+            Some((Status::Skipped, "the meet is already over".into()))
+        }
+        _ => None,
+    }
+}
+
+/// The claim of one due delivery with everything needed to send it. The meet's columns are
+/// listed from the entity (as `m_<column>`), so a column added to `meets` is read too.
+fn claim_statement() -> &'static str {
+    static CLAIM: LazyLock<String> = LazyLock::new(|| {
+        let meet_columns = meets::Column::iter()
+            .map(|column| {
+                let name = column.as_str();
+                format!(r#"m."{name}" AS "m_{name}""#)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            r#"SELECT d.id, d.template_name, d.meet_id, d.recipient_email,
+                      d.message_id, d.retries_left, d.attempts,
+                      u."firstName" AS first_name, u."lastName" AS last_name,
+                      c.subject AS contact_subject, c.html AS contact_html,
+                      c.created_at AS contact_created_at, {meet_columns}
+               FROM email_deliveries d
+               LEFT JOIN users u ON u.id = d.recipient_user_id
+               LEFT JOIN contact_messages c ON c.id = d.contact_message_id
+               LEFT JOIN meets m ON m.id = d.meet_id
+               WHERE d.status = $1 AND d.send_after <= now()
+               ORDER BY d.send_after
+               LIMIT 1
+               FOR UPDATE OF d SKIP LOCKED"#
+        )
+    });
+    &CLAIM
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// Counts of deliveries by status and the most recent failures, for `jobs email status`.
 pub async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
     let counts: Vec<(String, i64)> = delivery::Entity::find()
@@ -653,10 +764,11 @@ pub async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
         .await?;
     let mut out = format!("queue: {queued} scheduled emails ({due} due now)\ndeliveries:");
     let counts: HashMap<String, i64> = counts.into_iter().collect();
-    for status in ["pending", "sent", "failed", "skipped", "cancelled"] {
+    for status in Status::ALL {
+        let name = status.as_str();
         out.push_str(&format!(
-            " {status} {}",
-            counts.get(status).copied().unwrap_or(0)
+            " {name} {}",
+            counts.get(name).copied().unwrap_or(0)
         ));
     }
     let failures = delivery::Entity::find()
@@ -689,7 +801,7 @@ pub async fn retry_failed(db: &DatabaseConnection, id: Option<Uuid>) -> Result<u
         )
         .col_expr(
             delivery::Column::RetriesLeft,
-            sea_orm::sea_query::Expr::value(3),
+            sea_orm::sea_query::Expr::value(delivery::RETRY_BUDGET),
         )
         .col_expr(
             delivery::Column::SendAfter,

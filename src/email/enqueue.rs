@@ -40,7 +40,7 @@ async fn queue(
         meet_recipient_id: Set(user_recipient.is_none().then_some(meet.id)),
         meet_id: Set(Some(meet.id)),
         send_at: Set(send_at),
-        retries_left: Set(3),
+        retries_left: Set(delivery::RETRY_BUDGET),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -64,6 +64,11 @@ impl Templates {
         Ok(Templates { tera })
     }
 
+    /// The tera instance, to register functions or filters, or to replace a template.
+    pub fn tera_mut(&mut self) -> &mut Tera {
+        &mut self.tera
+    }
+
     /// True when `templates/email/<name>/` exists.
     pub fn has(&self, name: &str) -> bool {
         self.tera

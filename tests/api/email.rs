@@ -1073,3 +1073,70 @@ async fn tls_is_never_silently_skipped() {
         .await;
     assert!(reason.to_lowercase().contains("starttls"), "{reason}");
 }
+
+#[tokio::test]
+async fn a_panic_while_rendering_fails_that_email_only() {
+    let app = TestApp::spawn_with(&[
+        (
+            "CONTACT_FORM_RECIPIENT_EMAILS",
+            "team@mintbean.test; boom@mintbean.test",
+        ),
+        ("SENDER_EMAIL", SENDER),
+    ])
+    .await;
+    let message = json!({ "input": { "subject": "Hello", "html": "<p>Hi there</p>" } });
+    data(&app.gql(CONTACT, message).await);
+
+    // A template whose rendering panics for one recipient.
+    let mut templates = mintbean::email::templates::Templates::new().unwrap();
+    let tera = templates.tera_mut();
+    tera.register_function("explode", |_: tera::Kwargs, _: &tera::State| -> String {
+        panic!("the template exploded")
+    });
+    tera.add_raw_template(
+        "email/contact-form/body.txt",
+        "{% if recipient.email == \"boom@mintbean.test\" %}{{ explode() }}{% endif %}{{ contact.text }}",
+    )
+    .unwrap();
+    let sink = SmtpSink::start().await;
+    let config = test_config(
+        &database_url(&app.db_name),
+        &email_settings(&sink.url(), &[]),
+    );
+    let pool = mintbean::db::connect(&config.database_url, 4)
+        .await
+        .unwrap();
+    let drainer = Drainer::with_templates(pool, config.email, templates).unwrap();
+
+    let summary = drain(&drainer).await;
+    assert_eq!((summary.sent, summary.failed), (1, 1), "{summary}");
+    assert_eq!(sink.messages().len(), 1);
+    let reason = app
+        .scalar_string(
+            "SELECT status || ': ' || last_error FROM email_deliveries \
+             WHERE recipient_email = 'boom@mintbean.test'",
+        )
+        .await;
+    assert!(
+        reason.starts_with("failed: panicked") && reason.contains("the template exploded"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn delivery_statuses_match_the_tables_check_constraint() {
+    let app = TestApp::spawn().await;
+    let definition = app
+        .scalar_string(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = 'email_deliveries'::regclass AND contype = 'c' \
+               AND pg_get_constraintdef(oid) LIKE '%status%'",
+        )
+        .await;
+    let allowed: Vec<&str> = definition.split('\'').skip(1).step_by(2).collect();
+    let statuses: Vec<&str> = mintbean::email::delivery::Status::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(allowed, statuses, "{definition}");
+}
