@@ -19,9 +19,11 @@ pristine: ## DROP and recreate the development database, migrate and seed (destr
 migrate: ## Apply pending migrations to the development database
 	@scripts/dev.sh migrate
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check, clippy with warnings as errors, unused dependencies (cargo-machete)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@command -v cargo-machete >/dev/null 2>&1 || cargo install --locked cargo-machete
+	cargo machete
 
 fmt: ## Format the code
 	cargo fmt --all

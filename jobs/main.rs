@@ -128,7 +128,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let drainer = Drainer::new(connection, config.email).map_err(anyhow::Error::msg)?;
             let (stop_tx, stop) = watch::channel(false);
             tokio::spawn(async move {
-                mintbean::http::shutdown_signal().await;
+                mintbean::runtime::shutdown_signal().await;
                 let _ = stop_tx.send(true);
             });
             tracing::info!(to = %drainer.mailer().describe(), watch, "draining scheduled emails");

@@ -40,6 +40,9 @@ pub struct GraphqlConfig {
     /// Accept JSON arrays of operations (at most [`crate::graphql::limits::MAX_BATCH`], queries
     /// only). The frontend never sends them.
     pub batching: bool,
+    /// async-graphql's tracing extension: spans for parsing, validation, execution and each
+    /// object field (`RUST_LOG=async_graphql=info` shows them).
+    pub tracing: bool,
     /// Answer `PrivateUser.token` after login/register (the Node backend did); the cookie is
     /// `HttpOnly`, so by default scripts never see the token.
     pub token_in_response: bool,
@@ -69,9 +72,10 @@ pub struct LoginLimits {
 
 #[derive(Clone, Debug)]
 pub struct EmailConfig {
-    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://...` (TLS). Unset in development:
-    /// messages are written to `outbox_dir` as .eml files instead.
-    pub smtp_url: Option<String>,
+    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://...` (TLS); it holds the password, so
+    /// it is a [`Secret`]. Unset in development: messages are written to `outbox_dir` as .eml
+    /// files instead.
+    pub smtp_url: Option<Secret>,
     /// The From address, e.g. `Mintbean <hello@mintbean.io>`.
     pub sender: String,
     pub outbox_dir: PathBuf,
@@ -393,6 +397,7 @@ fn read_graphql_config(r: &mut Reader<'_>, production: bool) -> GraphqlConfig {
             "a number of bytes",
         ),
         batching: r.flag("GRAPHQL_BATCHING", false),
+        tracing: r.flag("GRAPHQL_TRACING", true),
         token_in_response: r.flag("SESSION_TOKEN_IN_RESPONSE", false),
     }
 }
@@ -458,7 +463,7 @@ fn read_email_config(r: &mut Reader<'_>, component: Component, production: bool)
         }
     }
     EmailConfig {
-        smtp_url,
+        smtp_url: smtp_url.map(Secret),
         sender,
         outbox_dir: PathBuf::from(
             r.optional("EMAIL_OUTBOX_DIR")
@@ -563,6 +568,26 @@ mod tests {
             vec!["a@example.com", "b@example.com"]
         );
         assert!(ok.email.smtp_url.is_none());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let config = load(
+            Component::Server,
+            &[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("JWT_SECRET", "the-session-secret-value"),
+                (
+                    "SMTP_URL",
+                    "smtps://mailer:the-smtp-password@mail.example.com:465",
+                ),
+            ],
+        )
+        .unwrap();
+        let printed = format!("{config:?} {:?}", config.email);
+        assert!(!printed.contains("the-session-secret-value"), "{printed}");
+        assert!(!printed.contains("the-smtp-password"), "{printed}");
+        assert!(printed.contains("[redacted]"));
     }
 
     #[test]

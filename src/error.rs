@@ -26,13 +26,27 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
-    #[error(transparent)]
-    Database(#[from] DbErr),
+    /// `operation` is the span the error arose in (the instrumented service function, e.g.
+    /// `mintbean::meets::service::create`), so the log says which operation failed.
+    #[error("{source}")]
+    Database {
+        source: DbErr,
+        operation: Option<&'static tracing::Metadata<'static>>,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<DbErr> for AppError {
+    fn from(source: DbErr) -> Self {
+        AppError::Database {
+            source,
+            operation: tracing::Span::current().metadata(),
+        }
+    }
+}
 
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -65,18 +79,18 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
-            AppError::Database(err) if is_unavailable(err) => "SERVICE_UNAVAILABLE",
-            AppError::Database(_) | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            AppError::Database { source, .. } if is_unavailable(source) => "SERVICE_UNAVAILABLE",
+            AppError::Database { .. } | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
 
     /// The message a client may see: internal details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Database(err) if is_unavailable(err) => {
+            AppError::Database { source, .. } if is_unavailable(source) => {
                 "The database is unavailable; please try again shortly".into()
             }
-            AppError::Database(_) | AppError::Internal(_) => "Internal server error".into(),
+            AppError::Database { .. } | AppError::Internal(_) => "Internal server error".into(),
             other => other.to_string(),
         }
     }
@@ -86,7 +100,7 @@ impl AppError {
     pub fn on_unique_violation(err: DbErr, field: &str, message: &str) -> Self {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => AppError::bad_input(field, message),
-            _ => AppError::Database(err),
+            _ => AppError::from(err),
         }
     }
 }
@@ -98,8 +112,17 @@ fn is_unavailable(err: &DbErr) -> bool {
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
-        if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
-            tracing::error!(error = ?err, "internal error while resolving a request");
+        match &err {
+            AppError::Database { source, operation } => {
+                let operation = operation
+                    .map(|m| format!("{}::{}", m.target(), m.name()))
+                    .unwrap_or_else(|| "unknown".into());
+                tracing::error!(%operation, error = %source, "database error while resolving a request");
+            }
+            AppError::Internal(internal) => {
+                tracing::error!(error = ?internal, "internal error while resolving a request");
+            }
+            _ => {}
         }
         let mut gql = async_graphql::Error::new(err.public_message());
         let mut extensions = async_graphql::ErrorExtensionValues::default();
@@ -161,7 +184,7 @@ mod tests {
     #[test]
     fn internal_errors_never_leak_details() {
         let gql: async_graphql::Error =
-            AppError::Database(DbErr::Custom("relation \"users\" does not exist".into())).into();
+            AppError::from(DbErr::Custom("relation \"users\" does not exist".into())).into();
         assert_eq!(gql.message, "Internal server error");
         assert_eq!(
             gql.extensions.unwrap().get("code"),

@@ -15,6 +15,7 @@ pub mod kanban;
 pub mod meets;
 pub mod posts;
 pub mod projects;
+pub mod runtime;
 pub mod seed;
 pub mod state;
 pub mod telemetry;

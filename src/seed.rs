@@ -414,6 +414,35 @@ async fn seed_projects(
     Ok(())
 }
 
+const CANON_CARDS: [(KanbanColumn, &str, &str); 6] = [
+    (
+        KanbanColumn::Todo,
+        "Pick a team name",
+        "Agree on a name and create a shared repo.",
+    ),
+    (
+        KanbanColumn::Todo,
+        "Sketch the screens",
+        "Paper is fine. What does a visitor see first?",
+    ),
+    (
+        KanbanColumn::Todo,
+        "Write the README",
+        "What it does, how to run it, who built it.",
+    ),
+    (
+        KanbanColumn::Wip,
+        "Set up the project",
+        "`npm create vite@latest`, push, deploy a hello world.",
+    ),
+    (
+        KanbanColumn::Wip,
+        "Design the data model",
+        "Which things exist, and how they relate.",
+    ),
+    (KanbanColumn::Done, "Register for the meet", "You are here!"),
+];
+
 /// A canon with cards in all three columns, attached to an upcoming meet, and the first member's
 /// board on it with a couple of personal moves.
 async fn seed_kanban(
@@ -422,34 +451,6 @@ async fn seed_kanban(
     meet: &Meet,
     email: &EmailConfig,
 ) -> AppResult<()> {
-    let cards = [
-        (
-            KanbanColumn::Todo,
-            "Pick a team name",
-            "Agree on a name and create a shared repo.",
-        ),
-        (
-            KanbanColumn::Todo,
-            "Sketch the screens",
-            "Paper is fine. What does a visitor see first?",
-        ),
-        (
-            KanbanColumn::Todo,
-            "Write the README",
-            "What it does, how to run it, who built it.",
-        ),
-        (
-            KanbanColumn::Wip,
-            "Set up the project",
-            "`npm create vite@latest`, push, deploy a hello world.",
-        ),
-        (
-            KanbanColumn::Wip,
-            "Design the data model",
-            "Which things exist, and how they relate.",
-        ),
-        (KanbanColumn::Done, "Register for the meet", "You are here!"),
-    ];
     let admin = &people.admin;
     let canon = NewCanon {
         title: "Ship your hackathon project".into(),
@@ -457,7 +458,7 @@ async fn seed_kanban(
     };
     let canon = kanban::create_canon(db, admin, canon).await?;
     let mut card_ids = Vec::new();
-    for (column, title, body) in cards {
+    for (column, title, body) in CANON_CARDS {
         let card = NewCard {
             kanban_canon_id: canon.id,
             title: title.into(),
@@ -472,25 +473,33 @@ async fn seed_kanban(
         ..MeetChanges::default()
     };
     meets::edit(db, admin, meet.id, attach, email).await?;
-
     // The member has finished the first card and started on the README.
-    let member = &people.members[0];
-    let member_id = member.user().map(|u| u.id).unwrap_or_default();
-    let board = NewBoard {
-        kanban_canon_id: canon.id,
-        user_id: member_id,
-        meet_id: Some(meet.id),
-    };
-    let board = kanban::create_board(db, member, board).await?;
-    for (card, column) in [
+    let moves = [
         (card_ids[0], KanbanColumn::Done),
         (card_ids[2], KanbanColumn::Wip),
-    ] {
+    ];
+    seed_board(db, &people.members[0], canon.id, meet.id, &moves).await
+}
+
+async fn seed_board(
+    db: &impl Db,
+    member: &Caller,
+    canon_id: Uuid,
+    meet_id: Uuid,
+    moves: &[(Uuid, KanbanColumn)],
+) -> AppResult<()> {
+    let board = NewBoard {
+        kanban_canon_id: canon_id,
+        user_id: member.require_user()?.id,
+        meet_id: Some(meet_id),
+    };
+    let board = kanban::create_board(db, member, board).await?;
+    for (card, column) in moves {
         let placement = Placement {
-            column,
+            column: *column,
             index: Some(0),
         };
-        kanban::move_on_board(db, member, board.id, card, placement).await?;
+        kanban::move_on_board(db, member, board.id, *card, placement).await?;
     }
     Ok(())
 }

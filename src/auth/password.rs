@@ -79,7 +79,9 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|_| AppError::internal("password hasher closed"))?;
-        tokio::task::spawn_blocking(work)
+        // The blocking pool does not inherit the caller's span; carry it over.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(work))
             .await
             .map_err(|e| AppError::internal(format!("password hashing task failed: {e}")))
     }

@@ -56,11 +56,9 @@ fn window_secs(limits: &LoginLimits) -> Value {
     limits.window.as_secs_f64().into()
 }
 
-/// Records an attempt, or refuses it with `TOO_MANY_REQUESTS` when the account or the client
-/// has used up its failures in the window.
-pub async fn begin(
+/// Writes the attempt's two rows (it counts as a failure until it succeeds).
+async fn record(
     db: &impl ConnectionTrait,
-    limits: &LoginLimits,
     account_key: &str,
     client_key: &str,
 ) -> AppResult<Attempt> {
@@ -82,11 +80,20 @@ pub async fn begin(
     let ids: [i64; 2] = ids
         .try_into()
         .map_err(|_| AppError::internal("recording a login attempt returned no ids"))?;
-    let attempt = Attempt {
+    Ok(Attempt {
         ids,
         account_key: account_key.to_owned(),
-    };
-    let counts = db
+    })
+}
+
+/// The attempts in the window, this one included: `(account, client)`.
+async fn counts(
+    db: &impl ConnectionTrait,
+    limits: &LoginLimits,
+    account_key: &str,
+    client_key: &str,
+) -> AppResult<(i64, i64)> {
+    let row = db
         .query_one_raw(statement(
             "SELECT count(*) FILTER (WHERE scope = $1 AND key = $2) AS account,
                     count(*) FILTER (WHERE scope = $3 AND key = $4) AS client
@@ -103,22 +110,34 @@ pub async fn begin(
         ))
         .await?
         .ok_or_else(|| AppError::internal("login attempt count returned no row"))?;
-    let over = [
+    Ok((row.try_get("", "account")?, row.try_get("", "client")?))
+}
+
+/// Records an attempt, or refuses it with `TOO_MANY_REQUESTS` when the account or the client
+/// has used up its failures in the window.
+pub async fn begin(
+    db: &impl ConnectionTrait,
+    limits: &LoginLimits,
+    account_key: &str,
+    client_key: &str,
+) -> AppResult<Attempt> {
+    let attempt = record(db, account_key, client_key).await?;
+    let (account_count, client_count) = counts(db, limits, account_key, client_key).await?;
+    let mut retry_after_secs = 0;
+    for (scope, key, count, limit) in [
         (
             ACCOUNT,
             account_key,
-            counts.try_get::<i64>("", "account")?,
+            account_count,
             limits.max_failures_per_account,
         ),
         (
             CLIENT,
             client_key,
-            counts.try_get::<i64>("", "client")?,
+            client_count,
             limits.max_failures_per_client,
         ),
-    ];
-    let mut retry_after_secs = 0;
-    for (scope, key, count, limit) in over {
+    ] {
         // The count includes this attempt.
         if count > i64::from(limit) {
             let wait = seconds_until_below(db, limits, scope, key, limit, attempt.ids).await?;

@@ -232,49 +232,60 @@ pub async fn award_to_project(
         .await?;
     if found.len() != unique.len() {
         let known: HashSet<Uuid> = found.iter().map(|b| b.id).collect();
-        let missing: Vec<String> = unique
-            .iter()
-            .filter(|id| !known.contains(id))
-            .map(Uuid::to_string)
-            .collect();
-        // Name a few, never echo a whole list back.
-        let shown = missing
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        let more = missing.len().saturating_sub(3);
-        let tail = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
-        return Err(AppError::bad_input(
-            "badgeIds",
-            format!("unknown badge id(s): {shown}{tail}"),
-        ));
+        return Err(unknown_badges(&unique, &known));
     }
-    badge_project::Entity::delete_many()
-        .filter(badge_project::Column::ProjectId.eq(project_id))
-        .exec(&txn)
-        .await?;
-    if !unique.is_empty() {
-        let now = Utc::now();
-        badge_project::Entity::insert_many(unique.iter().map(|badge_id| {
-            badge_project::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                project_id: Set(project_id),
-                badge_id: Set(*badge_id),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-        }))
-        .exec(&txn)
-        .await?;
-    }
+    replace_awards(&txn, project_id, &unique).await?;
     txn.commit().await?;
     Ok(project)
+}
+
+/// Names a few of the unknown ids; never echoes a whole list back.
+fn unknown_badges(asked: &[Uuid], known: &HashSet<Uuid>) -> AppError {
+    let missing: Vec<String> = asked
+        .iter()
+        .filter(|id| !known.contains(id))
+        .map(Uuid::to_string)
+        .collect();
+    let shown = missing
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = missing.len().saturating_sub(3);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    AppError::bad_input("badgeIds", format!("unknown badge id(s): {shown}{tail}"))
+}
+
+async fn replace_awards(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    badge_ids: &[Uuid],
+) -> AppResult<()> {
+    badge_project::Entity::delete_many()
+        .filter(badge_project::Column::ProjectId.eq(project_id))
+        .exec(db)
+        .await?;
+    if badge_ids.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    badge_project::Entity::insert_many(badge_ids.iter().map(|badge_id| {
+        badge_project::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            project_id: Set(project_id),
+            badge_id: Set(*badge_id),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }))
+    .exec(db)
+    .await?;
+    Ok(())
 }
 
 /// `(projectId, badge)` for the given projects, heaviest badge first.

@@ -10,7 +10,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{contact_message, delivery, delivery::Status, schedule::CONTACT_FORM_TEMPLATE};
+use super::{
+    contact_message,
+    delivery::{self, NewDelivery, Status},
+    schedule::CONTACT_FORM_TEMPLATE,
+};
 use crate::{
     auth::Caller,
     config::EmailConfig,
@@ -95,6 +99,44 @@ fn client_key(caller: &Caller, address: Option<IpAddr>) -> String {
     }
 }
 
+/// The subject and sanitised HTML of a message, or why they cannot be sent.
+fn validate(message: &ContactMessage) -> AppResult<(String, String)> {
+    let subject = validation::text("subject", &message.subject, 1, SUBJECT_MAX)?;
+    validation::no_nul("html", &message.html)?;
+    if message.html.chars().count() > HTML_MAX {
+        return Err(AppError::bad_input(
+            "html",
+            format!("html must be at most {HTML_MAX} characters"),
+        ));
+    }
+    let html = sanitise(&message.html);
+    if html_to_text(&html).is_empty() {
+        return Err(AppError::bad_input("html", "html must contain a message"));
+    }
+    Ok((subject, html))
+}
+
+/// Whether the client may send another message this hour. Takes a lock for the client, so that
+/// simultaneous requests cannot slip past the limit together.
+async fn within_limit(
+    db: &impl ConnectionTrait,
+    client_key: &str,
+    per_hour: u32,
+) -> AppResult<bool> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [format!("contact:{client_key}").into()],
+    ))
+    .await?;
+    let recent = contact_message::Entity::find()
+        .filter(contact_message::Column::ClientKey.eq(client_key))
+        .filter(contact_message::Column::CreatedAt.gt(Utc::now() - Duration::hours(1)))
+        .count(db)
+        .await?;
+    Ok(recent < u64::from(per_hour))
+}
+
 /// Anyone. Queues the message for the configured recipients, within the per-client hourly limit.
 #[tracing::instrument(skip_all)]
 pub async fn submit(
@@ -104,21 +146,7 @@ pub async fn submit(
     address: Option<IpAddr>,
     message: ContactMessage,
 ) -> AppResult<Submitted> {
-    let client_key = client_key(caller, address);
-    let client_key = client_key.as_str();
-    let html = message.html.as_str();
-    let subject = validation::text("subject", &message.subject, 1, SUBJECT_MAX)?;
-    validation::no_nul("html", html)?;
-    if html.chars().count() > HTML_MAX {
-        return Err(AppError::bad_input(
-            "html",
-            format!("html must be at most {HTML_MAX} characters"),
-        ));
-    }
-    let html = sanitise(html);
-    if html_to_text(&html).is_empty() {
-        return Err(AppError::bad_input("html", "html must contain a message"));
-    }
+    let (subject, html) = validate(&message)?;
     if config.contact_recipients.is_empty() {
         tracing::warn!("contact form used but CONTACT_FORM_RECIPIENT_EMAILS is not set");
         return Ok(Submitted::NotConfigured);
@@ -128,27 +156,15 @@ pub async fn submit(
         .parse::<lettre::message::Mailbox>()
         .map(|m| m.email.domain().to_owned())
         .map_err(|e| AppError::internal(format!("SENDER_EMAIL: {e}")))?;
-
+    let client_key = client_key(caller, address);
     let txn = db.begin().await?;
-    // One client at a time, so that simultaneous requests cannot slip past the limit together.
-    txn.execute_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        [format!("contact:{client_key}").into()],
-    ))
-    .await?;
-    let recent = contact_message::Entity::find()
-        .filter(contact_message::Column::ClientKey.eq(client_key))
-        .filter(contact_message::Column::CreatedAt.gt(Utc::now() - Duration::hours(1)))
-        .count(&txn)
-        .await?;
-    if recent >= u64::from(config.contact_form_per_hour) {
+    if !within_limit(&txn, &client_key, config.contact_form_per_hour).await? {
         return Ok(Submitted::RateLimited);
     }
     let now = Utc::now();
     let message = contact_message::ActiveModel {
         id: Set(Uuid::new_v4()),
-        client_key: Set(client_key.to_owned()),
+        client_key: Set(client_key),
         subject: Set(subject),
         html: Set(html),
         created_at: Set(now),
@@ -156,25 +172,18 @@ pub async fn submit(
     .insert(&txn)
     .await?;
     for recipient in &config.contact_recipients {
-        let id = Uuid::new_v4();
-        delivery::ActiveModel {
-            id: Set(id),
-            scheduled_email_id: Set(None),
-            contact_message_id: Set(Some(message.id)),
-            template_name: Set(CONTACT_FORM_TEMPLATE.to_owned()),
-            meet_id: Set(None),
-            recipient_user_id: Set(None),
-            recipient_email: Set(recipient.clone()),
-            message_id: Set(format!("<{id}@{domain}>")),
-            status: Set(Status::Pending.as_str().to_owned()),
-            attempts: Set(0),
-            retries_left: Set(delivery::RETRY_BUDGET),
-            send_after: Set(now),
-            last_error: Set(None),
-            sent_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
+        NewDelivery {
+            scheduled_email_id: None,
+            contact_message_id: Some(message.id),
+            template_name: CONTACT_FORM_TEMPLATE.to_owned(),
+            meet_id: None,
+            recipient_user_id: None,
+            recipient_email: recipient.clone(),
+            status: Status::Pending,
+            reason: None,
+            retries_left: delivery::RETRY_BUDGET,
         }
+        .into_row(&domain, now)
         .insert(&txn)
         .await?;
     }

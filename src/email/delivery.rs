@@ -1,6 +1,7 @@
 //! `email_deliveries`: one email to one recipient, sent, retried and recorded on its own.
 
-use sea_orm::entity::prelude::*;
+use chrono::{DateTime, Utc};
+use sea_orm::{Set, entity::prelude::*};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "email_deliveries")]
@@ -62,6 +63,46 @@ impl Status {
             Status::Failed => "failed",
             Status::Skipped => "skipped",
             Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A delivery to create: what it is and to whom. The id, the Message-ID (fixed now, so a re-send
+/// is recognisable), the counters and the times are filled in by [`NewDelivery::into_row`].
+pub struct NewDelivery {
+    pub scheduled_email_id: Option<Uuid>,
+    pub contact_message_id: Option<Uuid>,
+    pub template_name: String,
+    pub meet_id: Option<Uuid>,
+    pub recipient_user_id: Option<Uuid>,
+    pub recipient_email: String,
+    pub status: Status,
+    /// Why the delivery is not pending, when it is not.
+    pub reason: Option<String>,
+    pub retries_left: i32,
+}
+
+impl NewDelivery {
+    /// The row, with a Message-ID in the sender's `domain`.
+    pub fn into_row(self, domain: &str, now: DateTime<Utc>) -> ActiveModel {
+        let id = Uuid::new_v4();
+        ActiveModel {
+            id: Set(id),
+            scheduled_email_id: Set(self.scheduled_email_id),
+            contact_message_id: Set(self.contact_message_id),
+            template_name: Set(self.template_name),
+            meet_id: Set(self.meet_id),
+            recipient_user_id: Set(self.recipient_user_id),
+            recipient_email: Set(self.recipient_email),
+            message_id: Set(format!("<{id}@{domain}>")),
+            status: Set(self.status.as_str().to_owned()),
+            attempts: Set(0),
+            retries_left: Set(self.retries_left),
+            send_after: Set(now),
+            last_error: Set(self.reason),
+            sent_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
         }
     }
 }

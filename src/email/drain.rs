@@ -27,7 +27,7 @@ use futures_util::FutureExt;
 use lettre::message::Mailbox;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
     TransactionTrait,
     sea_query::{LockBehavior, LockType},
 };
@@ -36,7 +36,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
-    delivery::{self, Status},
+    delivery::{self, NewDelivery, Status},
     ics,
     message::{self, Outgoing},
     schedule::{CONTACT_FORM_TEMPLATE, TemplateName},
@@ -287,25 +287,18 @@ impl Drainer {
         recipient: Recipient<'_>,
         now: DateTime<Utc>,
     ) -> delivery::ActiveModel {
-        let id = Uuid::new_v4();
-        delivery::ActiveModel {
-            id: Set(id),
-            scheduled_email_id: Set(Some(row.id)),
-            contact_message_id: Set(None),
-            template_name: Set(row.template_name.clone()),
-            meet_id: Set(row.meet_id.filter(|m| audience.meets.contains_key(m))),
-            recipient_user_id: Set(recipient.user.map(|u| u.id)),
-            recipient_email: Set(recipient.email.to_owned()),
-            message_id: Set(format!("<{id}@{}>", self.domain)),
-            status: Set(recipient.status.as_str().to_owned()),
-            attempts: Set(0),
-            retries_left: Set(row.retries_left.max(0)),
-            send_after: Set(now),
-            last_error: Set(recipient.reason),
-            sent_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
+        NewDelivery {
+            scheduled_email_id: Some(row.id),
+            contact_message_id: None,
+            template_name: row.template_name.clone(),
+            meet_id: row.meet_id.filter(|m| audience.meets.contains_key(m)),
+            recipient_user_id: recipient.user.map(|u| u.id),
+            recipient_email: recipient.email.to_owned(),
+            status: recipient.status,
+            reason: recipient.reason,
+            retries_left: row.retries_left.max(0),
         }
+        .into_row(&self.domain, now)
     }
 
     async fn deliver_due(&self, stop: &StopSignal, summary: &mut Summary) -> Result<(), DbErr> {
@@ -520,44 +513,10 @@ impl Drainer {
             (!recipient_name.is_empty()).then_some(recipient_name),
             address,
         );
-        let site = SiteView {
-            name: "Mintbean".into(),
-            url: self.config.frontend_url.clone(),
-        };
-        let recipient = RecipientView {
-            first_name: due.first_name.clone().unwrap_or_else(|| "there".into()),
-            last_name: due.last_name.clone().unwrap_or_default(),
-            email: due.recipient_email.clone(),
-        };
         let (context, invite) = if name == CONTACT_FORM_TEMPLATE {
-            let (Some(subject), Some(html)) = (&due.contact_subject, &due.contact_html) else {
-                return Err("the contact message is missing".into());
-            };
-            let received = due.contact_created_at.unwrap_or_else(Utc::now);
-            let contact = ContactView {
-                subject: subject.clone(),
-                text: super::contact::html_to_text(html),
-                html: html.clone(),
-                received: received.to_rfc2822(),
-            };
-            (
-                templates::context(site, Some(recipient), None, Some(contact)),
-                None,
-            )
+            (self.contact_context(due)?, None)
         } else {
-            let meet = match (due.meet_id, meet) {
-                (_, Some(m)) if !m.deleted => m,
-                (Some(id), _) => return Err(format!("meet {id} was deleted")),
-                (None, _) => return Err("the email names no meet".into()),
-            };
-            let view = MeetView::new(meet, &self.config.frontend_url);
-            let invite = TemplateName::parse(name)
-                .filter(|t| t.kind == super::schedule::Kind::RegistrationConfirmation)
-                .map(|_| ics::invite(meet, &view.url, &self.domain, Utc::now()));
-            (
-                templates::context(site, Some(recipient), Some(view), None),
-                invite,
-            )
+            self.meet_context(due, meet)?
         };
         let rendered = self.templates.render(name, &context)?;
         message::build(Outgoing {
@@ -567,6 +526,61 @@ impl Drainer {
             rendered,
             invite,
         })
+    }
+
+    fn site_and_recipient(&self, due: &Due) -> (SiteView, RecipientView) {
+        let site = SiteView {
+            name: "Mintbean".into(),
+            url: self.config.frontend_url.clone(),
+        };
+        let recipient = RecipientView {
+            first_name: due.first_name.clone().unwrap_or_else(|| "there".into()),
+            last_name: due.last_name.clone().unwrap_or_default(),
+            email: due.recipient_email.clone(),
+        };
+        (site, recipient)
+    }
+
+    fn contact_context(&self, due: &Due) -> Result<tera::Context, String> {
+        let (Some(subject), Some(html)) = (&due.contact_subject, &due.contact_html) else {
+            return Err("the contact message is missing".into());
+        };
+        let received = due.contact_created_at.unwrap_or_else(Utc::now);
+        let contact = ContactView {
+            subject: subject.clone(),
+            text: super::contact::html_to_text(html),
+            html: html.clone(),
+            received: received.to_rfc2822(),
+        };
+        let (site, recipient) = self.site_and_recipient(due);
+        Ok(templates::context(
+            site,
+            Some(recipient),
+            None,
+            Some(contact),
+        ))
+    }
+
+    /// The context of a meet email, with the calendar invite of a registration confirmation.
+    fn meet_context(
+        &self,
+        due: &Due,
+        meet: Option<&meets::Model>,
+    ) -> Result<(tera::Context, Option<String>), String> {
+        let meet = match (due.meet_id, meet) {
+            (_, Some(m)) if !m.deleted => m,
+            (Some(id), _) => return Err(format!("meet {id} was deleted")),
+            (None, _) => return Err("the email names no meet".into()),
+        };
+        let view = MeetView::new(meet, &self.config.frontend_url);
+        let invite = TemplateName::parse(&due.template_name)
+            .filter(|t| t.kind == super::schedule::Kind::RegistrationConfirmation)
+            .map(|_| ics::invite(meet, &view.url, &self.domain, Utc::now()));
+        let (site, recipient) = self.site_and_recipient(due);
+        Ok((
+            templates::context(site, Some(recipient), Some(view), None),
+            invite,
+        ))
     }
 }
 

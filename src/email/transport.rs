@@ -72,7 +72,7 @@ pub enum Mailer {
 impl Mailer {
     pub fn from_config(config: &EmailConfig) -> Result<Mailer, String> {
         match &config.smtp_url {
-            Some(url) => SmtpServer::from_url(url, config.send_timeout).map(Mailer::Smtp),
+            Some(url) => SmtpServer::from_url(url.expose(), config.send_timeout).map(Mailer::Smtp),
             None => {
                 std::fs::create_dir_all(&config.outbox_dir).map_err(|e| {
                     format!(

@@ -101,7 +101,7 @@ pub type LoadError = Arc<DbErr>;
 /// Loaders only see database errors; anything else is a bug surfaced as one.
 pub fn into_load_error(err: crate::error::AppError) -> LoadError {
     match err {
-        crate::error::AppError::Database(db) => Arc::new(db),
+        crate::error::AppError::Database { source, .. } => Arc::new(source),
         other => Arc::new(DbErr::Custom(other.to_string())),
     }
 }

@@ -53,6 +53,9 @@ pub fn build_schema(state: AppState) -> AppSchema {
     if !config.suggestions {
         builder = builder.disable_suggestions();
     }
+    if config.tracing {
+        builder = builder.extension(async_graphql::extensions::Tracing);
+    }
     builder.finish()
 }
 

@@ -38,26 +38,10 @@ pub async fn handle(
     body: Body,
 ) -> Response {
     let config = &http.state.config;
-    // A body trickled in slowly would otherwise hold a connection and a request slot forever.
-    let reading = read_request(&http, &method, &headers, &uri, body);
-    let batch = match tokio::time::timeout(config.request_timeout, reading).await {
-        Ok(Ok(batch)) => batch,
-        Ok(Err(response)) => return response,
-        Err(_) => {
-            return json_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "TIMEOUT",
-                "The request body took too long to arrive",
-            );
-        }
-    };
-    let mut batch = match admit_batch(batch, config.graphql.batching) {
+    let mut batch = match receive(&http, &method, &headers, &uri, body).await {
         Ok(batch) => batch,
-        Err(message) => return json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message),
+        Err(refusal) => return refusal,
     };
-    if let Err(message) = check_limits(&mut batch, &config.graphql.limits) {
-        return over_limits(message);
-    }
     let session = Arc::new(Session::from_headers(
         &headers,
         CookieSettings {
@@ -65,10 +49,16 @@ pub async fn handle(
             secure: config.cookie_secure,
         },
     ));
+    let span = tracing::Span::current();
+    if let Some(name) = operation_names(&mut batch) {
+        span.record("operation", name.as_str());
+    }
     // Look the caller up before executing: resolvers then never wait on it, which keeps their
     // DataLoader calls in the same batches. (A failure here is retried by the first resolver
     // that needs the user, and reported there.)
-    let _ = session.current_user(&http.state.db).await;
+    if let Ok(Some(user)) = session.current_user(&http.state.db).await {
+        span.record("user_id", tracing::field::display(user.id));
+    }
     let client = ClientAddress(client_address(
         &headers,
         &extensions,
@@ -86,26 +76,49 @@ pub async fn handle(
             BatchRequest::Batch(requests.into_iter().map(attach).collect())
         }
     };
-
-    let mut response = match tokio::time::timeout(
-        config.request_timeout,
-        http.schema.execute_batch(batch),
-    )
-    .await
-    {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(timeout = ?config.request_timeout, "GraphQL request timed out");
-            return json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "TIMEOUT",
-                "The request took too long",
-            );
-        }
+    let execution = tokio::time::timeout(config.request_timeout, http.schema.execute_batch(batch));
+    let Ok(mut response) = execution.await else {
+        tracing::warn!(timeout = ?config.request_timeout, "GraphQL request timed out");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+            "The request took too long",
+        );
     };
     label_uncoded_errors(&mut response);
-    let limit = config.graphql.max_response_bytes;
-    let Some(json) = serialize_capped(&response, limit) else {
+    respond(&response, &session, config.graphql.max_response_bytes)
+}
+
+/// Reads the request (within the request timeout: a body trickled in slowly would otherwise hold
+/// a connection and a request slot forever) and refuses what the limits do not allow.
+async fn receive(
+    http: &HttpState,
+    method: &Method,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Body,
+) -> Result<BatchRequest, Response> {
+    let config = &http.state.config;
+    let reading = read_request(http, method, headers, uri, body);
+    let batch = match tokio::time::timeout(config.request_timeout, reading).await {
+        Ok(read) => read?,
+        Err(_) => {
+            return Err(json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "TIMEOUT",
+                "The request body took too long to arrive",
+            ));
+        }
+    };
+    let mut batch = admit_batch(batch, config.graphql.batching)
+        .map_err(|message| json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message))?;
+    check_limits(&mut batch, &config.graphql.limits).map_err(over_limits)?;
+    Ok(batch)
+}
+
+/// The JSON answer, with the session's cookie and, for logged-in requests, `no-store`.
+fn respond(response: &BatchResponse, session: &Session, limit: usize) -> Response {
+    let Some(json) = serialize_capped(response, limit) else {
         tracing::warn!(limit, "GraphQL response over the size limit refused");
         return json_error(
             StatusCode::BAD_REQUEST,
@@ -134,6 +147,27 @@ pub async fn handle(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     reply
+}
+
+/// The operation name(s) of the request, for the log: the one asked for, or the name of the
+/// document's only operation.
+fn operation_names(batch: &mut BatchRequest) -> Option<String> {
+    let name = |request: &mut Request| {
+        if let Some(name) = &request.operation_name {
+            return Some(name.clone());
+        }
+        let document = request.parsed_query().ok()?;
+        let mut operations = document.operations.iter();
+        match (operations.next(), operations.next()) {
+            (Some((name, _)), None) => name.map(|n| n.to_string()),
+            _ => None,
+        }
+    };
+    let names: Vec<String> = match batch {
+        BatchRequest::Single(request) => name(request).into_iter().collect(),
+        BatchRequest::Batch(requests) => requests.iter_mut().filter_map(name).collect(),
+    };
+    (!names.is_empty()).then(|| names.join(","))
 }
 
 /// Batched (JSON array) requests are refused unless enabled; enabled, they are limited to
@@ -216,35 +250,10 @@ async fn read_request(
     body: Body,
 ) -> Result<BatchRequest, Response> {
     if method == Method::GET {
-        let query = uri.query().unwrap_or("");
-        let has_query = query.split('&').any(|pair| pair.starts_with("query="));
-        if !has_query {
-            return Err(if http.state.config.graphql.playground {
-                playground()
-            } else {
-                json_error(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    "Missing `query` parameter",
-                )
-            });
-        }
-        let mut request = parse_query_string(query)
-            .map_err(|e| json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.to_string()))?;
-        if contains_mutation(&mut request) {
-            let mut response = json_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "Mutations must be sent with POST",
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return Err(response);
-        }
-        return Ok(BatchRequest::Single(request));
+        return read_get(http, uri.query().unwrap_or(""))
+            .map(BatchRequest::Single)
+            .map_err(|refusal| *refusal);
     }
-
     if !csrf::is_allowed(headers) {
         return Err(json_error(
             StatusCode::BAD_REQUEST,
@@ -267,21 +276,55 @@ async fn read_request(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    receive_batch_body(
-        content_type,
-        bytes.as_ref(),
-        MultipartOptions::default()
-            .max_file_size(limit)
-            .max_num_files(10),
-    )
-    .await
-    .map_err(|e| {
-        json_error(
+    // Parsed here rather than with async-graphql-axum's extractor, whose multipart parsing
+    // has no limit on the number or size of files.
+    let multipart = MultipartOptions::default()
+        .max_file_size(limit)
+        .max_num_files(10);
+    receive_batch_body(content_type, bytes.as_ref(), multipart)
+        .await
+        .map_err(|e| {
+            json_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("Invalid GraphQL request: {e}"),
+            )
+        })
+}
+
+/// `GET /graphql`: the Playground (when enabled) without a query; queries only otherwise.
+fn read_get(http: &HttpState, query: &str) -> Result<Request, Box<Response>> {
+    let has_query = query.split('&').any(|pair| pair.starts_with("query="));
+    if !has_query {
+        return Err(Box::new(if http.state.config.graphql.playground {
+            playground()
+        } else {
+            json_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Missing `query` parameter",
+            )
+        }));
+    }
+    let mut request = parse_query_string(query).map_err(|e| {
+        Box::new(json_error(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
-            format!("Invalid GraphQL request: {e}"),
-        )
-    })
+            e.to_string(),
+        ))
+    })?;
+    if contains_mutation(&mut request) {
+        let mut response = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Err(Box::new(response));
+    }
+    Ok(request)
 }
 
 /// Whether the request holds a mutation; a document that cannot be parsed is left to the

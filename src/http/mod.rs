@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod errors;
 pub mod graphql;
+pub mod observe;
 pub mod server;
 
 use std::{sync::Arc, time::Duration};
@@ -45,7 +46,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(HttpState { state, schema })
         .layer(middleware::map_response(errors::json_error_bodies))
         .layer(middleware::from_fn_with_state(capacity, shed_load))
-        .layer(TraceLayer::new_for_http());
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(observe::request_span)
+                .on_request(())
+                .on_response(observe::log_response)
+                .on_failure(()),
+        )
+        .layer(middleware::from_fn(observe::request_id));
     if let Some(cors) = cors {
         router = router.layer(cors);
     }
@@ -120,32 +128,9 @@ async fn not_found() -> Response {
     errors::json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such endpoint")
 }
 
-/// Resolves when the process gets SIGTERM or Ctrl-C; in-flight requests then finish.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
-}
-
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    serve_until(state, listener, shutdown_signal()).await
+    serve_until(state, listener, crate::runtime::shutdown_signal()).await
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.

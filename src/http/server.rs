@@ -242,9 +242,41 @@ impl Connections {
         true
     }
 
-    fn close_all(&self) {
+    /// Whether one more connection may open: below the cap, or at it when idle connections were
+    /// asked to make room (and the ones on their way out are not too many).
+    fn make_room(&self, cap: usize, hard_cap: usize, refused: &mut u64) -> bool {
+        let open = self.len();
+        if open < cap || (self.close_idlest(1 + cap / 64) && open < hard_cap) {
+            return true;
+        }
+        *refused += 1;
+        if refused.is_power_of_two() {
+            tracing::warn!(
+                open,
+                cap,
+                refused,
+                "connection refused: every connection is busy"
+            );
+        }
+        false
+    }
+
+    /// Asks every connection to close after its request in flight, and waits for them, at most
+    /// [`SHUTDOWN_GRACE`].
+    async fn drain(&self) {
         for connection in self.lock().values() {
             connection.ask_to_close();
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while self.len() > 0 {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    open = self.len(),
+                    "shutdown grace period over; dropping connections"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -321,17 +353,7 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let open = connections.len();
-        if open >= cap && !(connections.close_idlest(1 + cap / 64) && open < hard_cap) {
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(
-                    open,
-                    cap,
-                    refused,
-                    "connection refused: every connection is busy"
-                );
-            }
+        if !connections.make_room(cap, hard_cap, &mut refused) {
             drop(stream);
             continue;
         }
@@ -348,18 +370,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    connections.close_all();
-    let deadline = Instant::now() + SHUTDOWN_GRACE;
-    while connections.len() > 0 {
-        if Instant::now() >= deadline {
-            tracing::warn!(
-                open = connections.len(),
-                "shutdown grace period over; dropping connections"
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    connections.drain().await;
     Ok(())
 }
 

@@ -159,6 +159,24 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     .expect("test config")
 }
 
+/// `TEST_LOG=1 cargo test ...` shows the servers' logs (filtered by `RUST_LOG`, default
+/// mintbean's filter), captured per test like its other output.
+fn show_logs_if_asked() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("TEST_LOG").is_none() {
+        return;
+    }
+    INIT.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(mintbean::telemetry::DEFAULT_FILTER)
+        });
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 /// A password hash computed once per test binary (argon2 is deliberately slow).
 pub fn password_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
@@ -197,6 +215,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        show_logs_if_asked();
         let db_name = fresh_database().await;
         let config = test_config(&database_url(&db_name), overrides);
         let mut connection =

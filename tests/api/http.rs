@@ -286,3 +286,26 @@ async fn slow_requests_time_out_with_json() {
     txn.rollback().await.unwrap();
     data(&app.gql("{ meets { id } }", json!({})).await);
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let given = new_client()
+        .post(app.graphql_url())
+        .header("x-request-id", "trace-me-42")
+        .json(&json!({ "query": "{ meets { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-me-42");
+    // Missing or unfit ids are replaced by a fresh one.
+    for header in [None, Some("not fit for logs")] {
+        let mut request = new_client().get(format!("{}/health", app.address));
+        if let Some(value) = header {
+            request = request.header("x-request-id", value);
+        }
+        let response = request.send().await.unwrap();
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+}
