@@ -3,9 +3,7 @@
 //! tokens (which carry no id of their own) are revocable too.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, Statement, sea_query::Expr};
 use uuid::Uuid;
 
 use crate::{
@@ -20,8 +18,8 @@ pub async fn find_session_user(
     user_id: Uuid,
     token_sha256: &[u8],
 ) -> AppResult<Option<User>> {
-    Ok(Users::find_by_id(user_id)
-        .filter(Column::Deleted.eq(false))
+    Ok(Users::live()
+        .filter(Column::Id.eq(user_id))
         .filter(Expr::cust_with_values(
             "NOT EXISTS (SELECT 1 FROM revoked_sessions WHERE token_sha256 = $1)",
             [token_sha256.to_vec()],
