@@ -1,0 +1,381 @@
+//! What operators and the task API do to jobs and queues: look, cancel, retry, pause. Every
+//! change goes through the same state machine (J8): queued → cancelled at once; running →
+//! cancel requested (the worker's token fires within a heartbeat, at once by notification);
+//! finished → refused.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::EngineError;
+
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct JobRow {
+    pub id: i64,
+    pub queue: String,
+    pub kind: String,
+    pub args: Value,
+    pub state: String,
+    pub priority: i16,
+    pub run_at: DateTime<Utc>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub dedupe_key: Option<String>,
+    pub concurrency_key: Option<String>,
+    pub group_key: Option<String>,
+    pub lease_owner: Option<Uuid>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    pub progress: Option<Value>,
+    pub result: Option<Value>,
+    pub last_error: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct AttemptRow {
+    pub attempt: i32,
+    pub worker_id: Option<Uuid>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: DateTime<Utc>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub duration_ms: Option<f64>,
+}
+
+/// Filters for [`list`]; `None` means any.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    pub queue: Option<String>,
+    pub group_key: Option<String>,
+    /// Newest first, at most this many (capped at 1000).
+    pub limit: u64,
+}
+
+const JOB_COLUMNS: &str = "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
+    dedupe_key, concurrency_key, group_key, lease_owner, lease_expires_at, cancel_requested_at,
+    progress, result, last_error, created_by, created_at, started_at, finished_at";
+
+fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &JobFilter,
+) -> Result<Vec<JobRow>, EngineError> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM engine_jobs
+          WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
+            AND ($3::text IS NULL OR queue = $3) AND ($4::text IS NULL OR group_key = $4)
+          ORDER BY id DESC LIMIT $5"
+    );
+    let limit = filter.limit.clamp(1, 1000) as i64;
+    let rows = db
+        .query_all_raw(statement(
+            &sql,
+            vec![
+                filter.state.clone().into(),
+                filter.kind.clone().into(),
+                filter.queue.clone().into(),
+                filter.group_key.clone().into(),
+                limit.into(),
+            ],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| JobRow::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<JobRow>, EngineError> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM engine_jobs WHERE id = $1");
+    let row = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
+    Ok(row
+        .map(|row| JobRow::from_query_result(&row, ""))
+        .transpose()?)
+}
+
+fn not_found(id: i64) -> EngineError {
+    EngineError::NotFound(format!("no job {id}"))
+}
+
+pub async fn attempts(db: &impl ConnectionTrait, id: i64) -> Result<Vec<AttemptRow>, EngineError> {
+    let rows = db
+        .query_all_raw(statement(
+            "SELECT attempt, worker_id, started_at, finished_at, outcome, error,
+                    (EXTRACT(EPOCH FROM finished_at - started_at) * 1000)::float8 AS duration_ms
+               FROM engine_job_attempts WHERE job_id = $1 ORDER BY id",
+            vec![id.into()],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| AttemptRow::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Cancels a job: a waiting one at once, a running one by asking its worker (which stops it
+/// within a heartbeat, or at once when it hears the notification). A finished job is refused
+/// with `Conflict`.
+pub async fn cancel(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineError> {
+    let sql = format!(
+        "WITH target AS (SELECT id, state FROM engine_jobs WHERE id = $1 FOR UPDATE),
+         changed AS (
+             UPDATE engine_jobs j
+                SET state = CASE WHEN t.state = 'available' THEN 'cancelled' ELSE j.state END,
+                    finished_at = CASE WHEN t.state = 'available' THEN now() ELSE j.finished_at END,
+                    cancel_requested_at = coalesce(j.cancel_requested_at, now())
+               FROM target t
+              WHERE j.id = t.id AND t.state IN ('available', 'running')
+             RETURNING j.*)
+         SELECT {JOB_COLUMNS} FROM changed"
+    );
+    let changed = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
+    match changed {
+        Some(row) => {
+            let job = JobRow::from_query_result(&row, "")?;
+            if job.state == "running" {
+                db.execute_raw(statement(
+                    "SELECT pg_notify('engine_cancel', $1)",
+                    vec![id.to_string().into()],
+                ))
+                .await?;
+            }
+            Ok(job)
+        }
+        None => match find(db, id).await? {
+            Some(job) => Err(EngineError::Conflict(format!(
+                "job {id} is {} and can no longer be cancelled",
+                job.state
+            ))),
+            None => Err(not_found(id)),
+        },
+    }
+}
+
+/// Runs a failed, discarded or cancelled job again now (with one more attempt if it had used
+/// them up).
+pub async fn retry(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineError> {
+    let sql = format!(
+        "UPDATE engine_jobs
+            SET state = 'available', run_at = now(), finished_at = NULL, cancel_requested_at = NULL,
+                max_attempts = greatest(max_attempts, attempt + 1)
+          WHERE id = $1 AND state IN ('failed', 'discarded', 'cancelled')
+         RETURNING {JOB_COLUMNS}"
+    );
+    let changed = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
+    match changed {
+        Some(row) => {
+            db.execute_raw(statement(
+                "SELECT pg_notify('engine_jobs', queue) FROM engine_jobs WHERE id = $1",
+                vec![id.into()],
+            ))
+            .await?;
+            Ok(JobRow::from_query_result(&row, "")?)
+        }
+        None => match find(db, id).await? {
+            Some(job) => Err(EngineError::Conflict(format!(
+                "job {id} is {}; only failed, discarded or cancelled jobs can be retried",
+                job.state
+            ))),
+            None => Err(not_found(id)),
+        },
+    }
+}
+
+/// Stops every worker from claiming the queue's jobs, until `until` (forever when `None`).
+/// Stored in the database: it holds for all workers and across restarts (J14).
+pub async fn pause(
+    db: &impl ConnectionTrait,
+    queue: &str,
+    until: Option<DateTime<Utc>>,
+) -> Result<(), EngineError> {
+    db.execute_raw(statement(
+        "INSERT INTO engine_queues (name, paused_until) VALUES ($1, coalesce($2, 'infinity'))
+         ON CONFLICT (name) DO UPDATE SET paused_until = excluded.paused_until, updated_at = now()",
+        vec![queue.into(), until.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+pub async fn resume(db: &impl ConnectionTrait, queue: &str) -> Result<(), EngineError> {
+    db.execute_raw(statement(
+        "UPDATE engine_queues SET paused_until = NULL, updated_at = now() WHERE name = $1",
+        vec![queue.into()],
+    ))
+    .await?;
+    db.execute_raw(statement(
+        "SELECT pg_notify('engine_jobs', $1)",
+        vec![queue.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A queue's claim rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// Default concurrency per worker process for this queue.
+    pub concurrency: Option<i32>,
+    /// After this many consecutive claims above `fair_low_max`, one waiting job at or below it
+    /// is served (J12).
+    pub fair_every: Option<i32>,
+    pub fair_low_max: i16,
+    /// At most this many running jobs per `concurrency_key` (J13).
+    pub per_key_limit: Option<i32>,
+}
+
+pub async fn configure_queue(
+    db: &impl ConnectionTrait,
+    queue: &str,
+    settings: &QueueSettings,
+) -> Result<(), EngineError> {
+    db.execute_raw(statement(
+        "INSERT INTO engine_queues (name, concurrency, fair_every, fair_low_max, per_key_limit)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency,
+             fair_every = excluded.fair_every, fair_low_max = excluded.fair_low_max,
+             per_key_limit = excluded.per_key_limit, updated_at = now()",
+        vec![
+            queue.into(),
+            settings.concurrency.into(),
+            settings.fair_every.into(),
+            settings.fair_low_max.into(),
+            settings.per_key_limit.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct QueueStats {
+    pub queue: String,
+    pub available: i64,
+    /// Available but not due yet (delayed, or waiting for a retry).
+    pub scheduled: i64,
+    pub running: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub discarded: i64,
+    pub oldest_waiting_seconds: Option<f64>,
+    pub completed_last_minute: i64,
+    pub completed_last_5_minutes: i64,
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+/// Per queue: jobs by state, the oldest due job's wait, recent throughput and pause.
+pub async fn stats(db: &impl ConnectionTrait) -> Result<Vec<QueueStats>, EngineError> {
+    let rows = db
+        .query_all_raw(statement(
+            "WITH names AS (SELECT DISTINCT queue FROM engine_jobs UNION SELECT name FROM engine_queues)
+             SELECT n.queue,
+                    count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at <= now()) AS available,
+                    count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at > now()) AS scheduled,
+                    count(j.id) FILTER (WHERE j.state = 'running') AS running,
+                    count(j.id) FILTER (WHERE j.state = 'completed') AS completed,
+                    count(j.id) FILTER (WHERE j.state = 'failed') AS failed,
+                    count(j.id) FILTER (WHERE j.state = 'cancelled') AS cancelled,
+                    count(j.id) FILTER (WHERE j.state = 'discarded') AS discarded,
+                    EXTRACT(EPOCH FROM now() - min(j.run_at) FILTER (
+                        WHERE j.state = 'available' AND j.run_at <= now()))::float8 AS oldest_waiting_seconds,
+                    count(j.id) FILTER (WHERE j.state = 'completed'
+                        AND j.finished_at > now() - interval '1 minute') AS completed_last_minute,
+                    count(j.id) FILTER (WHERE j.state = 'completed'
+                        AND j.finished_at > now() - interval '5 minutes') AS completed_last_5_minutes,
+                    (SELECT paused_until FROM engine_queues q
+                      WHERE q.name = n.queue AND q.paused_until > now()) AS paused_until
+               FROM names n LEFT JOIN engine_jobs j ON j.queue = n.queue
+              GROUP BY n.queue ORDER BY n.queue",
+            vec![],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| QueueStats::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+/// `(queue, state, count)` for the metrics endpoint.
+pub async fn queue_depths(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(String, String, i64)>, EngineError> {
+    let rows = db
+        .query_all_raw(statement(
+            "SELECT queue, state, count(*) AS jobs FROM engine_jobs
+              WHERE state IN ('available', 'running') GROUP BY queue, state ORDER BY queue, state",
+            vec![],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "queue")?,
+                row.try_get("", "state")?,
+                row.try_get("", "jobs")?,
+            ))
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct ScheduleRow {
+    pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub kind: String,
+    pub queue: String,
+    pub overlap: String,
+    pub enabled: bool,
+    pub next_run_at: DateTime<Utc>,
+    pub last_slot: Option<DateTime<Utc>>,
+    pub last_job_id: Option<i64>,
+    pub last_job_state: Option<String>,
+}
+
+pub async fn schedules(db: &impl ConnectionTrait) -> Result<Vec<ScheduleRow>, EngineError> {
+    let rows = db
+        .query_all_raw(statement(
+            "SELECT s.name, s.cron, s.timezone, s.kind, s.queue, s.overlap, s.enabled, s.next_run_at,
+                    r.slot AS last_slot, r.job_id AS last_job_id, j.state AS last_job_state
+               FROM engine_schedules s
+               LEFT JOIN LATERAL (SELECT slot, job_id FROM engine_schedule_runs
+                                   WHERE schedule = s.name ORDER BY slot DESC LIMIT 1) r ON true
+               LEFT JOIN engine_jobs j ON j.id = r.job_id
+              ORDER BY s.name",
+            vec![],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| ScheduleRow::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+pub async fn set_schedule_enabled(
+    db: &impl ConnectionTrait,
+    name: &str,
+    enabled: bool,
+) -> Result<(), EngineError> {
+    let changed = db
+        .execute_raw(statement(
+            "UPDATE engine_schedules SET enabled = $2, updated_at = now() WHERE name = $1",
+            vec![name.into(), enabled.into()],
+        ))
+        .await?;
+    if changed.rows_affected() == 0 {
+        return Err(EngineError::NotFound(format!("no schedule `{name}`")));
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Putting jobs in: inside whatever transaction the caller is in, so a job exists exactly when
+//! the change that asked for it commits (J1). Many jobs go in one statement.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::{Value, json};
+
+use crate::{EngineError, job::Job};
+
+/// A job to enqueue. `NewJob::of(&job)` fills it from a typed job's settings and options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewJob {
+    pub kind: String,
+    pub args: Value,
+    pub queue: String,
+    /// Higher runs first; 1 by default.
+    pub priority: i16,
+    /// Not before this (`None`: now).
+    pub run_at: Option<DateTime<Utc>>,
+    pub max_attempts: i32,
+    /// While a job with this key (and kind) waits or runs, enqueueing another returns it (and
+    /// raises its priority to the new one's if higher).
+    pub dedupe_key: Option<String>,
+    /// Jobs sharing it are capped by the queue's `per_key_limit` (e.g. a target host).
+    pub concurrency_key: Option<String>,
+    /// For finding a family of jobs (e.g. everything about one project).
+    pub group_key: Option<String>,
+    /// Who asked: a user, an API client, `cron:<schedule>`.
+    pub created_by: Option<String>,
+}
+
+impl NewJob {
+    pub fn new(kind: impl Into<String>, args: Value) -> Self {
+        NewJob {
+            kind: kind.into(),
+            args,
+            queue: "default".into(),
+            priority: 1,
+            run_at: None,
+            max_attempts: 20,
+            dedupe_key: None,
+            concurrency_key: None,
+            group_key: None,
+            created_by: None,
+        }
+    }
+
+    /// A typed job, with its kind's settings and its own options.
+    pub fn of<J: Job>(job: &J) -> Result<Self, EngineError> {
+        let settings = J::settings();
+        let options = job.options();
+        let args = serde_json::to_value(job)
+            .map_err(|e| EngineError::Invalid(format!("arguments of {}: {e}", J::KIND)))?;
+        Ok(NewJob {
+            kind: J::KIND.into(),
+            args,
+            queue: settings.queue.into(),
+            priority: options.priority.unwrap_or(settings.priority),
+            run_at: options.run_at,
+            max_attempts: settings.max_attempts,
+            dedupe_key: options.dedupe_key,
+            concurrency_key: options.concurrency_key,
+            group_key: options.group_key,
+            created_by: None,
+        })
+    }
+
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    pub fn priority(mut self, priority: i16) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
+        self.run_at = Some(at);
+        self
+    }
+
+    pub fn delay(self, delay: std::time::Duration) -> Self {
+        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        self.run_at(at)
+    }
+
+    pub fn max_attempts(mut self, attempts: i32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    pub fn dedupe_key(mut self, key: impl Into<String>) -> Self {
+        self.dedupe_key = Some(key.into());
+        self
+    }
+
+    pub fn concurrency_key(mut self, key: impl Into<String>) -> Self {
+        self.concurrency_key = Some(key.into());
+        self
+    }
+
+    pub fn group_key(mut self, key: impl Into<String>) -> Self {
+        self.group_key = Some(key.into());
+        self
+    }
+
+    pub fn created_by(mut self, who: impl Into<String>) -> Self {
+        self.created_by = Some(who.into());
+        self
+    }
+
+    fn validate(&self) -> Result<(), EngineError> {
+        let invalid = |m: &str| Err(EngineError::Invalid(m.into()));
+        if self.kind.trim().is_empty() || self.kind.len() > 200 {
+            return invalid("a job kind is 1 to 200 characters");
+        }
+        if self.queue.trim().is_empty() || self.queue.len() > 200 {
+            return invalid("a queue name is 1 to 200 characters");
+        }
+        if self.max_attempts < 1 {
+            return invalid("max_attempts must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn row(&self) -> Value {
+        json!({
+            "kind": self.kind, "args": self.args, "queue": self.queue,
+            "priority": self.priority, "run_at": self.run_at, "max_attempts": self.max_attempts,
+            "dedupe_key": self.dedupe_key, "concurrency_key": self.concurrency_key,
+            "group_key": self.group_key, "created_by": self.created_by,
+        })
+    }
+}
+
+/// The job a request ended up as: new, or the live one with the same dedupe key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enqueued {
+    pub id: i64,
+    /// A live job with the same dedupe key existed (its priority may have been raised).
+    pub existed: bool,
+}
+
+/// The rows come as one JSON document: one statement however many jobs.
+const INSERT: &str = r#"
+INSERT INTO engine_jobs (kind, args, queue, priority, run_at, max_attempts,
+                         dedupe_key, concurrency_key, group_key, created_by)
+SELECT kind, coalesce(args, '{}'::jsonb), queue, priority, coalesce(run_at, now()), max_attempts,
+       dedupe_key, concurrency_key, group_key, created_by
+  FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
+           kind text, args jsonb, queue text, priority smallint, run_at timestamptz,
+           max_attempts int, dedupe_key text, concurrency_key text, group_key text,
+           created_by text))
+       WITH ORDINALITY AS j(kind, args, queue, priority, run_at, max_attempts, dedupe_key,
+                            concurrency_key, group_key, created_by, ord)
+ ORDER BY ord
+ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('available', 'running')
+DO UPDATE SET priority = greatest(engine_jobs.priority, excluded.priority)
+RETURNING id, (xmax <> 0) AS existed, kind, dedupe_key"#;
+
+/// Enqueues one job in the transaction (or connection) `db`.
+pub async fn enqueue(db: &impl ConnectionTrait, job: NewJob) -> Result<Enqueued, EngineError> {
+    let mut enqueued = enqueue_many(db, vec![job]).await?;
+    enqueued
+        .pop()
+        .ok_or_else(|| EngineError::Invalid("the insert returned no job".into()))
+}
+
+/// Enqueues many jobs in one statement. The result has one entry per given job, in order; jobs
+/// of the batch sharing a dedupe key become one job.
+pub async fn enqueue_many(
+    db: &impl ConnectionTrait,
+    jobs: Vec<NewJob>,
+) -> Result<Vec<Enqueued>, EngineError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    for job in &jobs {
+        job.validate()?;
+    }
+    // One statement may not update the same row twice: merge duplicates of the batch first.
+    let mut unique: Vec<NewJob> = Vec::with_capacity(jobs.len());
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    let mut slot_of = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        match &job.dedupe_key {
+            Some(key) => match seen.get(&(job.kind.clone(), key.clone())) {
+                Some(&index) => {
+                    unique[index].priority = unique[index].priority.max(job.priority);
+                    slot_of.push((index, true));
+                }
+                None => {
+                    seen.insert((job.kind.clone(), key.clone()), unique.len());
+                    slot_of.push((unique.len(), false));
+                    unique.push(job.clone());
+                }
+            },
+            None => {
+                slot_of.push((unique.len(), false));
+                unique.push(job.clone());
+            }
+        }
+    }
+    let rows = Value::Array(unique.iter().map(NewJob::row).collect());
+    let returned = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            INSERT,
+            [rows.into()],
+        ))
+        .await?;
+    if returned.len() != unique.len() {
+        return Err(EngineError::Invalid(format!(
+            "{} jobs were sent and {} stored",
+            unique.len(),
+            returned.len()
+        )));
+    }
+    let stored: Vec<Enqueued> = returned
+        .iter()
+        .map(|row| {
+            Ok(Enqueued {
+                id: row.try_get("", "id")?,
+                existed: row.try_get("", "existed")?,
+            })
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()?;
+    Ok(slot_of
+        .into_iter()
+        .map(|(index, merged)| Enqueued {
+            id: stored[index].id,
+            existed: stored[index].existed || merged,
+        })
+        .collect())
+}
+
+/// `job.enqueue(&txn)` for typed jobs.
+pub trait JobExt: Job + Sized {
+    fn enqueue(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> impl std::future::Future<Output = Result<Enqueued, EngineError>> + Send {
+        let job = NewJob::of(self);
+        async move { enqueue(db, job?).await }
+    }
+}
+
+impl<J: Job> JobExt for J {}

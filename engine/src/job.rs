@@ -1,0 +1,235 @@
+//! Job kinds: a name, a typed argument struct and an async handler, registered at start-up.
+
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use sea_orm::DatabaseConnection;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// How a handler failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobError {
+    /// Worth another attempt (after a backoff, or at `retry_at` when given).
+    Retryable {
+        message: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+    /// Will never succeed: the job is discarded with the reason.
+    Permanent(String),
+    /// The handler stopped because its cancellation token fired.
+    Cancelled,
+}
+
+impl JobError {
+    pub fn retryable(error: impl std::fmt::Display) -> Self {
+        JobError::Retryable {
+            message: error.to_string(),
+            retry_at: None,
+        }
+    }
+
+    /// "Try again at `at`" (e.g. when a remote service says when it will be back).
+    pub fn retry_at(at: DateTime<Utc>, error: impl std::fmt::Display) -> Self {
+        JobError::Retryable {
+            message: error.to_string(),
+            retry_at: Some(at),
+        }
+    }
+
+    pub fn permanent(error: impl std::fmt::Display) -> Self {
+        JobError::Permanent(error.to_string())
+    }
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobError::Retryable { message, .. } | JobError::Permanent(message) => {
+                f.write_str(message)
+            }
+            JobError::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+/// What a kind is like, whatever its arguments.
+#[derive(Clone, Debug)]
+pub struct KindSettings {
+    pub queue: &'static str,
+    pub priority: i16,
+    pub max_attempts: i32,
+    /// Logged (once per attempt) when an attempt runs longer than this.
+    pub warn_after: Option<Duration>,
+    /// The token fires at `timeout`; the attempt is aborted `cancel_grace` later if still running.
+    pub timeout: Option<Duration>,
+    /// How long a handler may take to stop once its token fired.
+    pub cancel_grace: Duration,
+}
+
+impl Default for KindSettings {
+    fn default() -> Self {
+        KindSettings {
+            queue: "default",
+            priority: 1,
+            max_attempts: 20,
+            warn_after: None,
+            timeout: None,
+            cancel_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Per-job options a kind derives from its arguments.
+#[derive(Clone, Debug, Default)]
+pub struct JobOptions {
+    pub priority: Option<i16>,
+    pub run_at: Option<DateTime<Utc>>,
+    pub dedupe_key: Option<String>,
+    pub concurrency_key: Option<String>,
+    pub group_key: Option<String>,
+}
+
+/// A job kind. Arguments are its fields (stored as JSON); `run` is the handler.
+///
+/// `State` is whatever the application hands its handlers (configuration, clients); the
+/// registry holds one value of it.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const KIND: &'static str;
+    type State: Clone + Send + Sync + 'static;
+
+    fn settings() -> KindSettings {
+        KindSettings::default()
+    }
+
+    fn options(&self) -> JobOptions {
+        JobOptions::default()
+    }
+
+    fn run(
+        self,
+        ctx: JobContext<Self::State>,
+    ) -> impl Future<Output = Result<Value, JobError>> + Send;
+}
+
+/// What a handler gets besides its arguments.
+pub struct JobContext<S> {
+    pub job_id: i64,
+    pub attempt: i32,
+    pub state: S,
+    pub(crate) handle: crate::worker::JobHandle,
+}
+
+impl<S> JobContext<S> {
+    /// Fires when the job is cancelled, times out, or its worker lost the lease or shuts down.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.handle.token
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.handle.token.is_cancelled()
+    }
+
+    /// `Err(Cancelled)` once the job should stop: call it between steps.
+    pub fn checkpoint(&self) -> Result<(), JobError> {
+        if self.is_cancelled() {
+            Err(JobError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records progress, readable at once by anyone looking at the job. Refused (and the token
+    /// fired) when this worker no longer holds the job.
+    pub async fn progress(&self, progress: Value) -> Result<(), JobError> {
+        self.handle
+            .progress(self.job_id, self.attempt, progress)
+            .await
+    }
+
+    /// The engine's database.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.handle.db
+    }
+}
+
+type Handler<S> = Arc<
+    dyn Fn(Value, JobContext<S>) -> Result<BoxFuture<'static, Result<Value, JobError>>, String>
+        + Send
+        + Sync,
+>;
+
+pub(crate) struct Kind<S> {
+    pub settings: KindSettings,
+    pub handler: Handler<S>,
+    pub check_args: fn(&Value) -> Result<(), String>,
+}
+
+/// The registered kinds, and the state their handlers share.
+pub struct Registry<S> {
+    pub(crate) kinds: HashMap<&'static str, Kind<S>>,
+    pub(crate) state: S,
+}
+
+impl<S: Clone + Send + Sync + 'static> Registry<S> {
+    pub fn new(state: S) -> Self {
+        Registry {
+            kinds: HashMap::new(),
+            state,
+        }
+    }
+
+    /// Registers a kind. Names are unique: registering one twice is a programming error.
+    pub fn register<J: Job<State = S>>(mut self) -> Self {
+        let handler: Handler<S> = Arc::new(|args, ctx| {
+            let job: J = serde_json::from_value(args)
+                .map_err(|e| format!("arguments do not decode as {}: {e}", J::KIND))?;
+            Ok(Box::pin(job.run(ctx)))
+        });
+        let kind = Kind {
+            settings: J::settings(),
+            handler,
+            check_args: |args| {
+                serde_json::from_value::<J>(args.clone())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
+        };
+        let previous = self.kinds.insert(J::KIND, kind);
+        assert!(
+            previous.is_none(),
+            "job kind `{}` registered twice",
+            J::KIND
+        );
+        self
+    }
+
+    pub fn kinds(&self) -> impl Iterator<Item = (&'static str, &KindSettings)> {
+        self.kinds
+            .iter()
+            .map(|(name, kind)| (*name, &kind.settings))
+    }
+
+    pub fn settings(&self, kind: &str) -> Option<&KindSettings> {
+        self.kinds.get(kind).map(|k| &k.settings)
+    }
+
+    /// Whether `args` decode as the arguments of `kind` (`Err` names the problem).
+    pub fn check(&self, kind: &str, args: &Value) -> Result<(), String> {
+        let registered = self
+            .kinds
+            .get(kind)
+            .ok_or_else(|| format!("unknown job kind `{kind}`"))?;
+        (registered.check_args)(args)
+    }
+
+    /// The queues the registered kinds use.
+    pub fn queues(&self) -> Vec<&'static str> {
+        let mut queues: Vec<&'static str> = self.kinds.values().map(|k| k.settings.queue).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        queues
+    }
+}

@@ -1,0 +1,42 @@
+//! A durable job engine on PostgreSQL. See `docs/architecture.md` ("The job engine") for the
+//! rules it keeps (J1–J14 in the specification) and how.
+//!
+//! ```text
+//! enqueue(&txn, NewJob)  ─▶ engine_jobs (available) ─▶ Worker: claim ─▶ handler ─▶ completed
+//!                                                        │  lease, heartbeat, fencing
+//!                                     Scheduler (cron) ──┘  reaper, retries, cancel, timeouts
+//! ```
+//!
+//! The engine knows nothing of the application: it registers job kinds ([`Job`]) in a
+//! [`Registry`] with a state value its handlers share.
+
+pub mod admin;
+pub mod enqueue;
+pub mod job;
+pub mod metrics;
+pub mod retry;
+pub mod scheduler;
+pub mod schema;
+pub mod worker;
+
+pub use enqueue::{Enqueued, JobExt, NewJob, enqueue, enqueue_many};
+pub use job::{Job, JobContext, JobError, JobOptions, KindSettings, Registry};
+pub use metrics::Metrics;
+pub use retry::RetryPolicy;
+pub use scheduler::{Overlap, Schedule, Scheduler};
+pub use worker::{QueueConfig, Worker, WorkerConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The job is in a state that does not allow it (e.g. cancelling a finished job).
+    #[error("{0}")]
+    Conflict(String),
+}

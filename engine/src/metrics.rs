@@ -1,0 +1,193 @@
+//! Counters and a duration histogram per job kind, in Prometheus' text format. Queue depth is
+//! read from the database when scraped ([`crate::admin::queue_depths`]).
+
+use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
+
+/// Upper bounds of the duration histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0,
+];
+
+#[derive(Default, Clone)]
+struct KindCounters {
+    enqueued: u64,
+    started: u64,
+    succeeded: u64,
+    failed: u64,
+    retried: u64,
+    cancelled: u64,
+    rescued: u64,
+    slow: u64,
+    buckets: [u64; BUCKETS.len()],
+    duration_count: u64,
+    duration_sum: f64,
+}
+
+/// A counter's name, help text and how to read it.
+type Counter = (&'static str, &'static str, fn(&KindCounters) -> u64);
+
+#[derive(Default)]
+pub struct Metrics {
+    kinds: Mutex<BTreeMap<String, KindCounters>>,
+}
+
+impl Metrics {
+    fn with(&self, kind: &str, change: impl FnOnce(&mut KindCounters)) {
+        let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        change(kinds.entry(kind.to_owned()).or_default());
+    }
+
+    pub fn enqueued(&self, kind: &str, count: u64) {
+        self.with(kind, |k| k.enqueued += count);
+    }
+
+    pub(crate) fn started(&self, kind: &str) {
+        self.with(kind, |k| k.started += 1);
+    }
+
+    pub(crate) fn slow(&self, kind: &str) {
+        self.with(kind, |k| k.slow += 1);
+    }
+
+    pub(crate) fn rescued(&self, kind: &str) {
+        self.with(kind, |k| k.rescued += 1);
+    }
+
+    /// An attempt ended with the attempt-row `outcome`.
+    pub(crate) fn finished(&self, kind: &str, outcome: &str, took: Duration) {
+        self.with(kind, |k| {
+            match outcome {
+                "completed" => k.succeeded += 1,
+                "retried" | "panicked" | "timed_out" => k.retried += 1,
+                "cancelled" => k.cancelled += 1,
+                "released" => {}
+                _ => k.failed += 1,
+            }
+            let seconds = took.as_secs_f64();
+            for (bucket, bound) in k.buckets.iter_mut().zip(BUCKETS) {
+                if seconds <= bound {
+                    *bucket += 1;
+                }
+            }
+            k.duration_count += 1;
+            k.duration_sum += seconds;
+        });
+    }
+
+    /// The counters in Prometheus' text exposition format.
+    pub fn render(&self) -> String {
+        let kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut out = String::new();
+        let counters: [Counter; 8] = [
+            (
+                "engine_jobs_enqueued_total",
+                "Jobs enqueued by this process",
+                |k| k.enqueued,
+            ),
+            ("engine_jobs_started_total", "Attempts started", |k| {
+                k.started
+            }),
+            (
+                "engine_jobs_succeeded_total",
+                "Attempts that completed",
+                |k| k.succeeded,
+            ),
+            (
+                "engine_jobs_failed_total",
+                "Attempts that failed for good (failed or discarded)",
+                |k| k.failed,
+            ),
+            (
+                "engine_jobs_retried_total",
+                "Attempts that will be retried",
+                |k| k.retried,
+            ),
+            ("engine_jobs_cancelled_total", "Attempts cancelled", |k| {
+                k.cancelled
+            }),
+            (
+                "engine_jobs_rescued_total",
+                "Jobs returned after their worker stopped heartbeating",
+                |k| k.rescued,
+            ),
+            (
+                "engine_jobs_slow_total",
+                "Attempts that ran past their kind's warn_after",
+                |k| k.slow,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (kind, counters) in &kinds {
+                let _ = writeln!(out, "{name}{{kind=\"{kind}\"}} {}", value(counters));
+            }
+        }
+        let name = "engine_job_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} How long attempts ran\n# TYPE {name} histogram"
+        );
+        for (kind, counters) in &kinds {
+            for (bound, count) in BUCKETS.iter().zip(counters.buckets) {
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{kind=\"{kind}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{kind=\"{kind}\",le=\"+Inf\"}} {}\n{name}_sum{{kind=\"{kind}\"}} {}\n{name}_count{{kind=\"{kind}\"}} {}",
+                counters.duration_count, counters.duration_sum, counters.duration_count
+            );
+        }
+        out
+    }
+}
+
+/// Queue depth as Prometheus gauges: `(queue, state, count)` rows.
+pub fn render_depths(depths: &[(String, String, i64)]) -> String {
+    let mut out = String::from(
+        "# HELP engine_queue_jobs Jobs per queue and state\n# TYPE engine_queue_jobs gauge\n",
+    );
+    for (queue, state, count) in depths {
+        let _ = writeln!(
+            out,
+            "engine_queue_jobs{{queue=\"{queue}\",state=\"{state}\"}} {count}"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let metrics = Metrics::default();
+        metrics.started("mail");
+        metrics.finished("mail", "completed", Duration::from_millis(30));
+        metrics.finished("mail", "retried", Duration::from_secs(2));
+        let text = metrics.render();
+        assert!(
+            text.contains("engine_jobs_succeeded_total{kind=\"mail\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("engine_jobs_retried_total{kind=\"mail\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("engine_job_duration_seconds_bucket{kind=\"mail\",le=\"0.05\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("engine_job_duration_seconds_bucket{kind=\"mail\",le=\"2.5\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("engine_job_duration_seconds_count{kind=\"mail\"} 2"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! Cron (J7): schedules with seconds and an IANA time zone. Each slot becomes one job, whatever
+//! the number of schedulers running: a scheduler claims due schedules with `FOR UPDATE SKIP
+//! LOCKED`, and a slot is an `engine_schedule_runs` row unique per (schedule, slot). Slots come
+//! from the database's clock, not the process's. After downtime only the latest missed slot runs
+//! (no catch-up storm).
+
+use std::{future::Future, str::FromStr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use serde_json::Value;
+
+use crate::{EngineError, enqueue::NewJob, enqueue::enqueue};
+
+/// Whether a slot may start while the previous run of the schedule still waits or runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    Allow,
+    /// The slot is recorded as skipped.
+    Skip,
+}
+
+impl Overlap {
+    fn as_str(self) -> &'static str {
+        match self {
+            Overlap::Allow => "allow",
+            Overlap::Skip => "skip",
+        }
+    }
+}
+
+/// A schedule as the application defines it; [`Scheduler::sync`] stores it.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub name: String,
+    /// Five fields, or six with seconds first (`*/5 * * * * *`: every five seconds).
+    pub cron: String,
+    pub timezone: Tz,
+    pub kind: String,
+    pub args: Value,
+    pub queue: String,
+    pub priority: i16,
+    pub overlap: Overlap,
+    /// Also run once when a scheduler starts (at most one such job waits or runs at a time).
+    pub run_on_start: bool,
+}
+
+impl Schedule {
+    pub fn new(name: impl Into<String>, cron: impl Into<String>, kind: impl Into<String>) -> Self {
+        Schedule {
+            name: name.into(),
+            cron: cron.into(),
+            timezone: Tz::UTC,
+            kind: kind.into(),
+            args: Value::Object(Default::default()),
+            queue: "default".into(),
+            priority: 1,
+            overlap: Overlap::Allow,
+            run_on_start: false,
+        }
+    }
+
+    pub fn timezone(mut self, timezone: Tz) -> Self {
+        self.timezone = timezone;
+        self
+    }
+
+    pub fn args(mut self, args: Value) -> Self {
+        self.args = args;
+        self
+    }
+
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    pub fn overlap(mut self, overlap: Overlap) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    pub fn run_on_start(mut self, run: bool) -> Self {
+        self.run_on_start = run;
+        self
+    }
+}
+
+pub fn parse_cron(pattern: &str) -> Result<Cron, EngineError> {
+    Cron::from_str(pattern).map_err(|e| EngineError::Invalid(format!("cron `{pattern}`: {e}")))
+}
+
+/// The first slot of `cron` in `zone` strictly after `after`.
+pub fn next_slot(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    cron.find_next_occurrence(&after.with_timezone(&zone), false)
+        .ok()
+        .map(|slot| slot.with_timezone(&Utc))
+}
+
+/// The last slot at or before `at`.
+fn latest_slot(cron: &Cron, zone: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    cron.find_previous_occurrence(&at.with_timezone(&zone), true)
+        .ok()
+        .map(|slot| slot.with_timezone(&Utc))
+}
+
+fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+async fn database_now(db: &impl ConnectionTrait) -> Result<DateTime<Utc>, EngineError> {
+    let row = db
+        .query_one_raw(statement("SELECT now() AS now", vec![]))
+        .await?
+        .ok_or_else(|| EngineError::Invalid("now() returned nothing".into()))?;
+    Ok(row.try_get("", "now")?)
+}
+
+pub struct Scheduler {
+    db: DatabaseConnection,
+    tick: Duration,
+}
+
+impl Scheduler {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Scheduler {
+            db,
+            tick: Duration::from_secs(1),
+        }
+    }
+
+    /// Stores the application's schedules (a changed pattern or zone starts from the next
+    /// slot; `enabled`, set by operators, is kept) and queues the `run_on_start` ones.
+    pub async fn sync(&self, schedules: &[Schedule]) -> Result<(), EngineError> {
+        let now = database_now(&self.db).await?;
+        for schedule in schedules {
+            let cron = parse_cron(&schedule.cron)?;
+            let next = next_slot(&cron, schedule.timezone, now).ok_or_else(|| {
+                EngineError::Invalid(format!("schedule `{}` never runs", schedule.name))
+            })?;
+            self.db
+                .execute_raw(statement(
+                    "INSERT INTO engine_schedules
+                         (name, cron, timezone, kind, args, queue, priority, overlap, run_on_start, next_run_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (name) DO UPDATE SET
+                         next_run_at = CASE WHEN engine_schedules.cron <> excluded.cron
+                                              OR engine_schedules.timezone <> excluded.timezone
+                                            THEN excluded.next_run_at
+                                            ELSE engine_schedules.next_run_at END,
+                         cron = excluded.cron, timezone = excluded.timezone, kind = excluded.kind,
+                         args = excluded.args, queue = excluded.queue, priority = excluded.priority,
+                         overlap = excluded.overlap, run_on_start = excluded.run_on_start,
+                         updated_at = now()",
+                    vec![
+                        schedule.name.clone().into(),
+                        schedule.cron.clone().into(),
+                        schedule.timezone.name().into(),
+                        schedule.kind.clone().into(),
+                        schedule.args.clone().into(),
+                        schedule.queue.clone().into(),
+                        schedule.priority.into(),
+                        schedule.overlap.as_str().into(),
+                        schedule.run_on_start.into(),
+                        next.into(),
+                    ],
+                ))
+                .await?;
+            if schedule.run_on_start {
+                let job = NewJob::new(schedule.kind.clone(), schedule.args.clone())
+                    .queue(schedule.queue.clone())
+                    .priority(schedule.priority)
+                    .dedupe_key(format!("cron:{}:start", schedule.name))
+                    .created_by(format!("cron:{}", schedule.name));
+                enqueue(&self.db, job).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the jobs of every due slot until `shutdown` resolves.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(err) = self.tick().await {
+                tracing::warn!(error = %err, "scheduler tick failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.tick) => {}
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    /// One pass over the due schedules; returns the jobs created.
+    pub async fn tick(&self) -> Result<usize, EngineError> {
+        let txn = self.db.begin().await?;
+        let now = database_now(&txn).await?;
+        let due = txn
+            .query_all_raw(statement(
+                "SELECT name, cron, timezone, kind, args, queue, priority, overlap, next_run_at
+                   FROM engine_schedules
+                  WHERE enabled AND next_run_at <= now()
+                    FOR UPDATE SKIP LOCKED",
+                vec![],
+            ))
+            .await?;
+        let mut created = 0;
+        for row in due {
+            let name: String = row.try_get("", "name")?;
+            match self.fire(&txn, &row, now).await {
+                Ok(true) => created += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(schedule = %name, error = %err, "schedule could not run")
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// Runs the latest due slot of one schedule and moves it to its next slot.
+    async fn fire(
+        &self,
+        db: &impl ConnectionTrait,
+        row: &sea_orm::QueryResult,
+        now: DateTime<Utc>,
+    ) -> Result<bool, EngineError> {
+        let name: String = row.try_get("", "name")?;
+        let cron = parse_cron(&row.try_get::<String>("", "cron")?)?;
+        let zone: Tz = row
+            .try_get::<String>("", "timezone")?
+            .parse()
+            .map_err(|_| EngineError::Invalid(format!("schedule `{name}`: unknown time zone")))?;
+        let due: DateTime<Utc> = row.try_get("", "next_run_at")?;
+        let slot = latest_slot(&cron, zone, now)
+            .filter(|s| *s >= due)
+            .unwrap_or(due);
+        let next = next_slot(&cron, zone, now)
+            .ok_or_else(|| EngineError::Invalid(format!("schedule `{name}` has no next slot")))?;
+        db.execute_raw(statement(
+            "UPDATE engine_schedules SET next_run_at = $2 WHERE name = $1",
+            vec![name.clone().into(), next.into()],
+        ))
+        .await?;
+        let claimed = db
+            .query_one_raw(statement(
+                "INSERT INTO engine_schedule_runs (schedule, slot) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING RETURNING slot",
+                vec![name.clone().into(), slot.into()],
+            ))
+            .await?;
+        if claimed.is_none() {
+            return Ok(false); // another scheduler made this slot's job
+        }
+        let created_by = format!("cron:{name}");
+        let kind: String = row.try_get("", "kind")?;
+        if row.try_get::<String>("", "overlap")? == Overlap::Skip.as_str() {
+            let busy = db
+                .query_one_raw(statement(
+                    "SELECT 1 AS busy FROM engine_jobs
+                      WHERE kind = $1 AND created_by = $2 AND state IN ('available', 'running')
+                      LIMIT 1",
+                    vec![kind.clone().into(), created_by.clone().into()],
+                ))
+                .await?;
+            if busy.is_some() {
+                db.execute_raw(statement(
+                    "UPDATE engine_schedule_runs SET skipped_reason = 'the previous run has not finished'
+                      WHERE schedule = $1 AND slot = $2",
+                    vec![name.into(), slot.into()],
+                ))
+                .await?;
+                return Ok(false);
+            }
+        }
+        let job = NewJob::new(kind, row.try_get("", "args")?)
+            .queue(row.try_get::<String>("", "queue")?)
+            .priority(row.try_get("", "priority")?)
+            .dedupe_key(format!("cron:{name}:{}", slot.to_rfc3339()))
+            .created_by(created_by);
+        let enqueued = enqueue(db, job).await?;
+        db.execute_raw(statement(
+            "UPDATE engine_schedule_runs SET job_id = $3 WHERE schedule = $1 AND slot = $2",
+            vec![name.into(), slot.into(), enqueued.id.into()],
+        ))
+        .await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn slots_follow_seconds_and_time_zones() {
+        let every_five = parse_cron("*/5 * * * * *").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 58).unwrap();
+        assert_eq!(
+            next_slot(&every_five, Tz::UTC, at),
+            Some(Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap())
+        );
+        // 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in summer.
+        let nine = parse_cron("0 9 * * *").unwrap();
+        let winter = Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap();
+        let summer = Utc.with_ymd_and_hms(2026, 7, 10, 0, 0, 0).unwrap();
+        let berlin = chrono_tz::Europe::Berlin;
+        assert_eq!(
+            next_slot(&nine, berlin, winter)
+                .unwrap()
+                .format("%H")
+                .to_string(),
+            "08"
+        );
+        assert_eq!(
+            next_slot(&nine, berlin, summer)
+                .unwrap()
+                .format("%H")
+                .to_string(),
+            "07"
+        );
+        assert_eq!(
+            latest_slot(&every_five, Tz::UTC, at),
+            Some(Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 55).unwrap())
+        );
+        assert!(parse_cron("not a cron").is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! The engine's tables, as SQL statements for the application's migration runner.
+//!
+//! - `engine_jobs`: one row per job; `attempt` doubles as the fencing token (with `lease_owner`).
+//! - `engine_job_attempts`: one row per attempt (worker, start, end, outcome, error).
+//! - `engine_queues`: per-queue settings (concurrency, fairness, per-key cap, pause) that every
+//!   worker's claim reads; a queue without a row has none of them.
+//! - `engine_schedules` + `engine_schedule_runs`: cron; a run is unique per (schedule, slot).
+//! - `engine_workers`: the running workers and their heartbeats.
+//!
+//! `engine_claim` is the claim of queues with fairness or a per-key cap (plain queues use a
+//! single `UPDATE ... FOR UPDATE SKIP LOCKED` from the worker). Inserting available jobs notifies
+//! channel `engine_jobs` with the queue name.
+
+/// Statements creating the engine's schema, in order.
+pub const UP: &[&str] = &[
+    r#"CREATE TABLE engine_queues (
+        name text PRIMARY KEY,
+        concurrency int CHECK (concurrency IS NULL OR concurrency > 0),
+        fair_every int CHECK (fair_every IS NULL OR fair_every > 0),
+        fair_low_max smallint NOT NULL DEFAULT 1,
+        fair_counter int NOT NULL DEFAULT 0,
+        per_key_limit int CHECK (per_key_limit IS NULL OR per_key_limit > 0),
+        paused_until timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    )"#,
+    r#"CREATE TABLE engine_jobs (
+        id bigserial PRIMARY KEY,
+        queue text NOT NULL DEFAULT 'default',
+        kind text NOT NULL,
+        args jsonb NOT NULL DEFAULT '{}',
+        state text NOT NULL DEFAULT 'available'
+            CHECK (state IN ('available', 'running', 'completed', 'failed', 'cancelled', 'discarded')),
+        priority smallint NOT NULL DEFAULT 1,
+        run_at timestamptz NOT NULL DEFAULT now(),
+        attempt int NOT NULL DEFAULT 0,
+        max_attempts int NOT NULL DEFAULT 20 CHECK (max_attempts > 0),
+        dedupe_key text,
+        concurrency_key text,
+        group_key text,
+        lease_owner uuid,
+        lease_expires_at timestamptz,
+        cancel_requested_at timestamptz,
+        progress jsonb,
+        result jsonb,
+        last_error text,
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz,
+        finished_at timestamptz
+    )"#,
+    // The claim's order, over available jobs only.
+    "CREATE INDEX engine_jobs_fetch ON engine_jobs (queue, priority DESC, run_at, id) WHERE state = 'available'",
+    "CREATE INDEX engine_jobs_running_key ON engine_jobs (concurrency_key) WHERE state = 'running'",
+    "CREATE INDEX engine_jobs_lease ON engine_jobs (lease_expires_at) WHERE state = 'running'",
+    "CREATE INDEX engine_jobs_owner ON engine_jobs (lease_owner) WHERE state = 'running'",
+    "CREATE UNIQUE INDEX engine_jobs_dedupe ON engine_jobs (kind, dedupe_key)
+        WHERE dedupe_key IS NOT NULL AND state IN ('available', 'running')",
+    "CREATE INDEX engine_jobs_group ON engine_jobs (group_key, kind, id DESC) WHERE group_key IS NOT NULL",
+    "CREATE INDEX engine_jobs_kind ON engine_jobs (kind, id DESC)",
+    "CREATE INDEX engine_jobs_state ON engine_jobs (queue, state)",
+    r#"CREATE TABLE engine_job_attempts (
+        id bigserial PRIMARY KEY,
+        job_id bigint NOT NULL REFERENCES engine_jobs(id) ON DELETE CASCADE,
+        attempt int NOT NULL,
+        worker_id uuid,
+        started_at timestamptz,
+        finished_at timestamptz NOT NULL DEFAULT now(),
+        outcome text NOT NULL,
+        error text
+    )"#,
+    "CREATE INDEX engine_job_attempts_job ON engine_job_attempts (job_id, attempt)",
+    "CREATE INDEX engine_job_attempts_finished ON engine_job_attempts (finished_at)",
+    r#"CREATE TABLE engine_workers (
+        id uuid PRIMARY KEY,
+        host text NOT NULL,
+        pid int NOT NULL,
+        queues text[] NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        last_heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        stopped_at timestamptz
+    )"#,
+    r#"CREATE TABLE engine_schedules (
+        name text PRIMARY KEY,
+        cron text NOT NULL,
+        timezone text NOT NULL DEFAULT 'UTC',
+        kind text NOT NULL,
+        args jsonb NOT NULL DEFAULT '{}',
+        queue text NOT NULL DEFAULT 'default',
+        priority smallint NOT NULL DEFAULT 1,
+        overlap text NOT NULL DEFAULT 'allow' CHECK (overlap IN ('allow', 'skip')),
+        run_on_start boolean NOT NULL DEFAULT false,
+        enabled boolean NOT NULL DEFAULT true,
+        next_run_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    )"#,
+    r#"CREATE TABLE engine_schedule_runs (
+        schedule text NOT NULL REFERENCES engine_schedules(name) ON DELETE CASCADE,
+        slot timestamptz NOT NULL,
+        job_id bigint REFERENCES engine_jobs(id) ON DELETE SET NULL,
+        skipped_reason text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (schedule, slot)
+    )"#,
+    r#"CREATE FUNCTION engine_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('engine_jobs', queues.queue)
+        FROM (SELECT DISTINCT queue FROM inserted_jobs
+              WHERE state = 'available' AND run_at <= now()) AS queues;
+        RETURN NULL;
+    END $$"#,
+    r#"CREATE TRIGGER engine_jobs_notify AFTER INSERT ON engine_jobs
+        REFERENCING NEW TABLE AS inserted_jobs
+        FOR EACH STATEMENT EXECUTE FUNCTION engine_jobs_notify()"#,
+    // Whether one more job of `key` may run: decided under a transaction-scoped advisory lock on
+    // the key (held until the claim commits), counting the rows that run, so no two claimers can
+    // both admit the last free place and nothing can leak.
+    r#"CREATE FUNCTION engine_key_admits(p_key text, p_limit int) RETURNS boolean LANGUAGE plpgsql AS $$
+    BEGIN
+        IF p_key IS NULL OR p_limit IS NULL THEN
+            RETURN true;
+        END IF;
+        IF NOT pg_try_advisory_xact_lock(hashtextextended('engine:key:' || p_key, 0)) THEN
+            RETURN false;
+        END IF;
+        RETURN (SELECT count(*) FROM engine_jobs
+                WHERE state = 'running' AND concurrency_key = p_key) < p_limit;
+    END $$"#,
+    r#"CREATE FUNCTION engine_take(p_id bigint, p_worker uuid, p_lease_secs double precision)
+    RETURNS engine_jobs LANGUAGE sql AS $$
+        UPDATE engine_jobs
+           SET state = 'running', attempt = attempt + 1, lease_owner = p_worker,
+               lease_expires_at = now() + make_interval(secs => p_lease_secs),
+               started_at = clock_timestamp()
+         WHERE id = p_id
+        RETURNING *
+    $$"#,
+    // The claim of queues with fairness (after `fair_every` consecutive claims above
+    // `fair_low_max`, one waiting job at or below it is served) or a per-key cap. Candidates are
+    // read in the fetch index's order; keys found full are excluded from further scans, so a
+    // backlog on one capped key does not hide the jobs of other keys behind it.
+    r#"CREATE FUNCTION engine_claim(p_queue text, p_limit int, p_worker uuid, p_lease_secs double precision)
+    RETURNS SETOF engine_jobs LANGUAGE plpgsql AS $$
+    DECLARE
+        q engine_queues;
+        candidate record;
+        claimed engine_jobs;
+        taken int := 0;
+        scanned int;
+        progressed boolean;
+        full_keys text[] := '{}';
+        keys_before int;
+    BEGIN
+        SELECT * INTO q FROM engine_queues WHERE name = p_queue;
+        IF NOT FOUND THEN
+            q.fair_counter := 0;
+            q.fair_low_max := 1;
+        END IF;
+        IF q.paused_until IS NOT NULL AND q.paused_until > now() THEN
+            RETURN;
+        END IF;
+        IF q.fair_every IS NOT NULL THEN
+            -- Serialises the claimers of this queue only: the counter is read and written once.
+            SELECT * INTO q FROM engine_queues WHERE name = p_queue FOR UPDATE;
+        END IF;
+        LOOP
+            progressed := false;
+            keys_before := cardinality(full_keys);
+            IF q.fair_every IS NOT NULL AND q.fair_counter >= q.fair_every THEN
+                FOR candidate IN
+                    SELECT id, concurrency_key FROM engine_jobs
+                     WHERE state = 'available' AND queue = p_queue AND run_at <= now()
+                       AND priority <= q.fair_low_max
+                       AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
+                     ORDER BY priority DESC, run_at, id
+                     LIMIT 4 FOR UPDATE SKIP LOCKED
+                LOOP
+                    IF NOT engine_key_admits(candidate.concurrency_key, q.per_key_limit) THEN
+                        full_keys := full_keys || candidate.concurrency_key;
+                        CONTINUE;
+                    END IF;
+                    claimed := engine_take(candidate.id, p_worker, p_lease_secs);
+                    RETURN NEXT claimed;
+                    taken := taken + 1;
+                    progressed := true;
+                    EXIT;
+                END LOOP;
+                -- Served one, or none was waiting: the higher ones are not held back.
+                q.fair_counter := 0;
+            END IF;
+            EXIT WHEN taken >= p_limit;
+            scanned := 0;
+            FOR candidate IN
+                SELECT id, priority, concurrency_key FROM engine_jobs
+                 WHERE state = 'available' AND queue = p_queue AND run_at <= now()
+                   AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
+                 ORDER BY priority DESC, run_at, id
+                 LIMIT (p_limit - taken) * 4 FOR UPDATE SKIP LOCKED
+            LOOP
+                scanned := scanned + 1;
+                EXIT WHEN taken >= p_limit;
+                IF NOT engine_key_admits(candidate.concurrency_key, q.per_key_limit) THEN
+                    full_keys := full_keys || candidate.concurrency_key;
+                    CONTINUE;
+                END IF;
+                claimed := engine_take(candidate.id, p_worker, p_lease_secs);
+                RETURN NEXT claimed;
+                taken := taken + 1;
+                progressed := true;
+                IF q.fair_every IS NOT NULL THEN
+                    IF candidate.priority <= q.fair_low_max THEN
+                        q.fair_counter := 0;
+                    ELSE
+                        q.fair_counter := q.fair_counter + 1;
+                        EXIT WHEN q.fair_counter >= q.fair_every;
+                    END IF;
+                END IF;
+            END LOOP;
+            EXIT WHEN taken >= p_limit OR scanned = 0;
+            EXIT WHEN NOT progressed AND cardinality(full_keys) = keys_before;
+        END LOOP;
+        IF q.fair_every IS NOT NULL THEN
+            UPDATE engine_queues SET fair_counter = q.fair_counter WHERE name = p_queue;
+        END IF;
+    END $$"#,
+];
+
+/// Statements dropping the engine's schema.
+pub const DOWN: &[&str] = &[
+    "DROP FUNCTION IF EXISTS engine_claim(text, int, uuid, double precision)",
+    "DROP FUNCTION IF EXISTS engine_take(bigint, uuid, double precision)",
+    "DROP FUNCTION IF EXISTS engine_key_admits(text, int)",
+    "DROP TRIGGER IF EXISTS engine_jobs_notify ON engine_jobs",
+    "DROP FUNCTION IF EXISTS engine_jobs_notify()",
+    "DROP TABLE IF EXISTS engine_schedule_runs",
+    "DROP TABLE IF EXISTS engine_schedules",
+    "DROP TABLE IF EXISTS engine_workers",
+    "DROP TABLE IF EXISTS engine_job_attempts",
+    "DROP TABLE IF EXISTS engine_jobs",
+    "DROP TABLE IF EXISTS engine_queues",
+];

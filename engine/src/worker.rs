@@ -1,0 +1,980 @@
+//! The worker: per queue a fetcher and `concurrency` executor slots; per process a completer
+//! (batched, fenced), a heartbeater, a reaper and a listener.
+//!
+//! - Claim: one statement (`FOR UPDATE SKIP LOCKED`), leasing the jobs to this worker for
+//!   `lease` and bumping `attempt`, the fencing token (J2).
+//! - Heartbeat every `lease / 3` extends the leases and reports cancel requests; a job whose lease
+//!   was lost, and every job when heartbeats keep failing, has its token fired (J3, J8).
+//! - Completion, progress and release are `... WHERE id AND attempt AND lease_owner`: a worker that
+//!   lost a job cannot change it (J3).
+//! - The reaper (on every worker) returns expired leases, failing a job whose workers died three
+//!   times (J2, J6).
+//! - Wake-up: `LISTEN engine_jobs` plus a poll every `poll_interval` (J9).
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU8, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    EngineError,
+    job::{JobContext, JobError, Registry},
+    metrics::Metrics,
+    retry::RetryPolicy,
+};
+
+/// One queue a worker serves.
+#[derive(Clone, Debug)]
+pub struct QueueConfig {
+    pub name: String,
+    /// Jobs of this queue run at once in this process.
+    pub concurrency: usize,
+    /// Jobs claimed ahead of free slots (they hold a lease meanwhile). 0 claims only for idle
+    /// slots; batching (e.g. 500) raises throughput for short jobs.
+    pub prefetch: usize,
+}
+
+impl QueueConfig {
+    pub fn new(name: impl Into<String>, concurrency: usize) -> Self {
+        QueueConfig {
+            name: name.into(),
+            concurrency: concurrency.max(1),
+            prefetch: 0,
+        }
+    }
+
+    pub fn prefetch(mut self, prefetch: usize) -> Self {
+        self.prefetch = prefetch;
+        self
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub queues: Vec<QueueConfig>,
+    /// How long a claimed job is this worker's without a heartbeat (~30 s, J2).
+    pub lease: Duration,
+    /// Polling fallback when no notification arrives.
+    pub poll_interval: Duration,
+    pub reaper_interval: Duration,
+    /// On shutdown, how long running jobs may take to finish before they are cancelled and
+    /// released (without using up an attempt).
+    pub shutdown_grace: Duration,
+    pub retry: RetryPolicy,
+    /// A job whose workers died this many times while running it fails (J6).
+    pub poison_after: i64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            queues: vec![QueueConfig::new("default", 10)],
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            reaper_interval: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            poison_after: 3,
+        }
+    }
+}
+
+/// Why a running job's token fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Stop {
+    None = 0,
+    CancelRequested = 1,
+    LeaseLost = 2,
+    TimedOut = 3,
+    Shutdown = 4,
+}
+
+impl Stop {
+    fn from_u8(value: u8) -> Stop {
+        match value {
+            1 => Stop::CancelRequested,
+            2 => Stop::LeaseLost,
+            3 => Stop::TimedOut,
+            4 => Stop::Shutdown,
+            _ => Stop::None,
+        }
+    }
+}
+
+/// The running side of one job: its token and why it fired.
+#[derive(Clone)]
+pub(crate) struct JobHandle {
+    pub(crate) token: CancellationToken,
+    stop: Arc<AtomicU8>,
+    pub(crate) db: DatabaseConnection,
+    pool: PgPool,
+    worker: Uuid,
+}
+
+impl JobHandle {
+    /// Fires the token for `reason`; the first reason given sticks.
+    fn stop(&self, reason: Stop) {
+        let _ = self.stop.compare_exchange(
+            Stop::None as u8,
+            reason as u8,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        self.token.cancel();
+    }
+
+    fn reason(&self) -> Stop {
+        Stop::from_u8(self.stop.load(Ordering::SeqCst))
+    }
+
+    pub(crate) async fn progress(
+        &self,
+        id: i64,
+        attempt: i32,
+        progress: Value,
+    ) -> Result<(), JobError> {
+        let updated = sqlx::query(
+            "UPDATE engine_jobs SET progress = $4
+              WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(self.worker)
+        .bind(progress)
+        .execute(&self.pool)
+        .await
+        .map_err(JobError::retryable)?;
+        if updated.rows_affected() == 0 {
+            self.stop(Stop::LeaseLost);
+            return Err(JobError::Cancelled);
+        }
+        Ok(())
+    }
+}
+
+/// A claimed job, as the claim returns it.
+#[derive(sqlx::FromRow, Debug)]
+struct Claimed {
+    id: i64,
+    kind: String,
+    args: Value,
+    attempt: i32,
+    max_attempts: i32,
+}
+
+/// How an attempt ended, as the completer records it.
+#[derive(Debug)]
+struct Finished {
+    id: i64,
+    attempt: i32,
+    /// The job's new state.
+    state: &'static str,
+    run_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+    result: Option<Value>,
+    /// The attempt row's outcome.
+    outcome: &'static str,
+    kind: String,
+    duration: Duration,
+}
+
+struct Running {
+    attempt: i32,
+    handle: JobHandle,
+}
+
+/// State shared by the tasks of one worker.
+struct Shared<S> {
+    id: Uuid,
+    db: DatabaseConnection,
+    pool: PgPool,
+    registry: Registry<S>,
+    config: WorkerConfig,
+    running: Mutex<HashMap<i64, Running>>,
+    metrics: Arc<Metrics>,
+    finished: mpsc::UnboundedSender<Finished>,
+    stopping: AtomicBool,
+    stop_fetching: Notify,
+}
+
+impl<S> Shared<S> {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Running>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A worker process's engine side.
+pub struct Worker<S> {
+    db: DatabaseConnection,
+    registry: Registry<S>,
+    config: WorkerConfig,
+    id: Uuid,
+    metrics: Arc<Metrics>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Worker<S> {
+    pub fn new(db: DatabaseConnection, registry: Registry<S>, config: WorkerConfig) -> Self {
+        Worker {
+            db,
+            registry,
+            config,
+            id: Uuid::new_v4(),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Shares `metrics` (e.g. with a `/metrics` endpoint).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Runs until `shutdown` resolves; then stops claiming, lets running jobs finish within
+    /// `shutdown_grace`, and cancels and releases the rest.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
+        let pool = self.db.get_postgres_connection_pool().clone();
+        register_worker(&pool, self.id, &self.config).await?;
+        let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            id: self.id,
+            db: self.db,
+            pool,
+            registry: self.registry,
+            config: self.config,
+            running: Mutex::new(HashMap::new()),
+            metrics: self.metrics,
+            finished: finished_tx,
+            stopping: AtomicBool::new(false),
+            stop_fetching: Notify::new(),
+        });
+        tracing::info!(worker = %shared.id, queues = ?shared.config.queues.iter().map(|q| &q.name).collect::<Vec<_>>(), "job worker started");
+        let wakers: HashMap<String, Arc<Notify>> = shared
+            .config
+            .queues
+            .iter()
+            .map(|q| (q.name.clone(), Arc::new(Notify::new())))
+            .collect();
+        let background = CancellationToken::new();
+        let recorder = Recorder {
+            pool: shared.pool.clone(),
+            worker: shared.id,
+            metrics: shared.metrics.clone(),
+        };
+        let completer = tokio::spawn(complete(recorder, finished_rx));
+        let helpers = [
+            tokio::spawn(heartbeat(shared.clone(), background.clone())),
+            tokio::spawn(reap(shared.clone(), background.clone())),
+            tokio::spawn(listen(shared.clone(), wakers.clone(), background.clone())),
+        ];
+        let mut queues = Vec::new();
+        for queue in shared.config.queues.clone() {
+            let waker = wakers[&queue.name].clone();
+            queues.push(tokio::spawn(serve_queue(shared.clone(), queue, waker)));
+        }
+        shutdown.await;
+        tracing::info!(worker = %shared.id, "job worker stopping: finishing running jobs");
+        shared.stopping.store(true, Ordering::SeqCst);
+        shared.stop_fetching.notify_waiters();
+        let grace = shared.config.shutdown_grace;
+        let drained = wait_for_idle(&shared, grace).await;
+        if !drained {
+            let handles: Vec<JobHandle> = shared
+                .running()
+                .values()
+                .map(|r| r.handle.clone())
+                .collect();
+            tracing::warn!(
+                jobs = handles.len(),
+                "shutdown grace over: cancelling and releasing the jobs still running"
+            );
+            for handle in handles {
+                handle.stop(Stop::Shutdown);
+            }
+        }
+        for queue in queues {
+            let _ = queue.await;
+        }
+        background.cancel();
+        for helper in helpers {
+            let _ = helper.await;
+        }
+        // Every task has ended: dropping the last `Shared` closes the completer's channel, and
+        // the completer records what is left before it ends.
+        let (pool, id) = (shared.pool.clone(), shared.id);
+        drop(shared);
+        let _ = completer.await;
+        let _ = sqlx::query("UPDATE engine_workers SET stopped_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await;
+        tracing::info!(worker = %id, "job worker stopped");
+        Ok(())
+    }
+}
+
+async fn register_worker(
+    pool: &PgPool,
+    id: Uuid,
+    config: &WorkerConfig,
+) -> Result<(), EngineError> {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let queues: Vec<String> = config.queues.iter().map(|q| q.name.clone()).collect();
+    sqlx::query("INSERT INTO engine_workers (id, host, pid, queues) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(host)
+        .bind(std::process::id() as i32)
+        .bind(queues)
+        .execute(pool)
+        .await?;
+    // Forget workers that stopped or went silent a day ago.
+    sqlx::query("DELETE FROM engine_workers WHERE last_heartbeat_at < now() - interval '1 day'")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn wait_for_idle<S>(shared: &Shared<S>, grace: Duration) -> bool {
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if shared.running().is_empty() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shared.running().is_empty()
+}
+
+/// Plain queues: one statement, no function call. Pauses are read inside the claim (J14).
+const CLAIM_PLAIN: &str = r#"
+WITH candidates AS (
+    SELECT id FROM engine_jobs
+     WHERE state = 'available' AND queue = $1 AND run_at <= now()
+       AND NOT EXISTS (SELECT 1 FROM engine_queues q WHERE q.name = $1 AND q.paused_until > now())
+     ORDER BY priority DESC, run_at, id
+     LIMIT $2
+       FOR UPDATE SKIP LOCKED)
+UPDATE engine_jobs j
+   SET state = 'running', attempt = j.attempt + 1, lease_owner = $3,
+       lease_expires_at = now() + make_interval(secs => $4), started_at = clock_timestamp()
+  FROM candidates c
+ WHERE j.id = c.id
+RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts"#;
+
+/// Queues with fairness or a per-key cap (J12, J13).
+const CLAIM_FULL: &str =
+    "SELECT id, kind, args, attempt, max_attempts FROM engine_claim($1, $2, $3, $4)";
+
+/// Whether the queue's claim needs `engine_claim` (read at most once a second).
+struct QueueShape {
+    full: bool,
+    read_at: Option<Instant>,
+}
+
+impl QueueShape {
+    async fn refresh(&mut self, pool: &PgPool, queue: &str) {
+        if self
+            .read_at
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        let row: Result<Option<(bool,)>, _> = sqlx::query_as(
+            "SELECT fair_every IS NOT NULL OR per_key_limit IS NOT NULL FROM engine_queues WHERE name = $1",
+        )
+        .bind(queue)
+        .fetch_optional(pool)
+        .await;
+        if let Ok(row) = row {
+            self.full = row.is_some_and(|(full,)| full);
+            self.read_at = Some(Instant::now());
+        }
+    }
+}
+
+async fn claim<S>(
+    shared: &Shared<S>,
+    queue: &str,
+    shape: &QueueShape,
+    limit: usize,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let statement = if shape.full { CLAIM_FULL } else { CLAIM_PLAIN };
+    sqlx::query_as::<_, Claimed>(statement)
+        .bind(queue)
+        .bind(limit as i32)
+        .bind(shared.id)
+        .bind(shared.config.lease.as_secs_f64())
+        .fetch_all(&shared.pool)
+        .await
+}
+
+/// The fetcher and executor slots of one queue.
+async fn serve_queue<S: Clone + Send + Sync + 'static>(
+    shared: Arc<Shared<S>>,
+    queue: QueueConfig,
+    waker: Arc<Notify>,
+) {
+    let capacity = queue.concurrency + queue.prefetch;
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Claimed>(capacity.max(1));
+    let jobs_rx = Arc::new(tokio::sync::Mutex::new(jobs_rx));
+    let idle = Arc::new(std::sync::atomic::AtomicUsize::new(queue.concurrency));
+    let slot_freed = Arc::new(Notify::new());
+    let mut slots = Vec::new();
+    for _ in 0..queue.concurrency {
+        let (shared, jobs_rx, idle, slot_freed) = (
+            shared.clone(),
+            jobs_rx.clone(),
+            idle.clone(),
+            slot_freed.clone(),
+        );
+        slots.push(tokio::spawn(async move {
+            loop {
+                let next = { jobs_rx.lock().await.recv().await };
+                let Some(job) = next else { break };
+                idle.fetch_sub(1, Ordering::SeqCst);
+                let finished = execute(&shared, job).await;
+                if let Some(finished) = finished {
+                    let _ = shared.finished.send(finished);
+                }
+                idle.fetch_add(1, Ordering::SeqCst);
+                slot_freed.notify_one();
+            }
+        }));
+    }
+    let mut shape = QueueShape {
+        full: false,
+        read_at: None,
+    };
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let buffered = capacity - jobs_tx.capacity();
+        let want = if queue.prefetch == 0 {
+            idle.load(Ordering::SeqCst).saturating_sub(buffered)
+        } else if buffered <= queue.prefetch / 2 {
+            capacity - buffered
+        } else {
+            0
+        };
+        if want == 0 {
+            tokio::select! {
+                _ = slot_freed.notified() => {}
+                _ = shared.stop_fetching.notified() => {}
+                _ = tokio::time::sleep(shared.config.poll_interval) => {}
+            }
+            continue;
+        }
+        shape.refresh(&shared.pool, &queue.name).await;
+        let claimed = match claim(&shared, &queue.name, &shape, want).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(queue = %queue.name, error = %err, "claiming jobs failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(shared.config.poll_interval) => {}
+                    _ = shared.stop_fetching.notified() => {}
+                }
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = waker.notified() => {}
+                _ = shared.stop_fetching.notified() => {}
+                _ = tokio::time::sleep(shared.config.poll_interval) => {}
+            }
+            continue;
+        }
+        for job in claimed {
+            register(&shared, &job);
+            if jobs_tx.send(job).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(jobs_tx);
+    // Claimed but not started: released at once (the slots drain the channel with `Stop::Shutdown`).
+    for slot in slots {
+        let _ = slot.await;
+    }
+}
+
+fn register<S>(shared: &Shared<S>, job: &Claimed) {
+    let handle = JobHandle {
+        token: CancellationToken::new(),
+        stop: Arc::new(AtomicU8::new(Stop::None as u8)),
+        db: shared.db.clone(),
+        pool: shared.pool.clone(),
+        worker: shared.id,
+    };
+    shared.running().insert(
+        job.id,
+        Running {
+            attempt: job.attempt,
+            handle,
+        },
+    );
+    shared.metrics.started(&job.kind);
+}
+
+/// Runs one job and says how it ended (`None` when this worker lost it).
+async fn execute<S: Clone + Send + Sync + 'static>(
+    shared: &Shared<S>,
+    job: Claimed,
+) -> Option<Finished> {
+    let handle = shared.running().get(&job.id).map(|r| r.handle.clone())?;
+    let span = tracing::info_span!("job", job_id = job.id, kind = %job.kind, attempt = job.attempt);
+    let started = Instant::now();
+    // A job still waiting for a slot when shutdown began never starts: it goes back.
+    let outcome = if shared.stopping.load(Ordering::SeqCst) {
+        Outcome::Released
+    } else {
+        run_handler(shared, &job, &handle)
+            .instrument(span.clone())
+            .await
+    };
+    shared.running().remove(&job.id);
+    let _entered = span.enter();
+    outcome.into_finished(shared, job, started.elapsed())
+}
+
+/// How a handler's run ended, before it is turned into a state.
+#[derive(Debug)]
+enum Outcome {
+    Completed(Value),
+    Failed(JobError),
+    Panicked(String),
+    TimedOut(Duration),
+    Cancelled,
+    /// Not (fully) run because this worker is shutting down: back to the queue, attempt unspent.
+    Released,
+    /// Another worker has it now.
+    Lost,
+    /// Never runnable: unknown kind, undecodable arguments.
+    Discarded(String),
+}
+
+async fn run_handler<S: Clone + Send + Sync + 'static>(
+    shared: &Shared<S>,
+    job: &Claimed,
+    handle: &JobHandle,
+) -> Outcome {
+    let Some(kind) = shared.registry.kinds.get(job.kind.as_str()) else {
+        return Outcome::Discarded(format!("unknown job kind `{}`", job.kind));
+    };
+    let ctx = JobContext {
+        job_id: job.id,
+        attempt: job.attempt,
+        state: shared.registry.state.clone(),
+        handle: handle.clone(),
+    };
+    let future = match (kind.handler)(job.args.clone(), ctx) {
+        Ok(future) => future,
+        Err(reason) => return Outcome::Discarded(reason),
+    };
+    let settings = &kind.settings;
+    let started = tokio::time::Instant::now();
+    let mut running = AssertUnwindSafe(future).catch_unwind();
+    let mut warned = settings.warn_after.is_none();
+    let mut timed_out = settings.timeout.is_none();
+    let result = loop {
+        let warn_at = started + settings.warn_after.unwrap_or_default();
+        let timeout_at = started + settings.timeout.unwrap_or_default();
+        tokio::select! {
+            result = &mut running => break Some(result),
+            _ = tokio::time::sleep_until(warn_at), if !warned => {
+                warned = true;
+                shared.metrics.slow(&job.kind);
+                tracing::warn!(after = ?settings.warn_after, "job is taking longer than expected");
+            }
+            _ = tokio::time::sleep_until(timeout_at), if !timed_out => {
+                timed_out = true;
+                handle.stop(Stop::TimedOut);
+            }
+            _ = handle.token.cancelled() => break None,
+        }
+    };
+    let result = match result {
+        Some(result) => result,
+        // The token fired: the handler gets its grace to stop, then it is dropped (aborted).
+        None => match tokio::time::timeout(settings.cancel_grace, &mut running).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(grace = ?settings.cancel_grace, "job did not stop in time; aborted");
+                return stopped(handle.reason(), settings.timeout);
+            }
+        },
+    };
+    match result {
+        Ok(Ok(value)) => Outcome::Completed(value),
+        Ok(Err(JobError::Cancelled)) => stopped(handle.reason(), settings.timeout),
+        Ok(Err(error)) => Outcome::Failed(error),
+        Err(panic) => Outcome::Panicked(panic_message(&panic)),
+    }
+}
+
+/// The outcome of a handler that stopped because its token fired.
+fn stopped(reason: Stop, timeout: Option<Duration>) -> Outcome {
+    match reason {
+        Stop::TimedOut => Outcome::TimedOut(timeout.unwrap_or_default()),
+        Stop::Shutdown => Outcome::Released,
+        Stop::LeaseLost => Outcome::Lost,
+        Stop::CancelRequested | Stop::None => Outcome::Cancelled,
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Outcome {
+    fn into_finished<S>(
+        self,
+        shared: &Shared<S>,
+        job: Claimed,
+        took: Duration,
+    ) -> Option<Finished> {
+        let retry = |message: String, outcome: &'static str, at: Option<DateTime<Utc>>| {
+            if job.attempt < job.max_attempts {
+                let at = at.unwrap_or_else(|| Utc::now() + shared.config.retry.delay(job.attempt));
+                ("available", Some(at), Some(message), outcome)
+            } else {
+                let message = format!("gave up after {} attempts: {message}", job.attempt);
+                ("failed", None, Some(message), outcome)
+            }
+        };
+        let mut result = None;
+        let (state, run_at, error, outcome) = match self {
+            Outcome::Lost => {
+                tracing::info!("job lost its lease; another worker has it");
+                return None;
+            }
+            Outcome::Completed(value) => {
+                result = Some(value);
+                ("completed", None, None, "completed")
+            }
+            Outcome::Failed(JobError::Retryable { message, retry_at }) => {
+                retry(message, "retried", retry_at)
+            }
+            Outcome::Failed(JobError::Permanent(message)) => {
+                ("discarded", None, Some(message), "discarded")
+            }
+            Outcome::Failed(JobError::Cancelled) | Outcome::Cancelled => {
+                ("cancelled", None, Some("cancelled".into()), "cancelled")
+            }
+            Outcome::Panicked(message) => retry(format!("panicked: {message}"), "panicked", None),
+            Outcome::TimedOut(after) => {
+                retry(format!("timed out after {after:?}"), "timed_out", None)
+            }
+            Outcome::Released => ("available", Some(Utc::now()), None, "released"),
+            Outcome::Discarded(message) => ("discarded", None, Some(message), "discarded"),
+        };
+        if let Some(error) = &error {
+            if state == "failed" || state == "discarded" {
+                tracing::warn!(%error, state, "job failed");
+            } else if state == "available" && outcome != "released" {
+                tracing::info!(%error, next = ?run_at, "job will be retried");
+            }
+        }
+        Some(Finished {
+            id: job.id,
+            attempt: job.attempt,
+            state,
+            run_at,
+            error,
+            result,
+            outcome,
+            kind: job.kind,
+            duration: took,
+        })
+    }
+}
+
+/// Records finished attempts in batches (every 2 ms or 500 jobs), fenced by lease owner and
+/// attempt: one statement updates the jobs and writes their attempt rows.
+const FINISH: &str = r#"
+WITH finished AS (
+    SELECT * FROM unnest($2::bigint[], $3::int[], $4::text[], $5::timestamptz[], $6::text[],
+                         $7::jsonb[], $8::text[])
+             AS f(id, attempt, state, run_at, error, result, outcome)),
+updated AS (
+    UPDATE engine_jobs j
+       SET state = f.state,
+           attempt = CASE WHEN f.outcome = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+           run_at = coalesce(f.run_at, j.run_at),
+           last_error = coalesce(f.error, j.last_error),
+           result = f.result,
+           finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
+           lease_owner = NULL,
+           lease_expires_at = NULL
+      FROM finished f
+     WHERE j.id = f.id AND j.attempt = f.attempt AND j.state = 'running' AND j.lease_owner = $1
+    RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error, j.queue, j.state)
+INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+SELECT id, attempt, $1, started_at, now(), outcome, error FROM updated
+RETURNING job_id"#;
+
+/// What the completer needs (it must not hold `Shared`, whose sender keeps its channel open).
+struct Recorder {
+    pool: PgPool,
+    worker: Uuid,
+    metrics: Arc<Metrics>,
+}
+
+async fn complete(recorder: Recorder, mut finished: mpsc::UnboundedReceiver<Finished>) {
+    let mut batch: Vec<Finished> = Vec::new();
+    loop {
+        let Some(first) = finished.recv().await else {
+            break;
+        };
+        batch.push(first);
+        let deadline = tokio::time::sleep(Duration::from_millis(2));
+        tokio::pin!(deadline);
+        while batch.len() < 500 {
+            tokio::select! {
+                _ = &mut deadline => break,
+                next = finished.recv() => match next {
+                    Some(next) => batch.push(next),
+                    None => break,
+                },
+            }
+        }
+        record(&recorder, &mut batch).await;
+    }
+}
+
+async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
+    let mut attempt = 0;
+    loop {
+        let statement = sqlx::query_scalar::<_, i64>(FINISH)
+            .bind(recorder.worker)
+            .bind(batch.iter().map(|f| f.id).collect::<Vec<_>>())
+            .bind(batch.iter().map(|f| f.attempt).collect::<Vec<_>>())
+            .bind(batch.iter().map(|f| f.state).collect::<Vec<_>>())
+            .bind(batch.iter().map(|f| f.run_at).collect::<Vec<_>>())
+            .bind(batch.iter().map(|f| f.error.clone()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|f| f.result.clone()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|f| f.outcome).collect::<Vec<_>>());
+        match statement.fetch_all(&recorder.pool).await {
+            Ok(recorded) => {
+                let fenced = batch.len() - recorded.len();
+                if fenced > 0 {
+                    tracing::info!(
+                        fenced,
+                        "completions refused: those jobs belong to another worker now"
+                    );
+                }
+                for f in batch.drain(..) {
+                    recorder.metrics.finished(&f.kind, f.outcome, f.duration);
+                }
+                return;
+            }
+            Err(err) => {
+                // Keep trying while the leases hold; after that the reaper owns the jobs anyway.
+                attempt += 1;
+                tracing::warn!(error = %err, jobs = batch.len(), "recording finished jobs failed; retrying");
+                if attempt > 20 {
+                    batch.clear();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+        }
+    }
+}
+
+const HEARTBEAT: &str = r#"
+WITH beat AS (UPDATE engine_workers SET last_heartbeat_at = now() WHERE id = $1)
+UPDATE engine_jobs SET lease_expires_at = now() + make_interval(secs => $2)
+ WHERE lease_owner = $1 AND state = 'running'
+RETURNING id, attempt, cancel_requested_at IS NOT NULL"#;
+
+async fn heartbeat<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
+    let every = shared.config.lease / 3;
+    let mut last_success = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.cancelled() => return,
+        }
+        let rows: Result<Vec<(i64, i32, bool)>, _> = sqlx::query_as(HEARTBEAT)
+            .bind(shared.id)
+            .bind(shared.config.lease.as_secs_f64())
+            .fetch_all(&shared.pool)
+            .await;
+        match rows {
+            Ok(rows) => {
+                last_success = Instant::now();
+                let held: HashMap<i64, (i32, bool)> =
+                    rows.into_iter().map(|(id, a, c)| (id, (a, c))).collect();
+                for (id, running) in shared.running().iter() {
+                    match held.get(id) {
+                        Some((attempt, _)) if *attempt != running.attempt => {
+                            running.handle.stop(Stop::LeaseLost)
+                        }
+                        Some((_, true)) => running.handle.stop(Stop::CancelRequested),
+                        Some(_) => {}
+                        None => running.handle.stop(Stop::LeaseLost),
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "heartbeat failed");
+                // Stop the work before the leases can expire and another worker starts it again.
+                if last_success.elapsed() + every >= shared.config.lease {
+                    for running in shared.running().values() {
+                        running.handle.stop(Stop::LeaseLost);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Expired leases back to the queue (their workers died or stalled); the attempt is spent, and
+/// a job whose workers died `poison_after` times fails with that reason.
+const REAP: &str = r#"
+WITH expired AS (
+    SELECT id, lease_owner, started_at FROM engine_jobs
+     WHERE state = 'running' AND lease_expires_at < now()
+     ORDER BY lease_expires_at
+     LIMIT 200
+       FOR UPDATE SKIP LOCKED),
+deaths AS (
+    SELECT e.id, count(a.id) + 1 AS deaths
+      FROM expired e
+      LEFT JOIN engine_job_attempts a ON a.job_id = e.id AND a.outcome = 'lease_expired'
+     GROUP BY e.id),
+reaped AS (
+    UPDATE engine_jobs j
+       SET state = CASE WHEN d.deaths >= $1 OR j.attempt >= j.max_attempts
+                        THEN 'failed' ELSE 'available' END,
+           last_error = CASE WHEN d.deaths >= $1
+                             THEN format('its worker died %s times while running it', d.deaths)
+                             ELSE 'its worker stopped heartbeating (crashed or stalled)' END,
+           finished_at = CASE WHEN d.deaths >= $1 OR j.attempt >= j.max_attempts THEN now() END,
+           run_at = now(), lease_owner = NULL, lease_expires_at = NULL
+      FROM deaths d
+     WHERE j.id = d.id
+    RETURNING j.id, j.attempt, j.queue, j.kind, j.state),
+attempts AS (
+    INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+    SELECT r.id, r.attempt, e.lease_owner, e.started_at, now(), 'lease_expired',
+           'the worker stopped heartbeating'
+      FROM reaped r JOIN expired e ON e.id = r.id)
+SELECT queue, kind, state FROM reaped"#;
+
+async fn reap<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
+    loop {
+        match sqlx::query_as::<_, (String, String, String)>(REAP)
+            .bind(shared.config.poison_after)
+            .fetch_all(&shared.pool)
+            .await
+        {
+            Ok(reaped) if !reaped.is_empty() => {
+                let mut queues: Vec<&str> = Vec::new();
+                for (queue, kind, state) in &reaped {
+                    shared.metrics.rescued(kind);
+                    if state == "available" && !queues.contains(&queue.as_str()) {
+                        queues.push(queue);
+                    }
+                }
+                tracing::warn!(
+                    jobs = reaped.len(),
+                    "rescued jobs whose workers stopped heartbeating"
+                );
+                for queue in queues {
+                    let _ = sqlx::query("SELECT pg_notify('engine_jobs', $1)")
+                        .bind(queue)
+                        .execute(&shared.pool)
+                        .await;
+                }
+                continue; // there may be more
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "reaping expired leases failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(shared.config.reaper_interval) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// `LISTEN engine_jobs` (a queue has new jobs) and `engine_cancel` (a job was asked to stop).
+async fn listen<S>(
+    shared: Arc<Shared<S>>,
+    wakers: HashMap<String, Arc<Notify>>,
+    stop: CancellationToken,
+) {
+    loop {
+        let mut listener = match PgListener::connect_with(&shared.pool).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(error = %err, "LISTEN connection failed; polling meanwhile");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = stop.cancelled() => return,
+                }
+            }
+        };
+        if let Err(err) = listener.listen_all(["engine_jobs", "engine_cancel"]).await {
+            tracing::warn!(error = %err, "LISTEN failed; polling meanwhile");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            let notification = tokio::select! {
+                n = listener.recv() => n,
+                _ = stop.cancelled() => return,
+            };
+            match notification {
+                Ok(n) if n.channel() == "engine_jobs" => {
+                    if let Some(waker) = wakers.get(n.payload()) {
+                        waker.notify_one();
+                    }
+                }
+                Ok(n) => {
+                    if let Ok(id) = n.payload().parse::<i64>()
+                        && let Some(running) = shared.running().get(&id)
+                    {
+                        running.handle.stop(Stop::CancelRequested);
+                    }
+                }
+                Err(err) => {
+                    // Notifications were lost while disconnected: wake every queue to re-check.
+                    tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
+                    for waker in wakers.values() {
+                        waker.notify_one();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
