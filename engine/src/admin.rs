@@ -168,7 +168,7 @@ pub async fn retry(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineE
     let sql = format!(
         "UPDATE engine_jobs
             SET state = 'available', run_at = now(), finished_at = NULL, cancel_requested_at = NULL,
-                max_attempts = greatest(max_attempts, attempt + 1)
+                max_attempts = greatest(max_attempts, attempt + 1), crashes = 0
           WHERE id = $1 AND state IN ('failed', 'discarded', 'cancelled')
          RETURNING {JOB_COLUMNS}"
     );
@@ -176,7 +176,8 @@ pub async fn retry(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineE
     match changed {
         Some(row) => {
             db.execute_raw(statement(
-                "SELECT pg_notify('engine_jobs', queue) FROM engine_jobs WHERE id = $1",
+                "SELECT pg_notify(CASE WHEN isolate THEN 'engine_isolated' ELSE 'engine_jobs' END, queue)
+                   FROM engine_jobs WHERE id = $1",
                 vec![id.into()],
             ))
             .await?;

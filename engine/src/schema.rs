@@ -7,6 +7,9 @@
 //! - `engine_schedules` + `engine_schedule_runs`: cron; a run is unique per (schedule, slot).
 //! - `engine_workers`: the running workers and their heartbeats.
 //!
+//! A job that was running when its worker died is marked `isolate`: ordinary claims skip it and
+//! a worker runs it alone, so the next death is the job's own (`crashes`, poison pills).
+//!
 //! `engine_claim` is the claim of queues with fairness or a per-key cap (plain queues use a
 //! single `UPDATE ... FOR UPDATE SKIP LOCKED` from the worker). Inserting available jobs notifies
 //! channel `engine_jobs` with the queue name.
@@ -37,6 +40,10 @@ pub const UP: &[&str] = &[
         dedupe_key text,
         concurrency_key text,
         group_key text,
+        -- Set when the job was running as its worker died: it runs alone from then on, so a
+        -- death can be blamed on it (`crashes`) and not on the jobs beside it (J6).
+        isolate boolean NOT NULL DEFAULT false,
+        crashes int NOT NULL DEFAULT 0,
         lease_owner uuid,
         lease_expires_at timestamptz,
         cancel_requested_at timestamptz,
@@ -49,7 +56,10 @@ pub const UP: &[&str] = &[
         finished_at timestamptz
     )"#,
     // The claim's order, over available jobs only.
-    "CREATE INDEX engine_jobs_fetch ON engine_jobs (queue, priority DESC, run_at, id) WHERE state = 'available'",
+    "CREATE INDEX engine_jobs_fetch ON engine_jobs (queue, priority DESC, run_at, id)
+        WHERE state = 'available' AND NOT isolate",
+    "CREATE INDEX engine_jobs_isolated ON engine_jobs (queue, priority DESC, run_at, id)
+        WHERE state = 'available' AND isolate",
     "CREATE INDEX engine_jobs_running_key ON engine_jobs (concurrency_key) WHERE state = 'running'",
     "CREATE INDEX engine_jobs_lease ON engine_jobs (lease_expires_at) WHERE state = 'running'",
     "CREATE INDEX engine_jobs_owner ON engine_jobs (lease_owner) WHERE state = 'running'",
@@ -168,7 +178,7 @@ pub const UP: &[&str] = &[
             IF q.fair_every IS NOT NULL AND q.fair_counter >= q.fair_every THEN
                 FOR candidate IN
                     SELECT id, concurrency_key FROM engine_jobs
-                     WHERE state = 'available' AND queue = p_queue AND run_at <= now()
+                     WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
                        AND priority <= q.fair_low_max
                        AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
                      ORDER BY priority DESC, run_at, id
@@ -191,7 +201,7 @@ pub const UP: &[&str] = &[
             scanned := 0;
             FOR candidate IN
                 SELECT id, priority, concurrency_key FROM engine_jobs
-                 WHERE state = 'available' AND queue = p_queue AND run_at <= now()
+                 WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
                    AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
                  ORDER BY priority DESC, run_at, id
                  LIMIT (p_limit - taken) * 4 FOR UPDATE SKIP LOCKED

@@ -7,8 +7,9 @@
 //!   was lost, and every job when heartbeats keep failing, has its token fired (J3, J8).
 //! - Completion, progress and release are `... WHERE id AND attempt AND lease_owner`: a worker that
 //!   lost a job cannot change it (J3).
-//! - The reaper (on every worker) returns expired leases, failing a job whose workers died three
-//!   times (J2, J6).
+//! - The reaper (on every worker) returns expired leases and isolates those jobs: each then runs
+//!   alone in its worker, and a job whose worker died three times while it ran alone fails
+//!   (J2, J6); the jobs that merely ran beside a poison pill are not blamed.
 //! - Wake-up: `LISTEN engine_jobs` plus a poll every `poll_interval` (J9).
 
 use std::{
@@ -27,7 +28,7 @@ use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use sqlx::{PgPool, postgres::PgListener};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -212,6 +213,8 @@ struct Shared<S> {
     finished: mpsc::UnboundedSender<Finished>,
     stopping: AtomicBool,
     stop_fetching: Notify,
+    /// True while an isolated job waits for the others to finish or runs: no claims meanwhile.
+    exclusive: watch::Sender<bool>,
 }
 
 impl<S> Shared<S> {
@@ -267,6 +270,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
             finished: finished_tx,
             stopping: AtomicBool::new(false),
             stop_fetching: Notify::new(),
+            exclusive: watch::Sender::new(false),
         });
         tracing::info!(worker = %shared.id, queues = ?shared.config.queues.iter().map(|q| &q.name).collect::<Vec<_>>(), "job worker started");
         let wakers: HashMap<String, Arc<Notify>> = shared
@@ -282,11 +286,18 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
             metrics: shared.metrics.clone(),
         };
         let completer = tokio::spawn(complete(recorder, finished_rx));
+        let isolated = Arc::new(Notify::new());
         let helpers = [
             tokio::spawn(heartbeat(shared.clone(), background.clone())),
             tokio::spawn(reap(shared.clone(), background.clone())),
-            tokio::spawn(listen(shared.clone(), wakers.clone(), background.clone())),
+            tokio::spawn(listen(
+                shared.clone(),
+                wakers.clone(),
+                isolated.clone(),
+                background.clone(),
+            )),
         ];
+        let alone = tokio::spawn(run_isolated(shared.clone(), isolated));
         let mut queues = Vec::new();
         for queue in shared.config.queues.clone() {
             let waker = wakers[&queue.name].clone();
@@ -315,6 +326,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
         for queue in queues {
             let _ = queue.await;
         }
+        let _ = alone.await;
         background.cancel();
         for helper in helpers {
             let _ = helper.await;
@@ -373,7 +385,7 @@ async fn wait_for_idle<S>(shared: &Shared<S>, grace: Duration) -> bool {
 const CLAIM_PLAIN: &str = r#"
 WITH candidates AS (
     SELECT id FROM engine_jobs
-     WHERE state = 'available' AND queue = $1 AND run_at <= now()
+     WHERE state = 'available' AND queue = $1 AND run_at <= now() AND NOT isolate
        AND NOT EXISTS (SELECT 1 FROM engine_queues q WHERE q.name = $1 AND q.paused_until > now())
      ORDER BY priority DESC, run_at, id
      LIMIT $2
@@ -469,7 +481,15 @@ async fn serve_queue<S: Clone + Send + Sync + 'static>(
         full: false,
         read_at: None,
     };
+    let mut exclusive = shared.exclusive.subscribe();
     while !shared.stopping.load(Ordering::SeqCst) {
+        if *exclusive.borrow_and_update() {
+            tokio::select! {
+                _ = exclusive.wait_for(|on| !on) => {}
+                _ = shared.stop_fetching.notified() => {}
+            }
+            continue;
+        }
         let buffered = capacity - jobs_tx.capacity();
         let want = if queue.prefetch == 0 {
             idle.load(Ordering::SeqCst).saturating_sub(buffered)
@@ -536,6 +556,72 @@ fn register<S>(shared: &Shared<S>, job: &Claimed) {
         },
     );
     shared.metrics.started(&job.kind);
+}
+
+/// Claims one isolated job of the worker's queues (pauses and per-key caps apply).
+const CLAIM_ISOLATED: &str = r#"
+WITH candidate AS (
+    SELECT j.id FROM engine_jobs j
+      LEFT JOIN engine_queues q ON q.name = j.queue
+     WHERE j.state = 'available' AND j.isolate AND j.queue = ANY ($1) AND j.run_at <= now()
+       AND (q.paused_until IS NULL OR q.paused_until <= now())
+       AND engine_key_admits(j.concurrency_key, q.per_key_limit)
+     ORDER BY j.priority DESC, j.run_at, j.id
+     LIMIT 1
+       FOR UPDATE OF j SKIP LOCKED)
+UPDATE engine_jobs j
+   SET state = 'running', attempt = j.attempt + 1, lease_owner = $2,
+       lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp()
+  FROM candidate c
+ WHERE j.id = c.id
+RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts"#;
+
+/// Runs isolated jobs (they were running when a worker died) one at a time, each alone in this
+/// process: claiming stops, the running jobs finish, then it runs. A death now is the job's own.
+async fn run_isolated<S: Clone + Send + Sync + 'static>(
+    shared: Arc<Shared<S>>,
+    woken: Arc<Notify>,
+) {
+    let queues: Vec<String> = shared
+        .config
+        .queues
+        .iter()
+        .map(|q| q.name.clone())
+        .collect();
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let claimed = sqlx::query_as::<_, Claimed>(CLAIM_ISOLATED)
+            .bind(&queues)
+            .bind(shared.id)
+            .bind(shared.config.lease.as_secs_f64())
+            .fetch_optional(&shared.pool)
+            .await;
+        let job = match claimed {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                tokio::select! {
+                    _ = woken.notified() => {}
+                    _ = shared.stop_fetching.notified() => {}
+                    _ = tokio::time::sleep(shared.config.poll_interval) => {}
+                }
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "claiming isolated jobs failed; retrying");
+                tokio::time::sleep(shared.config.poll_interval).await;
+                continue;
+            }
+        };
+        shared.exclusive.send_replace(true);
+        register(&shared, &job);
+        while shared.running().len() > 1 && !shared.stopping.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tracing::info!(job_id = job.id, kind = %job.kind, "running a job alone: it was running when a worker died");
+        if let Some(finished) = execute(&shared, job).await {
+            let _ = shared.finished.send(finished);
+        }
+        shared.exclusive.send_replace(false);
+    }
 }
 
 /// Runs one job and says how it ended (`None` when this worker lost it).
@@ -729,6 +815,7 @@ updated AS (
            run_at = coalesce(f.run_at, j.run_at),
            last_error = coalesce(f.error, j.last_error),
            result = f.result,
+           isolate = j.isolate AND f.outcome = 'released',
            finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
            lease_owner = NULL,
            lease_expires_at = NULL
@@ -856,8 +943,9 @@ async fn heartbeat<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
     }
 }
 
-/// Expired leases back to the queue (their workers died or stalled); the attempt is spent, and
-/// a job whose workers died `poison_after` times fails with that reason.
+/// Expired leases back to the queue (their workers died or stalled); the attempt is spent and
+/// the job is isolated. Only a death while the job ran alone is counted against it: at
+/// `poison_after` such deaths it fails with that reason (J6).
 const REAP: &str = r#"
 WITH expired AS (
     SELECT id, lease_owner, started_at FROM engine_jobs
@@ -865,27 +953,33 @@ WITH expired AS (
      ORDER BY lease_expires_at
      LIMIT 200
        FOR UPDATE SKIP LOCKED),
-deaths AS (
-    SELECT e.id, count(a.id) + 1 AS deaths
-      FROM expired e
-      LEFT JOIN engine_job_attempts a ON a.job_id = e.id AND a.outcome = 'lease_expired'
-     GROUP BY e.id),
+held AS (
+    SELECT lease_owner, count(*) AS jobs FROM engine_jobs
+     WHERE state = 'running' AND lease_owner IN (SELECT lease_owner FROM expired)
+     GROUP BY lease_owner),
+judged AS (
+    SELECT e.id, h.jobs AS beside, h.jobs = 1 AS alone
+      FROM expired e JOIN held h USING (lease_owner)),
 reaped AS (
     UPDATE engine_jobs j
-       SET state = CASE WHEN d.deaths >= $1 OR j.attempt >= j.max_attempts
+       SET crashes = j.crashes + CASE WHEN d.alone THEN 1 ELSE 0 END,
+           isolate = true,
+           state = CASE WHEN (d.alone AND j.crashes + 1 >= $1) OR j.attempt >= j.max_attempts
                         THEN 'failed' ELSE 'available' END,
-           last_error = CASE WHEN d.deaths >= $1
-                             THEN format('its worker died %s times while running it', d.deaths)
-                             ELSE 'its worker stopped heartbeating (crashed or stalled)' END,
-           finished_at = CASE WHEN d.deaths >= $1 OR j.attempt >= j.max_attempts THEN now() END,
+           last_error = CASE
+               WHEN d.alone AND j.crashes + 1 >= $1
+                   THEN format('its worker died %s times while running it', j.crashes + 1)
+               WHEN d.alone THEN 'its worker stopped heartbeating (crashed or stalled) while running it alone'
+               ELSE format('its worker stopped heartbeating (crashed or stalled) while running it and %s other jobs', d.beside - 1) END,
+           finished_at = CASE WHEN (d.alone AND j.crashes + 1 >= $1) OR j.attempt >= j.max_attempts
+                              THEN now() END,
            run_at = now(), lease_owner = NULL, lease_expires_at = NULL
-      FROM deaths d
+      FROM judged d
      WHERE j.id = d.id
-    RETURNING j.id, j.attempt, j.queue, j.kind, j.state),
+    RETURNING j.id, j.attempt, j.queue, j.kind, j.state, j.last_error),
 attempts AS (
     INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT r.id, r.attempt, e.lease_owner, e.started_at, now(), 'lease_expired',
-           'the worker stopped heartbeating'
+    SELECT r.id, r.attempt, e.lease_owner, e.started_at, now(), 'lease_expired', r.last_error
       FROM reaped r JOIN expired e ON e.id = r.id)
 SELECT queue, kind, state FROM reaped"#;
 
@@ -909,7 +1003,7 @@ async fn reap<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
                     "rescued jobs whose workers stopped heartbeating"
                 );
                 for queue in queues {
-                    let _ = sqlx::query("SELECT pg_notify('engine_jobs', $1)")
+                    let _ = sqlx::query("SELECT pg_notify('engine_isolated', $1)")
                         .bind(queue)
                         .execute(&shared.pool)
                         .await;
@@ -926,10 +1020,12 @@ async fn reap<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
     }
 }
 
-/// `LISTEN engine_jobs` (a queue has new jobs) and `engine_cancel` (a job was asked to stop).
+/// `LISTEN engine_jobs` (a queue has new jobs), `engine_isolated` (the reaper isolated jobs of a
+/// queue) and `engine_cancel` (a job was asked to stop).
 async fn listen<S>(
     shared: Arc<Shared<S>>,
     wakers: HashMap<String, Arc<Notify>>,
+    isolated: Arc<Notify>,
     stop: CancellationToken,
 ) {
     loop {
@@ -943,7 +1039,10 @@ async fn listen<S>(
                 }
             }
         };
-        if let Err(err) = listener.listen_all(["engine_jobs", "engine_cancel"]).await {
+        if let Err(err) = listener
+            .listen_all(["engine_jobs", "engine_cancel", "engine_isolated"])
+            .await
+        {
             tracing::warn!(error = %err, "LISTEN failed; polling meanwhile");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
@@ -959,6 +1058,11 @@ async fn listen<S>(
                         waker.notify_one();
                     }
                 }
+                Ok(n) if n.channel() == "engine_isolated" => {
+                    if wakers.contains_key(n.payload()) {
+                        isolated.notify_one();
+                    }
+                }
                 Ok(n) => {
                     if let Ok(id) = n.payload().parse::<i64>()
                         && let Some(running) = shared.running().get(&id)
@@ -972,6 +1076,7 @@ async fn listen<S>(
                     for waker in wakers.values() {
                         waker.notify_one();
                     }
+                    isolated.notify_one();
                     break;
                 }
             }
