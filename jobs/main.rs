@@ -1,6 +1,11 @@
 //! The `jobs` binary: background work that runs beside the web server, from cron or systemd.
 
+mod engine_cli;
+mod table;
+
 use std::{process::ExitCode, time::Duration};
+
+use engine_cli::EngineCommand;
 
 use mintbean::{
     config::{Component, Config},
@@ -14,22 +19,38 @@ const USAGE: &str = "\
 jobs — mintbean background jobs
 
 USAGE:
+    jobs worker [--metrics-addr ADDR]
+                                    Run the job worker pool and the scheduler until SIGTERM
+                                    (email drain every EMAIL_POLL_INTERVAL_SECS, link checks);
+                                    --metrics-addr serves Prometheus text at ADDR/metrics
+    jobs enqueue KIND [--args JSON] [--priority N] [--run-at TIME|DELAY] [--key DEDUPE-KEY]
+    jobs list [--state S] [--kind K] [--queue Q] [--limit N]
+    jobs show ID                    A job and its attempts
+    jobs cancel ID                  Cancel a waiting job, or ask a running one to stop
+    jobs retry ID                   Run a failed, discarded or cancelled job again
+    jobs pause QUEUE [--for 10m]    No worker claims the queue's jobs (until resumed, or for a while)
+    jobs resume QUEUE
+    jobs schedules                  Cron schedules, their next and last runs
+    jobs stats                      Per queue: jobs by state, oldest wait, throughput
     jobs email                      Send every due email, print a summary and exit (for cron)
     jobs email --watch [--interval SECS]
                                     Keep sending due emails every SECS seconds
                                     (default EMAIL_POLL_INTERVAL_SECS) until SIGTERM
-    jobs worker                     Same as `jobs email --watch`
     jobs email status               Queue and delivery counts, and the latest failures
     jobs email retry-failed [ID]    Make failed deliveries (or one) pending again
     jobs help                       Show this message
 
-On SIGTERM or Ctrl-C, emails being sent are finished and recorded before the process exits.
-Several drainers may run at once (overlapping cron runs, several hosts): each email is claimed
-by one of them. Exit status: 0 when the run completed (individual emails may still have failed;
-see the summary), 1 when it stopped early (mail server unreachable, database error).
+--json (anywhere) prints JSON instead of tables. Durations: 90s, 10m, 2h, 1d.
+
+On SIGTERM or Ctrl-C the worker stops claiming, lets running jobs finish (JOBS_SHUTDOWN_GRACE_SECS)
+and releases the rest; emails being sent are finished and recorded before the process exits.
+Several workers and drainers may run at once (overlapping cron runs, several hosts): each job
+and each email is claimed by one of them. Exit status: 0 on success, 1 when the command failed
+(for `jobs email`: stopped early, e.g. mail server unreachable), 2 for a usage error.
 Configuration comes from environment variables and .env; see README.md.";
 
 enum Command {
+    Engine(EngineCommand),
     Drain {
         watch: bool,
         interval: Option<Duration>,
@@ -63,12 +84,11 @@ fn parse(args: &[String]) -> Result<Option<Command>, String> {
         }
         Ok(Command::Drain { watch, interval })
     };
+    if let Some(engine) = engine_cli::parse(&words) {
+        return engine.map(|c| Some(Command::Engine(c)));
+    }
     match words.as_slice() {
         [] | ["help" | "-h" | "--help", ..] => Ok(None),
-        ["worker"] => Ok(Some(Command::Drain {
-            watch: true,
-            interval: None,
-        })),
         ["email", "status"] => Ok(Some(Command::Status)),
         ["email", "retry-failed"] => Ok(Some(Command::RetryFailed(None))),
         ["email", "retry-failed", id] => uuid::Uuid::parse_str(id)
@@ -81,7 +101,9 @@ fn parse(args: &[String]) -> Result<Option<Command>, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    args.retain(|a| a != "--json");
     let command = match parse(&args) {
         Ok(Some(command)) => command,
         Ok(None) => {
@@ -101,7 +123,11 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
-    match run(command, config).await {
+    let outcome = match command {
+        Command::Engine(command) => engine_cli::run(command, json, config).await,
+        command => run(command, config).await,
+    };
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -114,6 +140,7 @@ async fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let connection = db::connect(&config.database_url, drain::pool_size(&config.email)).await?;
     match command {
+        Command::Engine(_) => unreachable!("engine commands run in engine_cli"),
         Command::Status => {
             println!("{}", drain::status_report(&connection).await?);
             Ok(ExitCode::SUCCESS)

@@ -93,6 +93,28 @@ pub struct EmailConfig {
     pub contact_form_per_hour: u32,
 }
 
+/// The job engine's processes and Mintbean's job kinds.
+#[derive(Clone, Debug)]
+pub struct JobsConfig {
+    /// Jobs of the `default` queue run at once by one worker process.
+    pub concurrency: usize,
+    /// Link checks run at once by one worker process (at most 3 per host across all workers).
+    pub link_check_concurrency: usize,
+    /// Run the worker pool and scheduler inside `mintbean serve` (small installs).
+    pub in_server: bool,
+    /// On SIGTERM, how long running jobs may take to finish before they are cancelled and
+    /// released.
+    pub shutdown_grace: Duration,
+    /// How long a claimed job stays a worker's without a heartbeat: a crashed worker's jobs
+    /// run again this long after its last heartbeat.
+    pub lease: Duration,
+    /// Finished jobs are deleted after this (0: kept forever).
+    pub retention: Duration,
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
+    pub link_check: crate::projects::links::LinkCheckSettings,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub environment: Environment,
@@ -117,6 +139,7 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
     pub email: EmailConfig,
+    pub jobs: JobsConfig,
 }
 
 /// A secret value whose `Debug` never shows it.
@@ -279,6 +302,7 @@ impl Config {
             ),
             trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
             email: read_email_config(&mut r, component, production),
+            jobs: read_jobs_config(&mut r),
             log_format: read_log_format(&mut r),
         };
         config.check_positive(&mut r);
@@ -301,6 +325,8 @@ impl Config {
             ("PASSWORD_HASH_CONCURRENCY", self.password_hash_concurrency),
             ("MAX_BODY_BYTES", self.max_body_bytes),
             ("EMAIL_CONCURRENCY", self.email.concurrency),
+            ("JOBS_CONCURRENCY", self.jobs.concurrency),
+            ("LINK_CHECK_CONCURRENCY", self.jobs.link_check_concurrency),
             ("HTTP_MAX_CONNECTIONS", self.http.max_connections),
             ("MAX_CONCURRENT_REQUESTS", self.http.max_concurrent_requests),
             (
@@ -408,6 +434,39 @@ fn read_http_config(r: &mut Reader<'_>) -> HttpConfig {
         header_read_timeout: seconds(r, "HTTP_HEADER_READ_TIMEOUT_SECS", 10.0, false),
         keep_alive_timeout: seconds(r, "HTTP_KEEP_ALIVE_TIMEOUT_SECS", 75.0, false),
         max_concurrent_requests: r.parsed("MAX_CONCURRENT_REQUESTS", 256, "a number of requests"),
+    }
+}
+
+fn read_jobs_config(r: &mut Reader<'_>) -> JobsConfig {
+    JobsConfig {
+        concurrency: r.parsed("JOBS_CONCURRENCY", 10, "a positive integer"),
+        link_check_concurrency: r.parsed("LINK_CHECK_CONCURRENCY", 8, "a positive integer"),
+        in_server: r.flag("JOBS_IN_SERVER", false),
+        shutdown_grace: seconds(r, "JOBS_SHUTDOWN_GRACE_SECS", 30.0, true),
+        lease: seconds(r, "JOBS_LEASE_SECS", 30.0, false),
+        retention: retention_days(r),
+        metrics_token: r.optional("METRICS_TOKEN").map(Secret),
+        link_check: crate::projects::links::LinkCheckSettings {
+            allow_hosts: r
+                .list("LINK_CHECK_ALLOW_HOSTS", ',')
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            connect_timeout: seconds(r, "LINK_CHECK_CONNECT_TIMEOUT_SECS", 5.0, false),
+            timeout: seconds(r, "LINK_CHECK_TIMEOUT_SECS", 15.0, false),
+        },
+    }
+}
+
+fn retention_days(r: &mut Reader<'_>) -> Duration {
+    let days: f64 = r.parsed("JOBS_RETENTION_DAYS", 14.0, "a number of days");
+    if days.is_finite() && (0.0..=36_500.0).contains(&days) {
+        Duration::from_secs_f64(days * 86_400.0)
+    } else {
+        r.errors
+            .invalid
+            .push("JOBS_RETENTION_DAYS must be 0 (keep forever) to 36500 days".into());
+        Duration::from_secs(14 * 86_400)
     }
 }
 

@@ -20,6 +20,9 @@ pub enum AppError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// The thing is in a state that does not allow the change (e.g. cancelling a finished job).
+    #[error("{0}")]
+    Conflict(String),
     /// A rate limit was hit; the client may try again after `retry_after_secs`.
     #[error("{message}")]
     TooManyRequests {
@@ -44,6 +47,22 @@ impl From<DbErr> for AppError {
         AppError::Database {
             source,
             operation: tracing::Span::current().metadata(),
+        }
+    }
+}
+
+impl From<engine::EngineError> for AppError {
+    fn from(err: engine::EngineError) -> Self {
+        use engine::EngineError;
+        match err {
+            EngineError::Database(source) => AppError::from(source),
+            EngineError::Sqlx(source) => AppError::Internal(source.into()),
+            EngineError::Invalid(message) => AppError::BadInput {
+                field: None,
+                message,
+            },
+            EngineError::NotFound(message) => AppError::NotFound(message),
+            EngineError::Conflict(message) => AppError::Conflict(message),
         }
     }
 }
@@ -78,6 +97,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Conflict(_) => "CONFLICT",
             AppError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             AppError::Database { source, .. } if is_unavailable(source) => "SERVICE_UNAVAILABLE",
             AppError::Database { .. } | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",

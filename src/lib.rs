@@ -4,6 +4,7 @@
 //! GraphQL resolvers; `http` and `graphql` only wire them together.
 
 pub mod auth;
+pub mod background;
 pub mod badges;
 pub mod config;
 pub mod db;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use mintbean::{
-    AppState,
+    AppState, background,
     config::{Component, Config, Environment},
     db, graphql, http,
     seed::{self, AccountPasswords},
@@ -18,6 +18,8 @@ USAGE:
 
 COMMANDS:
     serve      Serve GraphQL on HOST:PORT (default; GET /graphql opens the Playground)
+               --with-worker (or JOBS_IN_SERVER=true): also run the job worker
+               and scheduler in this process (small installs)
     setup      Create the database if missing, apply migrations, seed it if empty
                (with APP_ENV=production: no seeding)
     migrate    Apply pending migrations
@@ -132,13 +134,40 @@ async fn seed_database(config: Config, passwords: AccountPasswords) -> anyhow::R
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let address = std::net::SocketAddr::new(config.host, config.port);
+    let with_worker = config.jobs.in_server || std::env::args().any(|arg| arg == "--with-worker");
     let connection =
         db::connect_with(&config.database_url, &db::PoolSettings::server(&config)).await?;
     let playground = config.graphql.playground;
     let state = AppState::new(connection, config);
     let listener = tokio::net::TcpListener::bind(address).await?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let worker = if with_worker {
+        let pool = db::connect(
+            &state.config.database_url,
+            background::pool_size(&state.config),
+        )
+        .await?;
+        tracing::info!("running the job worker and scheduler in the server process");
+        Some(tokio::spawn(background::run_worker(
+            pool,
+            state.config.clone(),
+            stopped(stop.clone()),
+        )))
+    } else {
+        None
+    };
+    tokio::spawn(async move {
+        mintbean::runtime::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
     tracing::info!(%address, playground, "mintbean is serving GraphQL at /graphql");
-    http::serve(state, listener).await?;
+    http::serve_until(state, listener, stopped(stop)).await?;
+    if let Some(worker) = worker {
+        worker.await??;
+    }
     tracing::info!("server stopped");
     Ok(())
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::PasswordHasher, config::Config};
+use crate::{
+    auth::PasswordHasher, config::Config, email::drain::Drainer, projects::links::LinkChecker,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,5 +23,27 @@ impl AppState {
             config: Arc::new(config),
             passwords,
         }
+    }
+}
+
+/// What Mintbean's job handlers share (the engine hands it to every kind).
+#[derive(Clone)]
+pub struct JobState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub drainer: Arc<Drainer>,
+    pub links: LinkChecker,
+}
+
+impl JobState {
+    pub fn new(db: DatabaseConnection, config: Arc<Config>) -> Result<Self, String> {
+        let drainer = Drainer::new(db.clone(), config.email.clone())?;
+        let links = LinkChecker::new(&config.jobs.link_check)?;
+        Ok(JobState {
+            db,
+            config,
+            drainer: Arc::new(drainer),
+            links,
+        })
     }
 }

@@ -35,6 +35,10 @@ pub struct JobRow {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Deaths of its worker while it ran alone (poison-pill count).
+    pub crashes: i32,
+    /// Runs alone (it was running when a worker died).
+    pub isolate: bool,
 }
 
 #[derive(Clone, Debug, Serialize, FromQueryResult)]
@@ -61,7 +65,7 @@ pub struct JobFilter {
 
 const JOB_COLUMNS: &str = "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
     dedupe_key, concurrency_key, group_key, lease_owner, lease_expires_at, cancel_requested_at,
-    progress, result, last_error, created_by, created_at, started_at, finished_at";
+    progress, result, last_error, created_by, created_at, started_at, finished_at, crashes, isolate";
 
 fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
@@ -106,6 +110,27 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<JobRow>, 
 
 fn not_found(id: i64) -> EngineError {
     EngineError::NotFound(format!("no job {id}"))
+}
+
+/// The latest job of `kind` per `(group_key, dedupe_key)` in `groups` (e.g. the latest check of
+/// each link of each project), oldest group first.
+pub async fn latest_per_key(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    groups: &[String],
+) -> Result<Vec<JobRow>, EngineError> {
+    let sql = format!(
+        "SELECT DISTINCT ON (group_key, dedupe_key) {JOB_COLUMNS} FROM engine_jobs
+          WHERE kind = $1 AND group_key = ANY ($2)
+          ORDER BY group_key, dedupe_key, id DESC"
+    );
+    let rows = db
+        .query_all_raw(statement(&sql, vec![kind.into(), groups.to_vec().into()]))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| JobRow::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
 }
 
 pub async fn attempts(db: &impl ConnectionTrait, id: i64) -> Result<Vec<AttemptRow>, EngineError> {

@@ -219,6 +219,10 @@ pub async fn enqueue_many(
             returned.len()
         )));
     }
+    let metrics = crate::Metrics::global();
+    for job in &jobs {
+        metrics.enqueued(&job.kind, 1);
+    }
     let stored: Vec<Enqueued> = returned
         .iter()
         .map(|row| {

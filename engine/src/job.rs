@@ -9,6 +9,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::enqueue::NewJob;
+
 /// How a handler failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobError {
@@ -164,7 +166,8 @@ type Handler<S> = Arc<
 pub(crate) struct Kind<S> {
     pub settings: KindSettings,
     pub handler: Handler<S>,
-    pub check_args: fn(&Value) -> Result<(), String>,
+    /// The job `args` describe, with the kind's settings and options (`Err`: they do not decode).
+    pub build: fn(Value) -> Result<NewJob, String>,
 }
 
 /// The registered kinds, and the state their handlers share.
@@ -191,10 +194,9 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
         let kind = Kind {
             settings: J::settings(),
             handler,
-            check_args: |args| {
-                serde_json::from_value::<J>(args.clone())
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+            build: |args| {
+                let job: J = serde_json::from_value(args).map_err(|e| e.to_string())?;
+                NewJob::of(&job).map_err(|e| e.to_string())
             },
         };
         let previous = self.kinds.insert(J::KIND, kind);
@@ -216,13 +218,15 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
         self.kinds.get(kind).map(|k| &k.settings)
     }
 
-    /// Whether `args` decode as the arguments of `kind` (`Err` names the problem).
-    pub fn check(&self, kind: &str, args: &Value) -> Result<(), String> {
+    /// The job of `kind` with `args`, as the kind's own code would enqueue it (its queue,
+    /// priority, attempts and keys); `Err` names an unknown kind or arguments that do not decode.
+    /// For jobs that arrive as JSON (command line, HTTP).
+    pub fn new_job(&self, kind: &str, args: Value) -> Result<NewJob, String> {
         let registered = self
             .kinds
             .get(kind)
             .ok_or_else(|| format!("unknown job kind `{kind}`"))?;
-        (registered.check_args)(args)
+        (registered.build)(args).map_err(|e| format!("arguments of `{kind}`: {e}"))
     }
 
     /// The queues the registered kinds use.

@@ -1,7 +1,12 @@
 //! Counters and a duration histogram per job kind, in Prometheus' text format. Queue depth is
 //! read from the database when scraped ([`crate::admin::queue_depths`]).
 
-use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
 
 /// Upper bounds of the duration histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -32,6 +37,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The process's metrics: enqueues count here, and workers record here unless given their
+    /// own ([`crate::Worker::with_metrics`]).
+    pub fn global() -> &'static Arc<Metrics> {
+        static GLOBAL: OnceLock<Arc<Metrics>> = OnceLock::new();
+        GLOBAL.get_or_init(Default::default)
+    }
+
     fn with(&self, kind: &str, change: impl FnOnce(&mut KindCounters)) {
         let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
         change(kinds.entry(kind.to_owned()).or_default());
@@ -81,7 +93,7 @@ impl Metrics {
         let counters: [Counter; 8] = [
             (
                 "engine_jobs_enqueued_total",
-                "Jobs enqueued by this process",
+                "Jobs this process asked to enqueue (a rolled-back transaction's included)",
                 |k| k.enqueued,
             ),
             ("engine_jobs_started_total", "Attempts started", |k| {

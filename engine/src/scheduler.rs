@@ -42,6 +42,7 @@ pub struct Schedule {
     pub args: Value,
     pub queue: String,
     pub priority: i16,
+    pub max_attempts: i32,
     pub overlap: Overlap,
     /// Also run once when a scheduler starts (at most one such job waits or runs at a time).
     pub run_on_start: bool,
@@ -57,9 +58,21 @@ impl Schedule {
             args: Value::Object(Default::default()),
             queue: "default".into(),
             priority: 1,
+            max_attempts: 20,
             overlap: Overlap::Allow,
             run_on_start: false,
         }
+    }
+
+    /// A schedule of the typed kind `J` with `J`'s queue, priority and attempts.
+    pub fn of<J: crate::Job>(name: impl Into<String>, cron: impl Into<String>, job: &J) -> Self {
+        let settings = J::settings();
+        let mut schedule = Schedule::new(name, cron, J::KIND)
+            .args(serde_json::to_value(job).unwrap_or_default())
+            .queue(settings.queue);
+        schedule.priority = settings.priority;
+        schedule.max_attempts = settings.max_attempts;
+        schedule
     }
 
     pub fn timezone(mut self, timezone: Tz) -> Self {
@@ -143,8 +156,9 @@ impl Scheduler {
             self.db
                 .execute_raw(statement(
                     "INSERT INTO engine_schedules
-                         (name, cron, timezone, kind, args, queue, priority, overlap, run_on_start, next_run_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                         (name, cron, timezone, kind, args, queue, priority, overlap, run_on_start, next_run_at,
+                          max_attempts)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                      ON CONFLICT (name) DO UPDATE SET
                          next_run_at = CASE WHEN engine_schedules.cron <> excluded.cron
                                               OR engine_schedules.timezone <> excluded.timezone
@@ -153,6 +167,7 @@ impl Scheduler {
                          cron = excluded.cron, timezone = excluded.timezone, kind = excluded.kind,
                          args = excluded.args, queue = excluded.queue, priority = excluded.priority,
                          overlap = excluded.overlap, run_on_start = excluded.run_on_start,
+                         max_attempts = excluded.max_attempts,
                          updated_at = now()",
                     vec![
                         schedule.name.clone().into(),
@@ -165,6 +180,7 @@ impl Scheduler {
                         schedule.overlap.as_str().into(),
                         schedule.run_on_start.into(),
                         next.into(),
+                        schedule.max_attempts.into(),
                     ],
                 ))
                 .await?;
@@ -172,6 +188,7 @@ impl Scheduler {
                 let job = NewJob::new(schedule.kind.clone(), schedule.args.clone())
                     .queue(schedule.queue.clone())
                     .priority(schedule.priority)
+                    .max_attempts(schedule.max_attempts)
                     .dedupe_key(format!("cron:{}:start", schedule.name))
                     .created_by(format!("cron:{}", schedule.name));
                 enqueue(&self.db, job).await?;
@@ -200,7 +217,7 @@ impl Scheduler {
         let now = database_now(&txn).await?;
         let due = txn
             .query_all_raw(statement(
-                "SELECT name, cron, timezone, kind, args, queue, priority, overlap, next_run_at
+                "SELECT name, cron, timezone, kind, args, queue, priority, max_attempts, overlap, next_run_at
                    FROM engine_schedules
                   WHERE enabled AND next_run_at <= now()
                     FOR UPDATE SKIP LOCKED",
@@ -280,6 +297,7 @@ impl Scheduler {
         let job = NewJob::new(kind, row.try_get("", "args")?)
             .queue(row.try_get::<String>("", "queue")?)
             .priority(row.try_get("", "priority")?)
+            .max_attempts(row.try_get("", "max_attempts")?)
             .dedupe_key(format!("cron:{name}:{}", slot.to_rfc3339()))
             .created_by(created_by);
         let enqueued = enqueue(db, job).await?;

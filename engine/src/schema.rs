@@ -67,6 +67,8 @@ pub const UP: &[&str] = &[
         WHERE dedupe_key IS NOT NULL AND state IN ('available', 'running')",
     "CREATE INDEX engine_jobs_group ON engine_jobs (group_key, kind, id DESC) WHERE group_key IS NOT NULL",
     "CREATE INDEX engine_jobs_kind ON engine_jobs (kind, id DESC)",
+    "CREATE INDEX engine_jobs_finished ON engine_jobs (finished_at)
+        WHERE state IN ('completed', 'failed', 'cancelled', 'discarded')",
     "CREATE INDEX engine_jobs_state ON engine_jobs (queue, state)",
     r#"CREATE TABLE engine_job_attempts (
         id bigserial PRIMARY KEY,
@@ -97,6 +99,7 @@ pub const UP: &[&str] = &[
         args jsonb NOT NULL DEFAULT '{}',
         queue text NOT NULL DEFAULT 'default',
         priority smallint NOT NULL DEFAULT 1,
+        max_attempts int NOT NULL DEFAULT 20 CHECK (max_attempts > 0),
         overlap text NOT NULL DEFAULT 'allow' CHECK (overlap IN ('allow', 'skip')),
         run_on_start boolean NOT NULL DEFAULT false,
         enabled boolean NOT NULL DEFAULT true,
@@ -111,6 +114,7 @@ pub const UP: &[&str] = &[
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (schedule, slot)
     )"#,
+    "CREATE INDEX engine_schedule_runs_job ON engine_schedule_runs (job_id)",
     r#"CREATE FUNCTION engine_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         PERFORM pg_notify('engine_jobs', queues.queue)

@@ -80,6 +80,9 @@ pub struct WorkerConfig {
     pub retry: RetryPolicy,
     /// A job whose workers died this many times while running it fails (J6).
     pub poison_after: i64,
+    /// Finished jobs (and their attempts and schedule runs) older than this are deleted; `None`
+    /// keeps them forever.
+    pub retention: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -92,6 +95,7 @@ impl Default for WorkerConfig {
             shutdown_grace: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             poison_after: 3,
+            retention: Some(Duration::from_secs(14 * 86_400)),
         }
     }
 }
@@ -239,7 +243,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
             registry,
             config,
             id: Uuid::new_v4(),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Metrics::global().clone(),
         }
     }
 
@@ -983,8 +987,45 @@ attempts AS (
       FROM reaped r JOIN expired e ON e.id = r.id)
 SELECT queue, kind, state FROM reaped"#;
 
+/// Deletes up to 5000 finished jobs older than the retention (attempts go with them).
+const PRUNE: &str = r#"
+WITH old AS (
+    SELECT id FROM engine_jobs
+     WHERE state IN ('completed', 'failed', 'cancelled', 'discarded')
+       AND finished_at < now() - make_interval(secs => $1)
+     LIMIT 5000),
+runs AS (
+    DELETE FROM engine_schedule_runs WHERE created_at < now() - make_interval(secs => $1))
+DELETE FROM engine_jobs j USING old WHERE j.id = old.id"#;
+
+async fn prune<S>(shared: &Shared<S>, last: &mut Option<Instant>) {
+    let Some(retention) = shared.config.retention else {
+        return;
+    };
+    if last.is_some_and(|at| at.elapsed() < Duration::from_secs(600)) {
+        return;
+    }
+    *last = Some(Instant::now());
+    match sqlx::query(PRUNE)
+        .bind(retention.as_secs_f64())
+        .execute(&shared.pool)
+        .await
+    {
+        Ok(done) if done.rows_affected() > 0 => {
+            tracing::info!(
+                jobs = done.rows_affected(),
+                "pruned finished jobs past their retention"
+            )
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "pruning finished jobs failed"),
+    }
+}
+
 async fn reap<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
+    let mut pruned = None;
     loop {
+        prune(&shared, &mut pruned).await;
         match sqlx::query_as::<_, (String, String, String)>(REAP)
             .bind(shared.config.poison_after)
             .fetch_all(&shared.pool)

@@ -169,6 +169,7 @@ fn config(queues: Vec<QueueConfig>) -> WorkerConfig {
             cap: Duration::from_millis(200),
         },
         poison_after: 3,
+        retention: None,
     }
 }
 
@@ -777,4 +778,41 @@ async fn shutdown_lets_jobs_finish_and_releases_the_rest_without_spending_an_att
         ("available", 0)
     );
     assert!(released.lease_owner.is_none());
+}
+
+#[tokio::test]
+async fn finished_jobs_past_their_retention_are_pruned_and_live_ones_kept() {
+    let db = TestDb::new().await;
+    let old = enqueue(&db.db, NewJob::new("test.record", json!({ "tag": "old" })))
+        .await
+        .unwrap();
+    let recent = enqueue(&db.db, NewJob::new("test.record", json!({ "tag": "new" })))
+        .await
+        .unwrap();
+    let waiting = enqueue(
+        &db.db,
+        NewJob::new("test.record", json!({ "tag": "later" })).delay(Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    db.exec(&format!(
+        "UPDATE engine_jobs SET state = 'completed', finished_at = now() - interval '3 days' WHERE id = {};
+         UPDATE engine_jobs SET state = 'failed', finished_at = now() - interval '1 hour' WHERE id = {}",
+        old.id, recent.id
+    ))
+    .await;
+    let mut settings = config(vec![QueueConfig::new("default", 1)]);
+    settings.retention = Some(Duration::from_secs(86_400));
+    let worker = start(&db.db, settings);
+    let gone = db
+        .until(
+            &format!("SELECT 1 - count(*) FROM engine_jobs WHERE id = {}", old.id),
+            1,
+            Duration::from_secs(5),
+        )
+        .await;
+    worker.stop().await;
+    assert_eq!(gone, 1, "the old job was not pruned");
+    assert_eq!(job(&db, recent.id).await.state, "failed");
+    assert_eq!(job(&db, waiting.id).await.state, "available");
 }

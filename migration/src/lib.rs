@@ -32,6 +32,7 @@ macro_rules! sql_migration {
 mod m20200825_000001_mintbean_v3_baseline;
 mod m20261122_000002_email_deliveries;
 mod m20261201_000003_auth_security;
+mod m20261201_000004_job_engine;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20200825_000001_mintbean_v3_baseline::Migration),
             Box::new(m20261122_000002_email_deliveries::Migration),
             Box::new(m20261201_000003_auth_security::Migration),
+            Box::new(m20261201_000004_job_engine::Migration),
         ]
     }
 }

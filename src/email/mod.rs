@@ -8,6 +8,7 @@ pub mod drain;
 pub mod enqueue;
 pub mod graphql;
 pub mod ics;
+pub mod jobs;
 pub mod message;
 pub mod schedule;
 pub mod scheduled_email;

@@ -1,9 +1,10 @@
-//! The HTTP surface: `/graphql`, `/health`, and the layers around them (limits, CORS, panics,
+//! The HTTP surface: `/graphql`, `/health`, `/metrics`, and the layers around them (limits, CORS, panics,
 //! JSON error bodies, tracing).
 
 pub mod csrf;
 pub mod errors;
 pub mod graphql;
+pub mod metrics;
 pub mod observe;
 pub mod server;
 
@@ -39,11 +40,16 @@ pub fn router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_allowed_origins);
     let capacity = Arc::new(Semaphore::new(state.config.http.max_concurrent_requests));
+    let metrics = metrics::routes(metrics::MetricsState {
+        db: state.db.clone(),
+        token: state.config.jobs.metrics_token.clone(),
+    });
     let mut router = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/health", get(health))
-        .fallback(not_found)
         .with_state(HttpState { state, schema })
+        .merge(metrics)
+        .fallback(not_found)
         .layer(middleware::map_response(errors::json_error_bodies))
         .layer(middleware::from_fn_with_state(capacity, shed_load))
         .layer(

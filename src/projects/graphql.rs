@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{
     entity::Model as ProjectModel,
+    link_check::{self, CheckState, Link, LinkCheck as LinkCheckRecord},
     media_asset::Model as MediaAssetModel,
     service::{self, NewProject},
 };
@@ -27,6 +28,10 @@ loader!(
 loader!(
     /// The projects of a user, newest first.
     ProjectsOfUser: many ProjectModel = service::list_by_user
+);
+loader!(
+    /// The latest check of each of a project's links.
+    LinkChecksOfProject: many LinkCheckRecord = link_check::latest
 );
 loader!(
     /// The media assets of a project, in order.
@@ -77,10 +82,75 @@ impl Project {
         let badges = BadgesOfProject::load(ctx, self.id).await?;
         Ok(Some(badges.into_iter().map(|b| Some(b.into())).collect()))
     }
+    /// The latest checks of the project's links; null until a check was queued.
+    async fn link_check(&self, ctx: &Context<'_>) -> Result<Option<ProjectLinkCheck>> {
+        let checks = LinkChecksOfProject::load(ctx, self.id).await?;
+        if checks.is_empty() {
+            return Ok(None);
+        }
+        let of = |link: Link| checks.iter().find(|c| c.link == link).map(LinkCheck::from);
+        Ok(Some(ProjectLinkCheck {
+            source_code: of(Link::SourceCode),
+            live: of(Link::Live),
+        }))
+    }
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn media_assets(&self, ctx: &Context<'_>) -> Result<Option<Vec<MediaAsset>>> {
         let assets = MediaAssetsOfProject::load(ctx, self.id).await?;
         Ok(Some(assets.into_iter().map(MediaAsset::from).collect()))
+    }
+}
+
+/// What the link checker found for a project's two links.
+#[derive(SimpleObject)]
+pub struct ProjectLinkCheck {
+    pub source_code: Option<LinkCheck>,
+    pub live: Option<LinkCheck>,
+}
+
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "CheckState")]
+pub enum LinkCheckState {
+    Queued,
+    Running,
+    Done,
+    /// The check could not be made (not: the link is down; see `ok`).
+    Failed,
+}
+
+/// The latest check of one link.
+#[derive(SimpleObject)]
+pub struct LinkCheck {
+    pub url: String,
+    pub state: LinkCheckState,
+    pub checked_at: Option<DateTime>,
+    /// A 2xx answer after at most three redirects; null until checked.
+    pub ok: Option<bool>,
+    pub status_code: Option<i32>,
+    pub final_url: Option<String>,
+    pub redirects: Option<i32>,
+    pub latency_ms: Option<i32>,
+    /// Why the link is not ok (unreachable, refused, too many redirects), or why the check
+    /// failed.
+    pub error: Option<String>,
+}
+
+impl From<&LinkCheckRecord> for LinkCheck {
+    fn from(check: &LinkCheckRecord) -> Self {
+        let report = check.report.as_ref();
+        LinkCheck {
+            url: check.url.clone(),
+            state: check.state.into(),
+            checked_at: check.checked_at.map(Into::into),
+            ok: report.map(|r| r.ok),
+            status_code: report.and_then(|r| r.status_code).map(i32::from),
+            final_url: report.and_then(|r| r.final_url.clone()),
+            redirects: report.map(|r| r.redirects as i32),
+            latency_ms: report.map(|r| r.latency_ms.min(i32::MAX as u64) as i32),
+            error: report
+                .and_then(|r| r.error.clone())
+                .or_else(|| check.error.clone()),
+        }
     }
 }
 
@@ -168,6 +238,13 @@ impl ProjectMutation {
         input: CreateProjectInput,
     ) -> Result<Project> {
         let project = service::create(&app(ctx).db, &caller(ctx).await?, input.into()).await?;
+        Ok(project.into())
+    }
+
+    /// Admins. Queues a check of the project's links at high priority; the result shows on
+    /// `Project.linkCheck`.
+    async fn check_project_links(&self, ctx: &Context<'_>, project_id: Uuid) -> Result<Project> {
+        let project = service::check_links(&app(ctx).db, &caller(ctx).await?, project_id).await?;
         Ok(project.into())
     }
 

@@ -2,6 +2,8 @@
 
 pub mod entity;
 pub mod graphql;
+pub mod link_check;
+pub mod links;
 pub mod media_asset;
 pub mod project_media_asset;
 pub mod service;

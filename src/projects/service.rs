@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{
     entity::{ActiveModel, Column, Entity as Projects, Model as Project, Relation},
+    link_check,
     media_asset::{self, Model as MediaAsset},
     project_media_asset,
 };
@@ -234,8 +235,23 @@ pub async fn create(db: &impl Db, caller: &Caller, input: NewProject) -> AppResu
     .insert(&txn)
     .await?;
     insert_media_assets(&txn, &project, submission.public_ids, now).await?;
+    // In the same transaction: the checks exist exactly when the project does.
+    engine::enqueue_many(&txn, link_check::jobs_for(&project, 1)?).await?;
     txn.commit().await?;
     tracing::info!(project_id = %project.id, "project submitted");
+    Ok(project)
+}
+
+/// Admins. Checks the project's links again, ahead of routine checks (a check already waiting
+/// is moved up rather than doubled).
+#[tracing::instrument(skip_all, fields(project_id = %id))]
+pub async fn check_links(db: &impl Db, caller: &Caller, id: Uuid) -> AppResult<Project> {
+    caller.require_admin()?;
+    let project = find(db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Project"))?;
+    let jobs = link_check::jobs_for(&project, link_check::ADMIN_PRIORITY)?;
+    engine::enqueue_many(db, jobs).await?;
     Ok(project)
 }
 

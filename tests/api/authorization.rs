@@ -255,6 +255,12 @@ fn rules(f: &Fixtures) -> Vec<(&'static str, Access, &'static str, Value)> {
             json!({ "id": f.spare_board }),
         ),
         (
+            "checkProjectLinks",
+            Access::AdminOnly,
+            "mutation($id: UUID!) { checkProjectLinks(projectId: $id) { id } }",
+            json!({ "id": f.project }),
+        ),
+        (
             "deleteProject",
             Access::OwnerOrAdmin,
             "mutation($id: UUID!) { deleteProject(id: $id) }",

@@ -50,10 +50,12 @@ async fn exec(conn: &DatabaseConnection, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// A stable name for the migrated template: changes whenever the migration list changes.
+/// A stable name for the migrated template: changes whenever the migration list (or the job
+/// engine's schema, which its migration takes from the engine crate) changes.
 fn template_name() -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in migration::migration_names().join(",").bytes() {
+    let key = migration::migration_names().join(",") + &engine::schema::UP.concat();
+    for byte in key.bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
     }
     format!("mintbean_tpl_{hash:016x}")

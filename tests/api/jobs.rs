@@ -9,7 +9,7 @@ use crate::email::SENDER;
 use crate::helpers::{TestApp, database_url};
 use crate::smtp_sink::{Reply, SmtpSink};
 
-fn jobs(app: &TestApp, smtp_url: &str, args: &[&str]) -> Command {
+pub(crate) fn jobs(app: &TestApp, smtp_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jobs"));
     command
         .args(args)
@@ -26,7 +26,7 @@ fn jobs(app: &TestApp, smtp_url: &str, args: &[&str]) -> Command {
 }
 
 /// `count` users registered for one meet, each with a due confirmation.
-async fn confirmations(app: &TestApp, count: i32) {
+pub(crate) async fn confirmations(app: &TestApp, count: i32) {
     let meet = app
         .create_meet(
             "Jam",

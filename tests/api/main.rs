@@ -10,6 +10,7 @@ mod helpers;
 mod http;
 mod jobs;
 mod kanban;
+mod link_checks;
 mod login_limits;
 mod meets;
 mod migrations;
@@ -22,3 +23,4 @@ mod server;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 mod users;
+mod worker;

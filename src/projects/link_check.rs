@@ -1,0 +1,161 @@
+//! `project.link_check`: one job per project link (source code, live site), keyed by the URL's
+//! host so one site gets at most three checks at once (the `links` queue's per-key cap), grouped
+//! by project so the latest result per link is one indexed lookup.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use engine::{Job, JobContext, JobError, JobOptions, KindSettings, NewJob, admin::JobRow};
+
+use super::{entity::Model as Project, links::LinkReport};
+use crate::{error::AppResult, state::JobState};
+
+pub const QUEUE: &str = "links";
+/// Checks for one host at once, across all workers (Koalati's per-website rule).
+pub const PER_HOST_LIMIT: i32 = 3;
+/// Priority of a check an admin asked for (a new project's check has the default, 1).
+pub const ADMIN_PRIORITY: i16 = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Link {
+    SourceCode,
+    Live,
+}
+
+impl Link {
+    fn name(self) -> &'static str {
+        match self {
+            Link::SourceCode => "sourceCode",
+            Link::Live => "live",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckLink {
+    pub project_id: Uuid,
+    pub link: Link,
+    pub url: String,
+}
+
+impl CheckLink {
+    /// The checks of both of a project's links.
+    pub fn of(project: &Project) -> [CheckLink; 2] {
+        [
+            (Link::SourceCode, &project.source_code_url),
+            (Link::Live, &project.live_url),
+        ]
+        .map(|(link, url)| CheckLink {
+            project_id: project.id,
+            link,
+            url: url.clone(),
+        })
+    }
+}
+
+pub fn group_key(project_id: Uuid) -> String {
+    format!("project:{project_id}")
+}
+
+impl Job for CheckLink {
+    const KIND: &'static str = "project.link_check";
+    type State = JobState;
+
+    fn settings() -> KindSettings {
+        KindSettings {
+            queue: QUEUE,
+            max_attempts: 3,
+            warn_after: Some(std::time::Duration::from_secs(30)),
+            timeout: Some(std::time::Duration::from_secs(60)),
+            ..KindSettings::default()
+        }
+    }
+
+    fn options(&self) -> JobOptions {
+        let host = url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        JobOptions {
+            concurrency_key: Some(host.unwrap_or_else(|| "invalid".into())),
+            group_key: Some(group_key(self.project_id)),
+            dedupe_key: Some(format!("project:{}:{}", self.project_id, self.link.name())),
+            ..JobOptions::default()
+        }
+    }
+
+    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+        let report = tokio::select! {
+            report = ctx.state.links.check(&self.url) => report,
+            _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
+        };
+        serde_json::to_value(report).map_err(JobError::permanent)
+    }
+}
+
+/// The jobs checking `project`'s links at `priority`.
+pub fn jobs_for(project: &Project, priority: i16) -> AppResult<Vec<NewJob>> {
+    CheckLink::of(project)
+        .iter()
+        .map(|check| Ok(NewJob::of(check)?.priority(priority)))
+        .collect()
+}
+
+/// Where a link's latest check is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckState {
+    Queued,
+    Running,
+    Done,
+    /// The check itself could not run (not: the link is down).
+    Failed,
+}
+
+/// The latest check of one link.
+#[derive(Clone, Debug)]
+pub struct LinkCheck {
+    pub project_id: Uuid,
+    pub link: Link,
+    pub url: String,
+    pub state: CheckState,
+    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub report: Option<LinkReport>,
+    pub error: Option<String>,
+}
+
+impl LinkCheck {
+    fn from_job(job: JobRow) -> Option<LinkCheck> {
+        let args: CheckLink = serde_json::from_value(job.args).ok()?;
+        let state = match job.state.as_str() {
+            "available" => CheckState::Queued,
+            "running" => CheckState::Running,
+            "completed" => CheckState::Done,
+            _ => CheckState::Failed,
+        };
+        Some(LinkCheck {
+            project_id: args.project_id,
+            link: args.link,
+            url: args.url,
+            state,
+            checked_at: job.finished_at,
+            report: job.result.and_then(|r| serde_json::from_value(r).ok()),
+            error: job.last_error.filter(|_| state == CheckState::Failed),
+        })
+    }
+}
+
+/// `(projectId, latest check of each link)` for the given projects.
+pub async fn latest(
+    db: &impl sea_orm::ConnectionTrait,
+    project_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, LinkCheck)>> {
+    let groups: Vec<String> = project_ids.iter().map(|id| group_key(*id)).collect();
+    let jobs = engine::admin::latest_per_key(db, CheckLink::KIND, &groups).await?;
+    Ok(jobs
+        .into_iter()
+        .filter_map(LinkCheck::from_job)
+        .map(|check| (check.project_id, check))
+        .collect())
+}
