@@ -215,6 +215,7 @@ struct Shared<S> {
     running: Mutex<HashMap<i64, Running>>,
     metrics: Arc<Metrics>,
     finished: mpsc::UnboundedSender<Finished>,
+    backlog: Arc<Backlog>,
     stopping: AtomicBool,
     stop_fetching: Notify,
     /// True while an isolated job waits for the others to finish or runs: no claims meanwhile.
@@ -222,6 +223,14 @@ struct Shared<S> {
 }
 
 impl<S> Shared<S> {
+    /// Hands a finished attempt to the completer.
+    fn finished(&self, finished: Finished) {
+        self.backlog.add();
+        if self.finished.send(finished).is_err() {
+            self.backlog.recorded(1);
+        }
+    }
+
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Running>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -263,6 +272,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
         let pool = self.db.get_postgres_connection_pool().clone();
         register_worker(&pool, self.id, &self.config).await?;
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
         let shared = Arc::new(Shared {
             id: self.id,
             db: self.db,
@@ -272,6 +282,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
             running: Mutex::new(HashMap::new()),
             metrics: self.metrics,
             finished: finished_tx,
+            backlog: backlog.clone(),
             stopping: AtomicBool::new(false),
             stop_fetching: Notify::new(),
             exclusive: watch::Sender::new(false),
@@ -288,6 +299,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
             pool: shared.pool.clone(),
             worker: shared.id,
             metrics: shared.metrics.clone(),
+            backlog,
         };
         let completer = tokio::spawn(complete(recorder, finished_rx));
         let isolated = Arc::new(Notify::new());
@@ -397,8 +409,8 @@ WITH candidates AS (
 UPDATE engine_jobs j
    SET state = 'running', attempt = j.attempt + 1, lease_owner = $3,
        lease_expires_at = now() + make_interval(secs => $4), started_at = clock_timestamp()
-  FROM candidates c
- WHERE j.id = c.id
+ -- By primary key: a join here becomes a hash join over the whole table once it is large.
+ WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
 RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts"#;
 
 /// Queues with fairness or a per-key cap (J12, J13).
@@ -474,7 +486,7 @@ async fn serve_queue<S: Clone + Send + Sync + 'static>(
                 idle.fetch_sub(1, Ordering::SeqCst);
                 let finished = execute(&shared, job).await;
                 if let Some(finished) = finished {
-                    let _ = shared.finished.send(finished);
+                    shared.finished(finished);
                 }
                 idle.fetch_add(1, Ordering::SeqCst);
                 slot_freed.notify_one();
@@ -510,6 +522,7 @@ async fn serve_queue<S: Clone + Send + Sync + 'static>(
             }
             continue;
         }
+        shared.backlog.wait_for_room(&shared.stop_fetching).await;
         shape.refresh(&shared.pool, &queue.name).await;
         let claimed = match claim(&shared, &queue.name, &shape, want).await {
             Ok(claimed) => claimed,
@@ -576,8 +589,7 @@ WITH candidate AS (
 UPDATE engine_jobs j
    SET state = 'running', attempt = j.attempt + 1, lease_owner = $2,
        lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp()
-  FROM candidate c
- WHERE j.id = c.id
+ WHERE j.id = (SELECT id FROM candidate)
 RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts"#;
 
 /// Runs isolated jobs (they were running when a worker died) one at a time, each alone in this
@@ -622,7 +634,7 @@ async fn run_isolated<S: Clone + Send + Sync + 'static>(
         }
         tracing::info!(job_id = job.id, kind = %job.kind, "running a job alone: it was running when a worker died");
         if let Some(finished) = execute(&shared, job).await {
-            let _ = shared.finished.send(finished);
+            shared.finished(finished);
         }
         shared.exclusive.send_replace(false);
     }
@@ -806,44 +818,62 @@ impl Outcome {
 }
 
 /// Records finished attempts in batches (every 2 ms or 500 jobs), fenced by lease owner and
-/// attempt: one statement updates the jobs and writes their attempt rows.
-const FINISH: &str = r#"
-WITH finished AS (
-    SELECT * FROM unnest($2::bigint[], $3::int[], $4::text[], $5::timestamptz[], $6::text[],
-                         $7::jsonb[], $8::text[])
-             AS f(id, attempt, state, run_at, error, result, outcome)),
-updated AS (
-    UPDATE engine_jobs j
-       SET state = f.state,
-           attempt = CASE WHEN f.outcome = 'released' THEN j.attempt - 1 ELSE j.attempt END,
-           run_at = coalesce(f.run_at, j.run_at),
-           last_error = coalesce(f.error, j.last_error),
-           result = f.result,
-           isolate = j.isolate AND f.outcome = 'released',
-           finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
-           lease_owner = NULL,
-           lease_expires_at = NULL
-      FROM finished f
-     WHERE j.id = f.id AND j.attempt = f.attempt AND j.state = 'running' AND j.lease_owner = $1
-    RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error, j.queue, j.state)
-INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-SELECT id, attempt, $1, started_at, now(), outcome, error FROM updated
-RETURNING job_id"#;
+/// attempt: one statement (`engine_finish`) updates the jobs and writes their attempt rows.
+const FINISH: &str = "SELECT engine_finish($1, $2::bigint[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::jsonb[], $8::text[])";
+
+/// Batches recorded at once: completion keeps up with many short jobs without one slow batch
+/// holding up the rest.
+const RECORDERS: usize = 2;
+/// Finished jobs waiting to be recorded, at most, before fetchers stop claiming: they are still
+/// `running` in the database, and every batch's lookup grows with them.
+const RECORD_BACKLOG: usize = 2000;
 
 /// What the completer needs (it must not hold `Shared`, whose sender keeps its channel open).
+#[derive(Clone)]
 struct Recorder {
     pool: PgPool,
     worker: Uuid,
     metrics: Arc<Metrics>,
+    backlog: Arc<Backlog>,
+}
+
+/// Finished but not yet recorded jobs, for back-pressure on the fetchers.
+#[derive(Default)]
+struct Backlog {
+    jobs: std::sync::atomic::AtomicUsize,
+    shrunk: Notify,
+}
+
+impl Backlog {
+    fn add(&self) {
+        self.jobs.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn recorded(&self, jobs: usize) {
+        self.jobs.fetch_sub(jobs, Ordering::SeqCst);
+        self.shrunk.notify_waiters();
+    }
+
+    /// Waits while the backlog is full (or until `stop` fires).
+    async fn wait_for_room(&self, stop: &Notify) {
+        while self.jobs.load(Ordering::SeqCst) >= RECORD_BACKLOG {
+            tokio::select! {
+                _ = self.shrunk.notified() => {}
+                _ = stop.notified() => return,
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+            }
+        }
+    }
 }
 
 async fn complete(recorder: Recorder, mut finished: mpsc::UnboundedReceiver<Finished>) {
-    let mut batch: Vec<Finished> = Vec::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(RECORDERS));
+    let mut recording = tokio::task::JoinSet::new();
     loop {
         let Some(first) = finished.recv().await else {
             break;
         };
-        batch.push(first);
+        let mut batch = vec![first];
         let deadline = tokio::time::sleep(Duration::from_millis(2));
         tokio::pin!(deadline);
         while batch.len() < 500 {
@@ -855,8 +885,17 @@ async fn complete(recorder: Recorder, mut finished: mpsc::UnboundedReceiver<Fini
                 },
             }
         }
-        record(&recorder, &mut batch).await;
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let recorder = recorder.clone();
+        recording.spawn(async move {
+            record(&recorder, &mut batch).await;
+            drop(slot);
+        });
+        while recording.try_join_next().is_some() {}
     }
+    while recording.join_next().await.is_some() {}
 }
 
 async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
@@ -883,6 +922,7 @@ async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
                 for f in batch.drain(..) {
                     recorder.metrics.finished(&f.kind, f.outcome, f.duration);
                 }
+                recorder.backlog.recorded(recorded.len() + fenced);
                 return;
             }
             Err(err) => {
@@ -890,6 +930,7 @@ async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
                 attempt += 1;
                 tracing::warn!(error = %err, jobs = batch.len(), "recording finished jobs failed; retrying");
                 if attempt > 20 {
+                    recorder.backlog.recorded(batch.len());
                     batch.clear();
                     return;
                 }
@@ -987,15 +1028,20 @@ attempts AS (
       FROM reaped r JOIN expired e ON e.id = r.id)
 SELECT queue, kind, state FROM reaped"#;
 
-/// Deletes up to 5000 finished jobs older than the retention (attempts go with them).
+/// Deletes up to 5000 finished jobs older than the retention, with their attempts.
 const PRUNE: &str = r#"
 WITH old AS (
+    -- Oldest first along the primary key: old jobs are finished ones, and no index on
+    -- `finished_at` has to be written for every job.
     SELECT id FROM engine_jobs
      WHERE state IN ('completed', 'failed', 'cancelled', 'discarded')
        AND finished_at < now() - make_interval(secs => $1)
+     ORDER BY id
      LIMIT 5000),
 runs AS (
-    DELETE FROM engine_schedule_runs WHERE created_at < now() - make_interval(secs => $1))
+    DELETE FROM engine_schedule_runs WHERE created_at < now() - make_interval(secs => $1)),
+attempts AS (
+    DELETE FROM engine_job_attempts a USING old WHERE a.job_id = old.id)
 DELETE FROM engine_jobs j USING old WHERE j.id = old.id"#;
 
 async fn prune<S>(shared: &Shared<S>, last: &mut Option<Instant>) {

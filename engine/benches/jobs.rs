@@ -1,0 +1,188 @@
+//! The engine's side of `make bench-jobs` (scripts/bench-jobs.sh runs it beside graphile-worker):
+//!
+//!   jobs throughput CONCURRENCY JOBS PREFETCH   enqueue JOBS no-op jobs in one statement, drain
+//!   jobs latency JOBS                           enqueue→start of single jobs on an idle worker
+//!
+//! `DATABASE_URL` names an empty database; the engine's schema is (re)created in it. Every
+//! durability rule is on: leases, heartbeats, fenced batched completion with one attempt row per
+//! job. Prints one `RESULT ...` line, in the format of the graphile-worker script.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use engine::{Job, JobContext, JobError, NewJob, QueueConfig, Registry, Worker, WorkerConfig};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Counters {
+    done: Arc<AtomicUsize>,
+    /// Enqueue→start, in milliseconds.
+    waits: Arc<Mutex<Vec<f64>>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Noop {
+    #[serde(default)]
+    t: Option<f64>,
+}
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+        * 1000.0
+}
+
+impl Job for Noop {
+    const KIND: &'static str = "bench.noop";
+    type State = Counters;
+
+    async fn run(self, ctx: JobContext<Counters>) -> Result<Value, JobError> {
+        if let Some(t) = self.t {
+            let wait = epoch_ms() - t;
+            ctx.state.waits.lock().unwrap().push(wait);
+        }
+        ctx.state.done.fetch_add(1, Ordering::SeqCst);
+        Ok(Value::Null)
+    }
+}
+
+async fn connect(max: u32) -> DatabaseConnection {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL names the bench database");
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(max).sqlx_logging(false);
+    Database::connect(options).await.expect("connect")
+}
+
+async fn reset_schema(db: &DatabaseConnection) {
+    for statement in engine::schema::DOWN.iter().chain(engine::schema::UP) {
+        db.execute_unprepared(statement)
+            .await
+            .expect("engine schema");
+    }
+}
+
+fn worker(
+    db: &DatabaseConnection,
+    counters: &Counters,
+    concurrency: usize,
+    prefetch: usize,
+) -> Worker<Counters> {
+    let registry = Registry::new(counters.clone()).register::<Noop>();
+    let config = WorkerConfig {
+        queues: vec![QueueConfig::new("default", concurrency).prefetch(prefetch)],
+        retention: None,
+        ..WorkerConfig::default()
+    };
+    Worker::new(db.clone(), registry, config)
+}
+
+async fn unfinished(db: &DatabaseConnection) -> bool {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT EXISTS (SELECT 1 FROM engine_jobs WHERE state IN ('available', 'running')) AS left",
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get::<bool>("", "left").expect("a boolean")
+}
+
+async fn throughput(concurrency: usize, jobs: usize, prefetch: usize) {
+    let db = connect(concurrency as u32 + 12).await;
+    reset_schema(&db).await;
+    let batch: Vec<NewJob> = (0..jobs)
+        .map(|i| NewJob::new(Noop::KIND, json!({ "id": i })))
+        .collect();
+    let enqueue_started = Instant::now();
+    engine::enqueue_many(&db, batch).await.expect("enqueue");
+    let enqueue_took = enqueue_started.elapsed();
+    let counters = Counters::default();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let started = Instant::now();
+    let running = {
+        let (worker, stop) = (worker(&db, &counters, concurrency, prefetch), stop.clone());
+        tokio::spawn(async move { worker.run(async move { stop.notified().await }).await })
+    };
+    while counters.done.load(Ordering::SeqCst) < jobs {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    while unfinished(&db).await {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    stop.notify_one();
+    running.await.expect("worker task").expect("worker");
+    println!(
+        "RESULT mintbean-engine throughput conc={concurrency} prefetch={prefetch} jobs={jobs} \
+         seconds={seconds:.3} jobs_per_s={:.0} enqueue_ms={:.0}",
+        jobs as f64 / seconds,
+        enqueue_took.as_secs_f64() * 1000.0
+    );
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
+}
+
+async fn latency(jobs: usize) {
+    let db = connect(22).await;
+    reset_schema(&db).await;
+    let counters = Counters::default();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let running = {
+        let (worker, stop) = (worker(&db, &counters, 10, 0), stop.clone());
+        tokio::spawn(async move { worker.run(async move { stop.notified().await }).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for i in 0..jobs {
+        let job = NewJob::new(Noop::KIND, json!({ "t": epoch_ms() }));
+        engine::enqueue(&db, job).await.expect("enqueue");
+        while counters.done.load(Ordering::SeqCst) < i + 1 {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.notify_one();
+    running.await.expect("worker task").expect("worker");
+    let mut waits = counters.waits.lock().unwrap().clone();
+    waits.sort_by(f64::total_cmp);
+    println!(
+        "RESULT mintbean-engine latency n={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        waits.len(),
+        percentile(&waits, 50.0),
+        percentile(&waits, 99.0),
+        percentile(&waits, 100.0)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` adds `--bench`.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let number = |i: usize, default: usize| {
+        args.get(i)
+            .map(|a| a.parse().expect("a number"))
+            .unwrap_or(default)
+    };
+    match args.first().map(String::as_str) {
+        Some("throughput") => throughput(number(1, 10), number(2, 20_000), number(3, 0)).await,
+        Some("latency") => latency(number(1, 200)).await,
+        _ => {
+            eprintln!("usage: jobs throughput CONCURRENCY JOBS PREFETCH | jobs latency JOBS");
+            std::process::exit(2);
+        }
+    }
+}
