@@ -39,9 +39,22 @@ cargo bench -p mintbean-engine --bench jobs --no-run 2>&1 | tail -n 1
 rust_target=${CARGO_TARGET_DIR:-$root/.data/bench-target}
 CARGO_TARGET_DIR=$rust_target cargo build --release --quiet --manifest-path bench/graphile-rs/Cargo.toml
 
-ours() { DATABASE_URL=$base/bench_engine cargo bench -q -p mintbean-engine --bench jobs -- "$@" 2>/dev/null | grep RESULT; }
-graphile() { (cd .data/bench-node && DATABASE_URL=$base/bench_gw node "$root/scripts/bench/graphile-worker.js" "$@" 2>/dev/null | grep RESULT); }
-graphile_rs() { DATABASE_URL=$base/bench_gwrs "$rust_target/release/graphile-rs-bench" "$@" 2>/dev/null | grep RESULT; }
+errors=.data/bench-jobs.err
+: >"$errors"
+# Each prints its RESULT line; anything else goes to $errors, shown if a run fails.
+result() {
+	"$@" 2>>"$errors" | grep RESULT || {
+		echo "bench-jobs: no result from: $*" >&2
+		tail -n 20 "$errors" >&2
+		exit 1
+	}
+}
+ours() { DATABASE_URL=$base/bench_engine result cargo bench -q -p mintbean-engine --bench jobs -- "$@"; }
+graphile() {
+	DATABASE_URL=$base/bench_gw NODE_PATH=$root/.data/bench-node/node_modules \
+		result node "$root/scripts/bench/graphile-worker.js" "$@"
+}
+graphile_rs() { DATABASE_URL=$base/bench_gwrs result "$rust_target/release/graphile-rs-bench" "$@"; }
 
 : >"$log"
 for round in $(seq 1 "$rounds"); do

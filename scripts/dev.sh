@@ -48,8 +48,8 @@ run)
 	ensure_database_url
 	cargo build --bin mintbean
 	mintbean setup
-	echo "dev.sh: GraphQL Playground on http://localhost:${PORT:-4000}/graphql"
-	exec cargo run --quiet --bin mintbean -- serve
+	echo "dev.sh: GraphQL Playground on http://localhost:${PORT:-4000}/graphql (job worker in the same process)"
+	exec cargo run --quiet --bin mintbean -- serve --with-worker
 	;;
 test)
 	if [ -z "${TEST_DATABASE_URL:-}" ]; then
