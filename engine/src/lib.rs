@@ -24,7 +24,7 @@ pub use job::{Job, JobContext, JobError, JobOptions, KindSettings, Registry};
 pub use metrics::Metrics;
 pub use retry::RetryPolicy;
 pub use scheduler::{Overlap, Schedule, Scheduler};
-pub use worker::{QueueConfig, Worker, WorkerConfig};
+pub use worker::{QueueConfig, Worker, WorkerConfig, panic_message};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -746,7 +746,8 @@ fn stopped(reason: Stop, timeout: Option<Duration>) -> Outcome {
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+/// The message of a caught panic (`String` or `&str` payloads).
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()

@@ -387,7 +387,7 @@ impl Drainer {
             .unwrap_or_else(|panic| {
                 Outcome::Fail(format!(
                     "panicked while preparing or sending: {}",
-                    panic_message(&panic)
+                    engine::panic_message(&panic)
                 ))
             });
         self.record(&txn, &due, &outcome).instrument(span).await?;
@@ -751,14 +751,6 @@ fn claim_statement() -> &'static str {
         )
     });
     &CLAIM
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Counts of deliveries by status and the most recent failures, for `jobs email status`.

@@ -52,7 +52,8 @@ impl TestDb {
         TestDb { name, url, db }
     }
 
-    pub async fn scalar(&self, sql: &str) -> i64 {
+    /// The first column of the first row of `sql`.
+    pub async fn value<T: sea_orm::TryGetable>(&self, sql: &str) -> T {
         let row = self
             .db
             .query_one_raw(sea_orm::Statement::from_string(
@@ -62,20 +63,16 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
             .expect("a row");
-        row.try_get_by_index::<i64>(0).expect("an integer")
+        row.try_get_by_index::<T>(0)
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    }
+
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        self.value(sql).await
     }
 
     pub async fn text(&self, sql: &str) -> String {
-        let row = self
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                sql.to_owned(),
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .expect("a row");
-        row.try_get_by_index::<String>(0).expect("a string")
+        self.value(sql).await
     }
 
     pub async fn exec(&self, sql: &str) {
