@@ -63,7 +63,7 @@ async fn connect(max: u32) -> DatabaseConnection {
 }
 
 async fn reset_schema(db: &DatabaseConnection) {
-    for statement in engine::schema::DOWN.iter().chain(engine::schema::UP) {
+    for statement in engine::schema::all_down().chain(engine::schema::all_up()) {
         db.execute_unprepared(statement)
             .await
             .expect("engine schema");

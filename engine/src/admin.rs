@@ -63,7 +63,7 @@ pub struct JobFilter {
     pub limit: u64,
 }
 
-const JOB_COLUMNS: &str = "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
+pub(crate) const JOB_COLUMNS: &str = "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
     dedupe_key, concurrency_key, group_key, lease_owner, lease_expires_at, cancel_requested_at,
     progress, result, last_error, created_by, created_at, started_at, finished_at, crashes, isolate";
 
@@ -168,6 +168,11 @@ pub async fn cancel(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, Engine
     match changed {
         Some(row) => {
             let job = JobRow::from_query_result(&row, "")?;
+            db.execute_raw(statement(
+                "SELECT engine_notify_updates(ARRAY[$1::bigint])",
+                vec![id.into()],
+            ))
+            .await?;
             if job.state == "running" {
                 db.execute_raw(statement(
                     "SELECT pg_notify('engine_cancel', $1)",
@@ -201,7 +206,8 @@ pub async fn retry(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineE
     match changed {
         Some(row) => {
             db.execute_raw(statement(
-                "SELECT pg_notify(CASE WHEN isolate THEN 'engine_isolated' ELSE 'engine_jobs' END, queue)
+                "SELECT pg_notify(CASE WHEN isolate THEN 'engine_isolated' ELSE 'engine_jobs' END, queue),
+                        engine_notify_updates(ARRAY[id])
                    FROM engine_jobs WHERE id = $1",
                 vec![id.into()],
             ))

@@ -57,6 +57,47 @@ impl std::fmt::Display for JobError {
     }
 }
 
+/// Arguments that are not acceptable, and where (`field` as a path like `items[2].url`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArgsError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ArgsError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ArgsError {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Why [`Registry::build`] refused a job.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BuildError {
+    UnknownKind(String),
+    Args(ArgsError),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::UnknownKind(kind) => write!(f, "unknown job kind `{kind}`"),
+            BuildError::Args(error) => write!(f, "arguments: {error}"),
+        }
+    }
+}
+
 /// What a kind is like, whatever its arguments.
 #[derive(Clone, Debug)]
 pub struct KindSettings {
@@ -108,6 +149,18 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     fn options(&self) -> JobOptions {
         JobOptions::default()
+    }
+
+    /// The JSON Schema of the arguments. Kinds that give one are offered to API clients (the
+    /// task API lists and accepts only them); the rest are internal.
+    fn schema() -> Option<Value> {
+        None
+    }
+
+    /// Rules on the arguments that their types do not express (checked before enqueueing from
+    /// the outside).
+    fn validate(&self) -> Result<(), ArgsError> {
+        Ok(())
     }
 
     fn run(
@@ -166,8 +219,10 @@ type Handler<S> = Arc<
 pub(crate) struct Kind<S> {
     pub settings: KindSettings,
     pub handler: Handler<S>,
-    /// The job `args` describe, with the kind's settings and options (`Err`: they do not decode).
-    pub build: fn(Value) -> Result<NewJob, String>,
+    /// The job `args` describe, with the kind's settings and options (`Err`: they do not decode
+    /// or break the kind's rules).
+    pub build: fn(Value) -> Result<NewJob, ArgsError>,
+    pub schema: Option<Value>,
 }
 
 /// The registered kinds, and the state their handlers share.
@@ -194,10 +249,8 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
         let kind = Kind {
             settings: J::settings(),
             handler,
-            build: |args| {
-                let job: J = serde_json::from_value(args).map_err(|e| e.to_string())?;
-                NewJob::of(&job).map_err(|e| e.to_string())
-            },
+            build: build::<J>,
+            schema: J::schema(),
         };
         let previous = self.kinds.insert(J::KIND, kind);
         assert!(
@@ -221,12 +274,35 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
     /// The job of `kind` with `args`, as the kind's own code would enqueue it (its queue,
     /// priority, attempts and keys); `Err` names an unknown kind or arguments that do not decode.
     /// For jobs that arrive as JSON (command line, HTTP).
-    pub fn new_job(&self, kind: &str, args: Value) -> Result<NewJob, String> {
+    pub fn build(&self, kind: &str, args: Value) -> Result<NewJob, BuildError> {
         let registered = self
             .kinds
             .get(kind)
-            .ok_or_else(|| format!("unknown job kind `{kind}`"))?;
-        (registered.build)(args).map_err(|e| format!("arguments of `{kind}`: {e}"))
+            .ok_or_else(|| BuildError::UnknownKind(kind.to_owned()))?;
+        (registered.build)(args).map_err(BuildError::Args)
+    }
+
+    /// [`Registry::build`] with the error as one sentence.
+    pub fn new_job(&self, kind: &str, args: Value) -> Result<NewJob, String> {
+        self.build(kind, args).map_err(|e| match e {
+            BuildError::Args(error) => format!("arguments of `{kind}`: {error}"),
+            unknown => unknown.to_string(),
+        })
+    }
+
+    /// The kinds offered to API clients (those with a schema), by name, with the schema.
+    pub fn public_kinds(&self) -> Vec<(&'static str, &KindSettings, &Value)> {
+        let mut kinds: Vec<_> = self
+            .kinds
+            .iter()
+            .filter_map(|(name, kind)| Some((*name, &kind.settings, kind.schema.as_ref()?)))
+            .collect();
+        kinds.sort_unstable_by_key(|(name, ..)| *name);
+        kinds
+    }
+
+    pub fn is_public(&self, kind: &str) -> bool {
+        self.kinds.get(kind).is_some_and(|k| k.schema.is_some())
     }
 
     /// The queues the registered kinds use.
@@ -236,4 +312,20 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
         queues.dedup();
         queues
     }
+}
+
+/// Decodes `args` as `J` (naming the failing field), checks `J`'s rules, and makes the job.
+fn build<J: Job>(args: Value) -> Result<NewJob, ArgsError> {
+    let job: J = serde_path_to_error::deserialize(args).map_err(|e| {
+        let path = e.path().to_string();
+        ArgsError {
+            field: (path != ".").then_some(path),
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    job.validate()?;
+    NewJob::of(&job).map_err(|e| ArgsError {
+        field: None,
+        message: e.to_string(),
+    })
 }

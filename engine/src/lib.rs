@@ -14,13 +14,18 @@ pub mod admin;
 pub mod enqueue;
 pub mod job;
 pub mod metrics;
+pub mod net;
 pub mod retry;
 pub mod scheduler;
 pub mod schema;
+pub mod search;
+pub mod webhooks;
 pub mod worker;
 
 pub use enqueue::{Enqueued, JobExt, NewJob, enqueue, enqueue_many};
-pub use job::{Job, JobContext, JobError, JobOptions, KindSettings, Registry};
+pub use job::{
+    ArgsError, BuildError, Job, JobContext, JobError, JobOptions, KindSettings, Registry,
+};
 pub use metrics::Metrics;
 pub use retry::RetryPolicy;
 pub use scheduler::{Overlap, Schedule, Scheduler};

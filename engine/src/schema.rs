@@ -14,6 +14,33 @@
 //! single `UPDATE ... FOR UPDATE SKIP LOCKED` from the worker). Inserting available jobs notifies
 //! channel `engine_jobs` with the queue name.
 
+/// `engine_finish` as the first version had it (no outbox, no notifications).
+const FINISH_V1: &str = r#"CREATE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
+                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
+                                   p_outcomes text[])
+    RETURNS SETOF bigint LANGUAGE sql AS $$
+        WITH finished AS (
+            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
+                     AS f(id, attempt, state, run_at, error, result, outcome)),
+        updated AS (
+            UPDATE engine_jobs j
+               SET state = f.state,
+                   attempt = CASE WHEN f.outcome = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+                   run_at = coalesce(f.run_at, j.run_at),
+                   last_error = coalesce(f.error, j.last_error),
+                   result = f.result,
+                   isolate = j.isolate AND f.outcome = 'released',
+                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
+                   lease_owner = NULL,
+                   lease_expires_at = NULL
+              FROM finished f
+             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
+            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error)
+        INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+        SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated
+        RETURNING job_id
+    $$"#;
+
 /// Statements creating the engine's schema, in order.
 pub const UP: &[&str] = &[
     r#"CREATE TABLE engine_queues (
@@ -157,31 +184,7 @@ pub const UP: &[&str] = &[
     // redundant: with it, the planner would reach for the partial running indexes, whose row
     // estimates are stale in a burst, and rescan the batch for every job; without it the jobs
     // are found by primary key.
-    r#"CREATE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
-                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
-                                   p_outcomes text[])
-    RETURNS SETOF bigint LANGUAGE sql AS $$
-        WITH finished AS (
-            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
-                     AS f(id, attempt, state, run_at, error, result, outcome)),
-        updated AS (
-            UPDATE engine_jobs j
-               SET state = f.state,
-                   attempt = CASE WHEN f.outcome = 'released' THEN j.attempt - 1 ELSE j.attempt END,
-                   run_at = coalesce(f.run_at, j.run_at),
-                   last_error = coalesce(f.error, j.last_error),
-                   result = f.result,
-                   isolate = j.isolate AND f.outcome = 'released',
-                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
-                   lease_owner = NULL,
-                   lease_expires_at = NULL
-              FROM finished f
-             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
-            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error)
-        INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-        SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated
-        RETURNING job_id
-    $$"#,
+    FINISH_V1,
     // The claim of queues with fairness (after `fair_every` consecutive claims above
     // `fair_low_max`, one waiting job at or below it is served) or a per-key cap. Candidates are
     // read in the fetch index's order; keys found full are excluded from further scans, so a
@@ -287,3 +290,158 @@ pub const DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS engine_jobs",
     "DROP TABLE IF EXISTS engine_queues",
 ];
+
+/// Second version: webhook endpoints and their outbox (deliveries are engine jobs written in the
+/// transaction that finishes the job), idempotency keys, and notifications of job changes
+/// (`engine_updates`, payload: job ids separated by commas) for live views.
+pub const UP_V2: &[&str] = &[
+    r#"CREATE TABLE engine_webhook_endpoints (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        url text NOT NULL,
+        -- `whsec_<base64>` (Standard Webhooks); the decoded bytes are the HMAC key.
+        secret text NOT NULL,
+        events text[] NOT NULL,
+        -- Only jobs of these kinds; NULL: every kind.
+        kinds text[],
+        format text NOT NULL DEFAULT 'json' CHECK (format IN ('json', 'koalati-form')),
+        enabled boolean NOT NULL DEFAULT true,
+        description text,
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now()
+    )"#,
+    r#"CREATE TABLE engine_idempotency (
+        scope text NOT NULL,
+        key text NOT NULL,
+        request_sha256 bytea NOT NULL,
+        job_id bigint NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (scope, key)
+    )"#,
+    "CREATE INDEX engine_idempotency_created ON engine_idempotency (created_at)",
+    // Tells listeners which jobs changed, in notifications of at most ~7 900 bytes.
+    r#"CREATE FUNCTION engine_notify_updates(p_ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+        chunk text := '';
+        id bigint;
+    BEGIN
+        IF p_ids IS NULL THEN
+            RETURN;
+        END IF;
+        FOREACH id IN ARRAY p_ids LOOP
+            IF length(chunk) > 7900 THEN
+                PERFORM pg_notify('engine_updates', chunk);
+                chunk := '';
+            END IF;
+            chunk := CASE WHEN chunk = '' THEN id::text ELSE chunk || ',' || id::text END;
+        END LOOP;
+        IF chunk <> '' THEN
+            PERFORM pg_notify('engine_updates', chunk);
+        END IF;
+    END $$"#,
+    // The outbox: one `engine.webhook` job per (finished job, event, matching endpoint), with the
+    // job as it is now. Events: task.succeeded (completed), task.failed (failed or discarded),
+    // task.handler_error (an attempt's handler failed: an error, a panic, a timeout).
+    r#"CREATE FUNCTION engine_emit(p_ids bigint[], p_outcomes text[]) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO engine_jobs (kind, queue, args, max_attempts, group_key, created_by)
+        SELECT 'engine.webhook', 'webhooks',
+               jsonb_build_object(
+                   'endpoint', e.id,
+                   'eventId', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
+                   'type', t.type,
+                   'occurredAt', now(),
+                   'task', jsonb_build_object(
+                       'id', j.id, 'kind', j.kind, 'queue', j.queue, 'state', j.state,
+                       'attempt', j.attempt, 'maxAttempts', j.max_attempts, 'args', j.args,
+                       'result', j.result, 'error', j.last_error, 'priority', j.priority,
+                       'createdAt', j.created_at, 'startedAt', j.started_at,
+                       'finishedAt', j.finished_at, 'createdBy', j.created_by)),
+               12, 'webhook:' || e.id, 'engine'
+          FROM unnest(p_ids, p_outcomes) AS u(id, outcome)
+          JOIN engine_jobs j ON j.id = u.id
+          CROSS JOIN LATERAL (
+              SELECT 'task.succeeded' WHERE j.state = 'completed'
+              UNION ALL SELECT 'task.failed' WHERE j.state IN ('failed', 'discarded')
+              UNION ALL SELECT 'task.handler_error'
+               WHERE u.outcome IN ('retried', 'panicked', 'timed_out', 'discarded')) AS t(type)
+          JOIN engine_webhook_endpoints e
+            ON e.enabled AND t.type = ANY (e.events) AND (e.kinds IS NULL OR j.kind = ANY (e.kinds))
+         WHERE j.kind <> 'engine.webhook'
+    $$"#,
+    "DROP FUNCTION engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
+    // As in the first version, and then the outbox (only when an endpoint exists) and the
+    // notification, in the same transaction.
+    r#"CREATE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
+                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
+                                   p_outcomes text[])
+    RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        v_ids bigint[];
+        v_outcomes text[];
+    BEGIN
+        WITH finished AS (
+            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
+                     AS f(id, attempt, state, run_at, error, result, outcome)),
+        updated AS (
+            UPDATE engine_jobs j
+               SET state = f.state,
+                   attempt = CASE WHEN f.outcome = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+                   run_at = coalesce(f.run_at, j.run_at),
+                   last_error = coalesce(f.error, j.last_error),
+                   result = f.result,
+                   isolate = j.isolate AND f.outcome = 'released',
+                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
+                   lease_owner = NULL,
+                   lease_expires_at = NULL
+              FROM finished f
+             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
+            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
+        logged AS (
+            INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
+        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
+        IF v_ids IS NULL THEN
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled) THEN
+            PERFORM engine_emit(v_ids, v_outcomes);
+        END IF;
+        PERFORM engine_notify_updates(v_ids);
+        RETURN QUERY SELECT unnest(v_ids);
+    END $$"#,
+    // New jobs are changes too (for live views by kind).
+    r#"CREATE OR REPLACE FUNCTION engine_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('engine_jobs', queues.queue)
+        FROM (SELECT DISTINCT queue FROM inserted_jobs
+              WHERE state = 'available' AND run_at <= now()) AS queues;
+        PERFORM engine_notify_updates((SELECT array_agg(id) FROM inserted_jobs));
+        RETURN NULL;
+    END $$"#,
+];
+
+/// Statements undoing [`UP_V2`].
+pub const DOWN_V2: &[&str] = &[
+    r#"CREATE OR REPLACE FUNCTION engine_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('engine_jobs', queues.queue)
+        FROM (SELECT DISTINCT queue FROM inserted_jobs
+              WHERE state = 'available' AND run_at <= now()) AS queues;
+        RETURN NULL;
+    END $$"#,
+    "DROP FUNCTION IF EXISTS engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
+    FINISH_V1,
+    "DROP FUNCTION IF EXISTS engine_emit(bigint[], text[])",
+    "DROP FUNCTION IF EXISTS engine_notify_updates(bigint[])",
+    "DROP TABLE IF EXISTS engine_idempotency",
+    "DROP TABLE IF EXISTS engine_webhook_endpoints",
+];
+
+/// Every version's statements, in order (for tests and benchmarks that build a schema at once).
+pub fn all_up() -> impl Iterator<Item = &'static str> {
+    UP.iter().chain(UP_V2).copied()
+}
+
+/// Statements dropping every version, newest first.
+pub fn all_down() -> impl Iterator<Item = &'static str> {
+    DOWN_V2.iter().chain(DOWN).copied()
+}

@@ -83,6 +83,9 @@ pub struct WorkerConfig {
     /// Finished jobs (and their attempts and schedule runs) older than this are deleted; `None`
     /// keeps them forever.
     pub retention: Option<Duration>,
+    /// Every handler is an instant success (Koalati's mock mode: the API, storage and status
+    /// answers are real, the work is not done).
+    pub mock: bool,
 }
 
 impl Default for WorkerConfig {
@@ -96,6 +99,7 @@ impl Default for WorkerConfig {
             retry: RetryPolicy::default(),
             poison_after: 3,
             retention: Some(Duration::from_secs(14 * 86_400)),
+            mock: false,
         }
     }
 }
@@ -156,8 +160,12 @@ impl JobHandle {
         progress: Value,
     ) -> Result<(), JobError> {
         let updated = sqlx::query(
-            "UPDATE engine_jobs SET progress = $4
-              WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND state = 'running'",
+            "WITH changed AS (
+                 UPDATE engine_jobs SET progress = $4
+                  WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND state = 'running'
+                 RETURNING id)
+             SELECT engine_notify_updates(array_agg(id)) FROM changed
+              HAVING count(*) > 0",
         )
         .bind(id)
         .bind(attempt)
@@ -405,17 +413,22 @@ WITH candidates AS (
        AND NOT EXISTS (SELECT 1 FROM engine_queues q WHERE q.name = $1 AND q.paused_until > now())
      ORDER BY priority DESC, run_at, id
      LIMIT $2
-       FOR UPDATE SKIP LOCKED)
-UPDATE engine_jobs j
-   SET state = 'running', attempt = j.attempt + 1, lease_owner = $3,
-       lease_expires_at = now() + make_interval(secs => $4), started_at = clock_timestamp()
- -- By primary key: a join here becomes a hash join over the whole table once it is large.
- WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
-RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts"#;
+       FOR UPDATE SKIP LOCKED),
+claimed AS (
+    UPDATE engine_jobs j
+       SET state = 'running', attempt = j.attempt + 1, lease_owner = $3,
+           lease_expires_at = now() + make_interval(secs => $4), started_at = clock_timestamp()
+     -- By primary key: a join here becomes a hash join over the whole table once it is large.
+     WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
+    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts),
+told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
+SELECT c.* FROM claimed c, told"#;
 
 /// Queues with fairness or a per-key cap (J12, J13).
-const CLAIM_FULL: &str =
-    "SELECT id, kind, args, attempt, max_attempts FROM engine_claim($1, $2, $3, $4)";
+const CLAIM_FULL: &str = r#"
+WITH claimed AS (SELECT id, kind, args, attempt, max_attempts FROM engine_claim($1, $2, $3, $4)),
+told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
+SELECT c.* FROM claimed c, told"#;
 
 /// Whether the queue's claim needs `engine_claim` (read at most once a second).
 struct QueueShape {
@@ -585,12 +598,15 @@ WITH candidate AS (
        AND engine_key_admits(j.concurrency_key, q.per_key_limit)
      ORDER BY j.priority DESC, j.run_at, j.id
      LIMIT 1
-       FOR UPDATE OF j SKIP LOCKED)
-UPDATE engine_jobs j
-   SET state = 'running', attempt = j.attempt + 1, lease_owner = $2,
-       lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp()
- WHERE j.id = (SELECT id FROM candidate)
-RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts"#;
+       FOR UPDATE OF j SKIP LOCKED),
+claimed AS (
+    UPDATE engine_jobs j
+       SET state = 'running', attempt = j.attempt + 1, lease_owner = $2,
+           lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp()
+     WHERE j.id = (SELECT id FROM candidate)
+    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts),
+told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
+SELECT c.* FROM claimed c, told"#;
 
 /// Runs isolated jobs (they were running when a worker died) one at a time, each alone in this
 /// process: claiming stops, the running jobs finish, then it runs. A death now is the job's own.
@@ -695,6 +711,9 @@ async fn run_handler<S: Clone + Send + Sync + 'static>(
         Ok(future) => future,
         Err(reason) => return Outcome::Discarded(reason),
     };
+    if shared.config.mock {
+        return Outcome::Completed(serde_json::json!({ "mock": true }));
+    }
     let settings = &kind.settings;
     let started = tokio::time::Instant::now();
     let mut running = AssertUnwindSafe(future).catch_unwind();
@@ -1027,7 +1046,7 @@ attempts AS (
     INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
     SELECT r.id, r.attempt, e.lease_owner, e.started_at, now(), 'lease_expired', r.last_error
       FROM reaped r JOIN expired e ON e.id = r.id)
-SELECT queue, kind, state FROM reaped"#;
+SELECT id, queue, kind, state FROM reaped"#;
 
 /// Deletes up to 5000 finished jobs older than the retention, with their attempts.
 const PRUNE: &str = r#"
@@ -1069,15 +1088,43 @@ async fn prune<S>(shared: &Shared<S>, last: &mut Option<Instant>) {
     }
 }
 
+/// One reaping pass in one transaction: the rescue, the outbox of jobs it failed, and the
+/// notification of every job it changed. Returns `(queue, kind, state)` per job.
+async fn reap_once(
+    pool: &PgPool,
+    poison_after: i64,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    let mut txn = pool.begin().await?;
+    let reaped: Vec<(i64, String, String, String)> = sqlx::query_as(REAP)
+        .bind(poison_after)
+        .fetch_all(&mut *txn)
+        .await?;
+    if reaped.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = reaped.iter().map(|r| r.0).collect();
+    let outcomes = vec!["lease_expired"; ids.len()];
+    sqlx::query(
+        "SELECT engine_emit($1, $2) WHERE EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled)",
+    )
+    .bind(&ids)
+    .bind(&outcomes)
+    .execute(&mut *txn)
+    .await?;
+    sqlx::query("SELECT engine_notify_updates($1)")
+        .bind(&ids)
+        .execute(&mut *txn)
+        .await?;
+    txn.commit().await?;
+    Ok(reaped.into_iter().map(|(_, q, k, s)| (q, k, s)).collect())
+}
+
 async fn reap<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
     let mut pruned = None;
     loop {
         prune(&shared, &mut pruned).await;
-        match sqlx::query_as::<_, (String, String, String)>(REAP)
-            .bind(shared.config.poison_after)
-            .fetch_all(&shared.pool)
-            .await
-        {
+        match reap_once(&shared.pool, shared.config.poison_after).await {
             Ok(reaped) if !reaped.is_empty() => {
                 let mut queues: Vec<&str> = Vec::new();
                 for (queue, kind, state) in &reaped {

@@ -33,6 +33,7 @@ mod m20200825_000001_mintbean_v3_baseline;
 mod m20261122_000002_email_deliveries;
 mod m20261201_000003_auth_security;
 mod m20261201_000004_job_engine;
+mod m20261201_000005_job_engine_webhooks;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_email_deliveries::Migration),
             Box::new(m20261201_000003_auth_security::Migration),
             Box::new(m20261201_000004_job_engine::Migration),
+            Box::new(m20261201_000005_job_engine_webhooks::Migration),
         ]
     }
 }

@@ -54,7 +54,8 @@ async fn exec(conn: &DatabaseConnection, sql: &str) {
 /// engine's schema, which its migration takes from the engine crate) changes.
 fn template_name() -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let key = migration::migration_names().join(",") + &engine::schema::UP.concat();
+    let key =
+        migration::migration_names().join(",") + &engine::schema::all_up().collect::<String>();
     for byte in key.bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
     }

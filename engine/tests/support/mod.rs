@@ -44,7 +44,7 @@ impl TestDb {
         url.set_path(&format!("/{name}"));
         let url = url.to_string();
         let db = connect(&url, 20).await;
-        for statement in engine::schema::UP {
+        for statement in engine::schema::all_up() {
             db.execute_unprepared(statement)
                 .await
                 .expect("engine schema");

@@ -1,0 +1,429 @@
+//! Outgoing webhooks. When a job finishes, `engine_finish` (and the reaper) write one
+//! `engine.webhook` job per matching endpoint in the same transaction — an outbox, so an event
+//! is never lost between a completion and a send. [`DeliverWebhook`] sends it: Standard Webhooks
+//! headers (`webhook-id` the same on every try, `webhook-signature` = `v1,` base64 HMAC-SHA256
+//! over `id.timestamp.body`), no redirects, public destinations only (checked when an endpoint
+//! is registered and again when sending), a capped response, timeouts; 4xx other than 408/429
+//! is final, the rest is retried with the engine's backoff.
+
+use std::{marker::PhantomData, time::Duration};
+
+use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use url::Url;
+use uuid::Uuid;
+
+use crate::{
+    EngineError, Job, JobContext, JobError, KindSettings,
+    net::{self, AllowedHosts},
+};
+
+pub const KIND: &str = "engine.webhook";
+pub const QUEUE: &str = "webhooks";
+pub const EVENTS: &[&str] = &["task.succeeded", "task.failed", "task.handler_error"];
+pub const FORMATS: &[&str] = &["json", "koalati-form"];
+
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub url: String,
+    #[serde(skip)]
+    pub secret: String,
+    pub events: Vec<String>,
+    pub kinds: Option<Vec<String>>,
+    pub format: String,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An endpoint to register.
+#[derive(Clone, Debug, Default)]
+pub struct NewEndpoint {
+    pub url: String,
+    /// Empty: every event.
+    pub events: Vec<String>,
+    /// `None`: jobs of every kind.
+    pub kinds: Option<Vec<String>>,
+    /// `json` (default) or `koalati-form`.
+    pub format: Option<String>,
+    pub description: Option<String>,
+    pub created_by: Option<String>,
+}
+
+const ENDPOINT_COLUMNS: &str =
+    "id, url, secret, events, kinds, format, enabled, description, created_by, created_at";
+
+fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// A new signing secret, `whsec_` + base64 of 32 random bytes (Standard Webhooks' format).
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("whsec_{}", BASE64.encode(bytes))
+}
+
+/// Checks and stores an endpoint; answers it with its secret (shown to the caller once).
+pub async fn add(
+    db: &impl ConnectionTrait,
+    hosts: &AllowedHosts,
+    new: NewEndpoint,
+) -> Result<Endpoint, EngineError> {
+    let invalid = |m: String| EngineError::Invalid(m);
+    let url = Url::parse(new.url.trim()).map_err(|e| invalid(format!("url: {e}")))?;
+    hosts
+        .check_destination(&url)
+        .await
+        .map_err(|e| invalid(format!("url: {e}")))?;
+    let events = if new.events.is_empty() {
+        EVENTS.iter().map(|e| e.to_string()).collect()
+    } else {
+        new.events
+    };
+    if let Some(unknown) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(invalid(format!(
+            "events: unknown event `{unknown}` (known: {})",
+            EVENTS.join(", ")
+        )));
+    }
+    let format = new.format.unwrap_or_else(|| "json".into());
+    if !FORMATS.contains(&format.as_str()) {
+        return Err(invalid(format!(
+            "format: `{format}` is not one of {}",
+            FORMATS.join(", ")
+        )));
+    }
+    let sql = format!(
+        "INSERT INTO engine_webhook_endpoints (url, secret, events, kinds, format, description, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ENDPOINT_COLUMNS}"
+    );
+    let row = db
+        .query_one_raw(statement(
+            &sql,
+            vec![
+                url.to_string().into(),
+                new_secret().into(),
+                events.into(),
+                new.kinds.into(),
+                format.into(),
+                new.description.into(),
+                new.created_by.into(),
+            ],
+        ))
+        .await?
+        .ok_or_else(|| invalid("the insert returned nothing".into()))?;
+    Ok(Endpoint::from_query_result(&row, "")?)
+}
+
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Endpoint>, EngineError> {
+    let sql =
+        format!("SELECT {ENDPOINT_COLUMNS} FROM engine_webhook_endpoints ORDER BY created_at");
+    let rows = db.query_all_raw(statement(&sql, vec![])).await?;
+    Ok(rows
+        .iter()
+        .map(|row| Endpoint::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Endpoint>, EngineError> {
+    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM engine_webhook_endpoints WHERE id = $1");
+    let row = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
+    Ok(row
+        .map(|row| Endpoint::from_query_result(&row, ""))
+        .transpose()?)
+}
+
+/// Removes an endpoint; deliveries still waiting for it are discarded when they run.
+pub async fn remove(db: &impl ConnectionTrait, id: Uuid) -> Result<(), EngineError> {
+    let removed = db
+        .execute_raw(statement(
+            "DELETE FROM engine_webhook_endpoints WHERE id = $1",
+            vec![id.into()],
+        ))
+        .await?;
+    if removed.rows_affected() == 0 {
+        return Err(EngineError::NotFound(format!("no webhook endpoint {id}")));
+    }
+    Ok(())
+}
+
+pub async fn set_enabled(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    enabled: bool,
+) -> Result<Endpoint, EngineError> {
+    let sql = format!(
+        "UPDATE engine_webhook_endpoints SET enabled = $2 WHERE id = $1 RETURNING {ENDPOINT_COLUMNS}"
+    );
+    let row = db
+        .query_one_raw(statement(&sql, vec![id.into(), enabled.into()]))
+        .await?
+        .ok_or_else(|| EngineError::NotFound(format!("no webhook endpoint {id}")))?;
+    Ok(Endpoint::from_query_result(&row, "")?)
+}
+
+/// One delivery of an endpoint's log: the event, where it stands, what the receiver said.
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct Delivery {
+    pub job_id: i64,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub task_id: Option<i64>,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// `{status, ms}` of the accepted try.
+    pub result: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The newest deliveries to an endpoint (at most `limit`, ≤ 500).
+pub async fn deliveries(
+    db: &impl ConnectionTrait,
+    endpoint: Uuid,
+    limit: u64,
+) -> Result<Vec<Delivery>, EngineError> {
+    let rows = db
+        .query_all_raw(statement(
+            "SELECT id AS job_id, args->>'eventId' AS event_id, args->>'type' AS event_type,
+                    (args->'task'->>'id')::bigint AS task_id, state, attempt AS attempts,
+                    last_error, result, created_at, finished_at
+               FROM engine_jobs WHERE kind = $1 AND group_key = $2 ORDER BY id DESC LIMIT $3",
+            vec![
+                KIND.into(),
+                format!("webhook:{endpoint}").into(),
+                (limit.clamp(1, 500) as i64).into(),
+            ],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Delivery::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+/// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`, the key being the secret's bytes.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+    let key = BASE64
+        .decode(encoded)
+        .map_err(|_| "the endpoint's secret is not base64".to_owned())?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Ok(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
+}
+
+/// How deliveries are sent (one per application, shared by every delivery).
+#[derive(Clone)]
+pub struct WebhookSender {
+    hosts: AllowedHosts,
+    client: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+impl WebhookSender {
+    pub fn new(hosts: AllowedHosts, timeout: Duration) -> Result<Self, String> {
+        let connect = timeout.min(Duration::from_secs(5));
+        let client = hosts.client(connect, timeout, "mintbean-webhooks/1")?;
+        Ok(WebhookSender {
+            hosts,
+            client,
+            max_response_bytes: 64 * 1024,
+        })
+    }
+
+    pub fn hosts(&self) -> &AllowedHosts {
+        &self.hosts
+    }
+}
+
+/// Application state that can send webhooks.
+pub trait WebhookState: Clone + Send + Sync + 'static {
+    fn webhooks(&self) -> &WebhookSender;
+}
+
+/// One event to one endpoint (written by `engine_emit`; not meant to be enqueued by hand).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliverWebhook<S> {
+    pub endpoint: Uuid,
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub task: Value,
+    #[serde(skip)]
+    state: PhantomData<fn() -> S>,
+}
+
+impl<S: WebhookState> Job for DeliverWebhook<S> {
+    const KIND: &'static str = KIND;
+    type State = S;
+
+    fn settings() -> KindSettings {
+        KindSettings {
+            queue: QUEUE,
+            max_attempts: 12,
+            timeout: Some(Duration::from_secs(60)),
+            ..KindSettings::default()
+        }
+    }
+
+    async fn run(self, ctx: JobContext<S>) -> Result<Value, JobError> {
+        let endpoint = find(ctx.db(), self.endpoint)
+            .await
+            .map_err(JobError::retryable)?
+            .ok_or_else(|| JobError::permanent("the endpoint was removed"))?;
+        if !endpoint.enabled {
+            return Err(JobError::permanent("the endpoint is disabled"));
+        }
+        self.send(&endpoint, ctx.state.webhooks()).await
+    }
+}
+
+impl<S> DeliverWebhook<S> {
+    /// The body in the endpoint's format, and its content type.
+    fn body(&self, format: &str) -> (Vec<u8>, &'static str) {
+        if format == "koalati-form" {
+            let payload = koalati_payload(&self.event_type, &self.task).to_string();
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("payload", &payload)
+                .finish();
+            return (body.into_bytes(), "application/x-www-form-urlencoded");
+        }
+        let body = json!({
+            "id": self.event_id,
+            "type": self.event_type,
+            "timestamp": self.occurred_at,
+            "data": self.task,
+        });
+        (body.to_string().into_bytes(), "application/json")
+    }
+
+    async fn send(&self, endpoint: &Endpoint, sender: &WebhookSender) -> Result<Value, JobError> {
+        let url = Url::parse(&endpoint.url).map_err(JobError::permanent)?;
+        sender.hosts.check_url(&url).map_err(JobError::permanent)?;
+        let (body, content_type) = self.body(&endpoint.format);
+        let timestamp = Utc::now().timestamp();
+        let signature = sign(&endpoint.secret, &self.event_id, timestamp, &body)
+            .map_err(JobError::permanent)?;
+        let started = std::time::Instant::now();
+        let response = sender
+            .client
+            .post(url)
+            .header("content-type", content_type)
+            .header("webhook-id", &self.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| JobError::retryable(net::describe(&e)))?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        // Read (a capped part of) the answer so the connection can be reused; its text is kept
+        // only in the error, briefly.
+        let answer = net::read_capped(response, sender.max_response_bytes)
+            .await
+            .unwrap_or_default();
+        let ms = started.elapsed().as_millis() as u64;
+        if status.is_success() {
+            return Ok(json!({ "status": status.as_u16(), "ms": ms }));
+        }
+        let snippet: String = String::from_utf8_lossy(&answer).chars().take(200).collect();
+        let message = format!("the receiver answered {status}: {snippet}");
+        match status.as_u16() {
+            429 => Err(match retry_after {
+                Some(at) => JobError::retry_at(at, message),
+                None => JobError::retryable(message),
+            }),
+            408 => Err(JobError::retryable(message)),
+            300..=499 => Err(JobError::permanent(message)),
+            _ => Err(JobError::retryable(message)),
+        }
+    }
+}
+
+/// `Retry-After` in seconds (bounded to a day), as a time.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<DateTime<Utc>> {
+    let seconds: i64 = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Utc::now() + chrono::Duration::seconds(seconds.clamp(0, 86_400)))
+}
+
+/// Koalati's notification: `toolSuccess` / `toolError` / `developerError`, with the request.
+fn koalati_payload(event_type: &str, task: &Value) -> Value {
+    let request = json!({
+        "id": task["id"],
+        "url": task["args"]["url"],
+        "tool": task["kind"],
+        "priority": task["priority"],
+        "received_at": task["createdAt"],
+        "processed_at": task["startedAt"],
+        "completed_at": task["finishedAt"],
+    });
+    let processing_time = processing_ms(task);
+    match event_type {
+        "task.succeeded" => json!({
+            "request": request, "results": task["result"], "processingTime": processing_time,
+            "success": true, "type": "toolSuccess",
+        }),
+        "task.failed" => json!({
+            "request": request, "error": task["error"], "success": false, "type": "toolError",
+        }),
+        _ => json!({
+            "request": request, "message": "The tool failed while processing the request",
+            "error": task["error"], "type": "developerError",
+        }),
+    }
+}
+
+fn processing_ms(task: &Value) -> Option<i64> {
+    let at = |key: &str| {
+        task[key]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    };
+    Some((at("finishedAt")? - at("startedAt")?).num_milliseconds())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification's reference libraries.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = br#"{"test": 2432232314}"#;
+        let signature = sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap();
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn secrets_are_32_random_bytes() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_ne!(a, b);
+        let bytes = BASE64.decode(a.strip_prefix("whsec_").unwrap()).unwrap();
+        assert_eq!(bytes.len(), 32);
+    }
+}
