@@ -16,7 +16,7 @@ use crate::{
     config::Config,
     email::jobs::{self as email_jobs, DrainEmails},
     http::{self, metrics::MetricsState},
-    projects::link_check::{self, CheckLink},
+    projects::link_check::{self, CheckLink, LinkCheckTool},
     state::JobState,
 };
 
@@ -25,6 +25,8 @@ pub fn registry(state: JobState) -> Registry<JobState> {
     Registry::new(state)
         .register::<DrainEmails>()
         .register::<CheckLink>()
+        .register::<LinkCheckTool>()
+        .register::<engine::webhooks::DeliverWebhook<JobState>>()
 }
 
 pub fn schedules(config: &Config) -> Vec<Schedule> {
@@ -39,7 +41,9 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             // One drain at a time; the drainer sends EMAIL_CONCURRENCY emails at once itself.
             QueueConfig::new(email_jobs::QUEUE, 1),
             QueueConfig::new(link_check::QUEUE, config.jobs.link_check_concurrency),
+            QueueConfig::new(engine::webhooks::QUEUE, config.jobs.webhook_concurrency),
         ],
+        mock: config.jobs.tasks.mock_mode,
         shutdown_grace: config.jobs.shutdown_grace,
         lease: config.jobs.lease,
         retention: Some(config.jobs.retention).filter(|r| !r.is_zero()),

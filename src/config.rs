@@ -100,6 +100,8 @@ pub struct JobsConfig {
     pub concurrency: usize,
     /// Link checks run at once by one worker process (at most 3 per host across all workers).
     pub link_check_concurrency: usize,
+    /// Webhook deliveries sent at once by one worker process.
+    pub webhook_concurrency: usize,
     /// Run the worker pool and scheduler inside `mintbean serve` (small installs).
     pub in_server: bool,
     /// On SIGTERM, how long running jobs may take to finish before they are cancelled and
@@ -113,6 +115,23 @@ pub struct JobsConfig {
     /// When set, `GET /metrics` asks for `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
     pub link_check: crate::projects::links::LinkCheckSettings,
+    pub tasks: TaskApiConfig,
+}
+
+/// The HTTP task API, its Koalati-compatible twin, and outgoing webhooks.
+#[derive(Clone, Debug)]
+pub struct TaskApiConfig {
+    /// Hosts webhooks may reach on non-public addresses (tests, an internal receiver).
+    pub webhook_allow_hosts: Vec<String>,
+    /// Each webhook delivery try gives up after this.
+    pub webhook_timeout: Duration,
+    /// Koalati clients: an HS256 JWT signed with this secret...
+    pub koalati_jwt_secret: Option<Secret>,
+    /// ...whose `access_token` claim equals this.
+    pub koalati_access_token: Option<Secret>,
+    /// Koalati's MOCK_API: requests are validated and stored, status answers are real, and
+    /// every job succeeds at once without doing its work.
+    pub mock_mode: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -441,6 +460,7 @@ fn read_jobs_config(r: &mut Reader<'_>) -> JobsConfig {
     JobsConfig {
         concurrency: r.parsed("JOBS_CONCURRENCY", 10, "a positive integer"),
         link_check_concurrency: r.parsed("LINK_CHECK_CONCURRENCY", 8, "a positive integer"),
+        webhook_concurrency: r.parsed("WEBHOOK_CONCURRENCY", 8, "a positive integer"),
         in_server: r.flag("JOBS_IN_SERVER", false),
         shutdown_grace: seconds(r, "JOBS_SHUTDOWN_GRACE_SECS", 30.0, true),
         lease: seconds(r, "JOBS_LEASE_SECS", 30.0, false),
@@ -455,6 +475,28 @@ fn read_jobs_config(r: &mut Reader<'_>) -> JobsConfig {
             connect_timeout: seconds(r, "LINK_CHECK_CONNECT_TIMEOUT_SECS", 5.0, false),
             timeout: seconds(r, "LINK_CHECK_TIMEOUT_SECS", 15.0, false),
         },
+        tasks: read_task_api_config(r),
+    }
+}
+
+fn read_task_api_config(r: &mut Reader<'_>) -> TaskApiConfig {
+    let koalati_jwt_secret = r.optional("KOALATI_JWT_SECRET").map(Secret);
+    let koalati_access_token = r.optional("KOALATI_ACCESS_TOKEN").map(Secret);
+    if koalati_jwt_secret.is_some() != koalati_access_token.is_some() {
+        r.errors.invalid.push(
+            "KOALATI_JWT_SECRET and KOALATI_ACCESS_TOKEN are set together (or neither)".into(),
+        );
+    }
+    TaskApiConfig {
+        webhook_allow_hosts: r
+            .list("WEBHOOK_ALLOW_HOSTS", ',')
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        webhook_timeout: seconds(r, "WEBHOOK_TIMEOUT_SECS", 10.0, false),
+        koalati_jwt_secret,
+        koalati_access_token,
+        mock_mode: r.flag("MOCK_MODE", false),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod projects;
 pub mod runtime;
 pub mod seed;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod users;
 pub mod validation;

@@ -10,7 +10,7 @@ use mintbean::{
     telemetry,
 };
 
-const USAGE: &str = "\
+const USAGE_TEMPLATE: &str = "\
 mintbean — Mintbean-compatible GraphQL server
 
 USAGE:
@@ -26,6 +26,7 @@ COMMANDS:
     seed       Load development seed data into an empty database
     reset      DROP and recreate the database, migrate and seed (destroys all data!)
     schema     Print the GraphQL schema (SDL)
+{TASK_USAGE}
     help       Show this message
 
 With APP_ENV=production, `seed` and `reset` refuse to run unless given --allow-production;
@@ -33,11 +34,15 @@ the seeded accounts then get random passwords, printed once.
 
 Configuration comes from environment variables and .env; see README.md.";
 
+fn usage() -> String {
+    USAGE_TEMPLATE.replace("{TASK_USAGE}", mintbean::tasks::cli::USAGE)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     if matches!(command.as_str(), "help" | "-h" | "--help") {
-        println!("{USAGE}");
+        println!("{}", usage());
         return ExitCode::SUCCESS;
     }
     let component = if command == "serve" {
@@ -106,16 +111,25 @@ async fn run(command: &str, config: Config) -> anyhow::Result<()> {
         }
         "schema" => {
             let connection = db::connect(&config.database_url, 1).await?;
-            print!("{}", graphql::sdl(AppState::new(connection, config)));
+            print!("{}", graphql::sdl(AppState::new(connection, config)?));
             Ok(())
         }
-        other => anyhow::bail!("unknown command `{other}`\n\n{USAGE}"),
+        "tokens" | "webhooks" => {
+            let connection = db::connect(&config.database_url, 2).await?;
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            if command == "tokens" {
+                mintbean::tasks::cli::tokens(&connection, &args).await
+            } else {
+                mintbean::tasks::cli::webhooks(&connection, &config, &args).await
+            }
+        }
+        other => anyhow::bail!("unknown command `{other}`\n\n{}", usage()),
     }
 }
 
 async fn seed_database(config: Config, passwords: AccountPasswords) -> anyhow::Result<()> {
     let connection = db::connect(&config.database_url, 2).await?;
-    let state = AppState::new(connection, config);
+    let state = AppState::new(connection, config)?;
     let email = &state.config.email;
     match seed::seed_if_empty(&state.db, &state.passwords, email, passwords).await? {
         seed::SeedOutcome::Seeded(accounts) => {
@@ -138,7 +152,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let connection =
         db::connect_with(&config.database_url, &db::PoolSettings::server(&config)).await?;
     let playground = config.graphql.playground;
-    let state = AppState::new(connection, config);
+    let state = AppState::new(connection, config)?;
     let listener = tokio::net::TcpListener::bind(address).await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {

@@ -108,6 +108,35 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<JobRow>, 
         .transpose()?)
 }
 
+/// The jobs among `ids`, of `kind` and created by `created_by` when given.
+pub async fn find_many(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    kind: Option<&str>,
+    created_by: Option<&str>,
+) -> Result<Vec<JobRow>, EngineError> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM engine_jobs
+          WHERE id = ANY ($1) AND ($2::text IS NULL OR kind = $2)
+            AND ($3::text IS NULL OR created_by = $3)
+          ORDER BY id"
+    );
+    let rows = db
+        .query_all_raw(statement(
+            &sql,
+            vec![
+                ids.to_vec().into(),
+                kind.map(str::to_owned).into(),
+                created_by.map(str::to_owned).into(),
+            ],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| JobRow::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?)
+}
+
 fn not_found(id: i64) -> EngineError {
     EngineError::NotFound(format!("no job {id}"))
 }
@@ -146,6 +175,29 @@ pub async fn attempts(db: &impl ConnectionTrait, id: i64) -> Result<Vec<AttemptR
         .iter()
         .map(|row| AttemptRow::from_query_result(row, ""))
         .collect::<Result<_, _>>()?)
+}
+
+/// The attempts of many jobs in one statement, as `(job id, attempt)` in order.
+pub async fn attempts_of(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<(i64, AttemptRow)>, EngineError> {
+    let rows = db
+        .query_all_raw(statement(
+            "SELECT job_id, attempt, worker_id, started_at, finished_at, outcome, error,
+                    (EXTRACT(EPOCH FROM finished_at - started_at) * 1000)::float8 AS duration_ms
+               FROM engine_job_attempts WHERE job_id = ANY ($1) ORDER BY job_id, id",
+            vec![ids.to_vec().into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "job_id")?,
+                AttemptRow::from_query_result(row, "")?,
+            ))
+        })
+        .collect()
 }
 
 /// Cancels a job: a waiting one at once, a running one by asking its worker (which stops it

@@ -253,3 +253,76 @@ pub trait JobExt: Job + Sized {
 }
 
 impl<J: Job> JobExt for J {}
+
+/// A job enqueued under an idempotency key: the same request again answers the same job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Idempotent {
+    pub id: i64,
+    /// The key had been used before (with the same request): nothing new was stored.
+    pub replayed: bool,
+}
+
+/// Keys are remembered this long (then pruned with finished jobs).
+pub const IDEMPOTENCY_HOURS: i64 = 24;
+
+/// Enqueues `job` once per `(scope, key)`, in the caller's transaction `txn`. `fingerprint`
+/// identifies the request (e.g. a hash of kind, query and body): the same key with a different
+/// request is a `Conflict`. Concurrent requests with one key wait for each other (an advisory
+/// lock held to the end of the transaction), so exactly one job is stored.
+pub async fn enqueue_idempotent(
+    txn: &impl ConnectionTrait,
+    scope: &str,
+    key: &str,
+    fingerprint: &[u8],
+    job: NewJob,
+) -> Result<Idempotent, EngineError> {
+    if key.is_empty() || key.len() > 255 {
+        return Err(EngineError::Invalid(
+            "an Idempotency-Key is 1 to 255 characters".into(),
+        ));
+    }
+    let run = |sql: &str, values: Vec<sea_orm::Value>| {
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    };
+    txn.execute_raw(run(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
+        vec![scope.into(), key.into()],
+    ))
+    .await?;
+    let existing = txn
+        .query_one_raw(run(
+            "SELECT job_id, request_sha256 FROM engine_idempotency
+              WHERE scope = $1 AND key = $2 AND created_at > now() - make_interval(hours => $3)",
+            vec![scope.into(), key.into(), (IDEMPOTENCY_HOURS as i32).into()],
+        ))
+        .await?;
+    if let Some(row) = existing {
+        let stored: Vec<u8> = row.try_get("", "request_sha256")?;
+        if stored != fingerprint {
+            return Err(EngineError::Conflict(
+                "this Idempotency-Key was used with a different request".into(),
+            ));
+        }
+        return Ok(Idempotent {
+            id: row.try_get("", "job_id")?,
+            replayed: true,
+        });
+    }
+    let enqueued = enqueue(txn, job).await?;
+    txn.execute_raw(run(
+        "INSERT INTO engine_idempotency (scope, key, request_sha256, job_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (scope, key) DO UPDATE
+            SET request_sha256 = excluded.request_sha256, job_id = excluded.job_id, created_at = now()",
+        vec![
+            scope.into(),
+            key.into(),
+            fingerprint.to_vec().into(),
+            enqueued.id.into(),
+        ],
+    ))
+    .await?;
+    Ok(Idempotent {
+        id: enqueued.id,
+        replayed: false,
+    })
+}

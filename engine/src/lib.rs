@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod enqueue;
+pub mod estimates;
 pub mod job;
 pub mod metrics;
 pub mod net;
@@ -19,10 +20,13 @@ pub mod retry;
 pub mod scheduler;
 pub mod schema;
 pub mod search;
+pub mod updates;
 pub mod webhooks;
 pub mod worker;
 
-pub use enqueue::{Enqueued, JobExt, NewJob, enqueue, enqueue_many};
+pub use enqueue::{
+    Enqueued, Idempotent, JobExt, NewJob, enqueue, enqueue_idempotent, enqueue_many,
+};
 pub use job::{
     ArgsError, BuildError, Job, JobContext, JobError, JobOptions, KindSettings, Registry,
 };

@@ -318,6 +318,8 @@ pub const UP_V2: &[&str] = &[
         PRIMARY KEY (scope, key)
     )"#,
     "CREATE INDEX engine_idempotency_created ON engine_idempotency (created_at)",
+    // Status by URL prefix (`/status/project`); only jobs with a `url` argument are indexed.
+    "CREATE INDEX engine_jobs_url ON engine_jobs ((args->>'url') text_pattern_ops) WHERE args ? 'url'",
     // Tells listeners which jobs changed, in notifications of at most ~7 900 bytes.
     r#"CREATE FUNCTION engine_notify_updates(p_ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
     DECLARE
@@ -367,7 +369,7 @@ pub const UP_V2: &[&str] = &[
             ON e.enabled AND t.type = ANY (e.events) AND (e.kinds IS NULL OR j.kind = ANY (e.kinds))
          WHERE j.kind <> 'engine.webhook'
     $$"#,
-    "DROP FUNCTION engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
+    "DROP FUNCTION IF EXISTS engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
     // As in the first version, and then the outbox (only when an endpoint exists) and the
     // notification, in the same transaction.
     r#"CREATE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
@@ -432,6 +434,7 @@ pub const DOWN_V2: &[&str] = &[
     FINISH_V1,
     "DROP FUNCTION IF EXISTS engine_emit(bigint[], text[])",
     "DROP FUNCTION IF EXISTS engine_notify_updates(bigint[])",
+    "DROP INDEX IF EXISTS engine_jobs_url",
     "DROP TABLE IF EXISTS engine_idempotency",
     "DROP TABLE IF EXISTS engine_webhook_endpoints",
 ];

@@ -1060,6 +1060,8 @@ WITH old AS (
      LIMIT 5000),
 runs AS (
     DELETE FROM engine_schedule_runs WHERE created_at < now() - make_interval(secs => $1)),
+keys AS (
+    DELETE FROM engine_idempotency WHERE created_at < now() - interval '24 hours'),
 attempts AS (
     DELETE FROM engine_job_attempts a USING old WHERE a.job_id = old.id)
 DELETE FROM engine_jobs j USING old WHERE j.id = old.id"#;

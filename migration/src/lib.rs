@@ -34,6 +34,7 @@ mod m20261122_000002_email_deliveries;
 mod m20261201_000003_auth_security;
 mod m20261201_000004_job_engine;
 mod m20261201_000005_job_engine_webhooks;
+mod m20261201_000006_api_tokens;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_auth_security::Migration),
             Box::new(m20261201_000004_job_engine::Migration),
             Box::new(m20261201_000005_job_engine_webhooks::Migration),
+            Box::new(m20261201_000006_api_tokens::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@ pub mod limits;
 pub mod loader;
 pub mod scalars;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 use crate::{
     badges::graphql::{BadgeMutation, BadgeQuery},
@@ -15,6 +15,7 @@ use crate::{
     posts::graphql::PostQuery,
     projects::graphql::{ProjectMutation, ProjectQuery},
     state::AppState,
+    tasks::graphql::{JobMutation, JobQuery, JobSubscription},
     users::graphql::{UserMutation, UserQuery},
 };
 
@@ -26,6 +27,7 @@ pub struct Query(
     ProjectQuery,
     BadgeQuery,
     KanbanQuery,
+    JobQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -36,15 +38,16 @@ pub struct Mutation(
     BadgeMutation,
     KanbanMutation,
     EmailMutation,
+    JobMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, JobSubscription>;
 
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.graphql.clone();
     // Depth, aliases and directives are checked by `limits::check` before execution (with the
     // Node backend's depth semantics); complexity is async-graphql's, with list fields weighted.
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), JobSubscription)
         .data(state)
         .limit_complexity(config.limits.max_complexity);
     if !config.introspection {

@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod errors;
 pub mod graphql;
+pub mod graphql_ws;
 pub mod metrics;
 pub mod observe;
 pub mod server;
@@ -28,6 +29,7 @@ use tower_http::{
 use crate::{
     graphql::{AppSchema, build_schema},
     state::AppState,
+    tasks::http::TaskApi,
 };
 
 #[derive(Clone)]
@@ -44,11 +46,19 @@ pub fn router(state: AppState) -> Router {
         db: state.db.clone(),
         token: state.config.jobs.metrics_token.clone(),
     });
+    let tasks = TaskApi {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        registry: state.jobs.clone(),
+    };
     let mut router = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
+        .route("/graphql/ws", get(graphql_ws::handle))
         .route("/health", get(health))
         .with_state(HttpState { state, schema })
         .merge(metrics)
+        .merge(crate::tasks::http::routes(tasks.clone()))
+        .merge(crate::tasks::koalati::routes(tasks))
         .fallback(not_found)
         .layer(middleware::map_response(errors::json_error_bodies))
         .layer(middleware::from_fn_with_state(capacity, shed_load))
@@ -110,7 +120,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(origins)
             .allow_credentials(true)
-            .allow_methods([Method::GET, Method::POST])
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers(allowed_headers)
             .max_age(Duration::from_secs(600)),
     )

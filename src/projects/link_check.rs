@@ -75,11 +75,8 @@ impl Job for CheckLink {
     }
 
     fn options(&self) -> JobOptions {
-        let host = url::Url::parse(&self.url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
         JobOptions {
-            concurrency_key: Some(host.unwrap_or_else(|| "invalid".into())),
+            concurrency_key: Some(host_key(&self.url)),
             group_key: Some(group_key(self.project_id)),
             dedupe_key: Some(format!("project:{}:{}", self.project_id, self.link.name())),
             ..JobOptions::default()
@@ -87,12 +84,72 @@ impl Job for CheckLink {
     }
 
     async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
-        let report = tokio::select! {
-            report = ctx.state.links.check(&self.url) => report,
-            _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
-        };
-        serde_json::to_value(report).map_err(JobError::permanent)
+        check(&ctx, &self.url).await
     }
+}
+
+/// `link_check`: the task-API tool checking any public URL (Koalati's `tool`), on the same
+/// queue and per-host cap as project checks; a live check of the same URL is shared.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkCheckTool {
+    /// An http(s) URL, at most 2048 characters.
+    #[schema(example = "https://example.com/", max_length = 2048)]
+    pub url: String,
+}
+
+/// The host a URL's checks are capped by.
+fn host_key(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_else(|| "invalid".into())
+}
+
+impl Job for LinkCheckTool {
+    const KIND: &'static str = "link_check";
+    type State = JobState;
+
+    fn settings() -> KindSettings {
+        CheckLink::settings()
+    }
+
+    fn options(&self) -> JobOptions {
+        JobOptions {
+            concurrency_key: Some(host_key(&self.url)),
+            dedupe_key: Some(self.url.clone()),
+            ..JobOptions::default()
+        }
+    }
+
+    fn schema() -> Option<Value> {
+        serde_json::to_value(<Self as utoipa::PartialSchema>::schema()).ok()
+    }
+
+    fn validate(&self) -> Result<(), engine::ArgsError> {
+        let refuse = |m: &str| Err(engine::ArgsError::field("url", m));
+        if self.url.len() > 2048 {
+            return refuse("at most 2048 characters");
+        }
+        match url::Url::parse(&self.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+                Ok(())
+            }
+            _ => refuse("an http(s) URL with a host"),
+        }
+    }
+
+    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+        check(&ctx, &self.url).await
+    }
+}
+
+async fn check(ctx: &JobContext<JobState>, url: &str) -> Result<Value, JobError> {
+    let report = tokio::select! {
+        report = ctx.state.links.check(url) => report,
+        _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
+    };
+    serde_json::to_value(report).map_err(JobError::permanent)
 }
 
 /// The jobs checking `project`'s links at `priority`.

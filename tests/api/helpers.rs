@@ -243,7 +243,7 @@ impl TestApp {
             .await
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(connection.clone(), config.clone());
+        let state = AppState::new(connection.clone(), config.clone()).expect("app state");
         tokio::spawn(async move {
             mintbean::http::serve_until(state, listener, std::future::pending())
                 .await
@@ -271,13 +271,37 @@ impl TestApp {
             .await
             .expect("bind");
         let url = format!("http://{}/graphql", listener.local_addr().unwrap());
-        let state = AppState::new(connection, config);
+        let state = AppState::new(connection, config).expect("app state");
         tokio::spawn(async move {
             mintbean::http::serve_until(state, listener, std::future::pending())
                 .await
                 .expect("server");
         });
         url
+    }
+
+    /// Runs an in-process worker (as `jobs worker` does) until the returned sender is dropped.
+    pub fn run_worker(&self) -> tokio::sync::oneshot::Sender<()> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = Arc::new(self.config.clone());
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            mintbean::background::run_worker(db, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("worker");
+        });
+        stop
+    }
+
+    /// An API token with `scopes`, created as `mintbean tokens create` does.
+    pub async fn api_token(&self, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        mintbean::tasks::tokens::create(&self.db, "test", &scopes, None, None)
+            .await
+            .expect("token")
+            .1
     }
 
     pub fn graphql_url(&self) -> String {

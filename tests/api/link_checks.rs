@@ -199,21 +199,6 @@ async fn create_project(
         .to_owned()
 }
 
-/// Runs an in-process worker (as `jobs worker` does) until the returned sender is dropped.
-fn worker(app: &TestApp) -> tokio::sync::oneshot::Sender<()> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = Arc::new(app.config.clone());
-    let db = app.db.clone();
-    tokio::spawn(async move {
-        mintbean::background::run_worker(db, config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("worker");
-    });
-    stop
-}
-
 async fn link_check_until_done(app: &TestApp, id: &str) -> Value {
     for _ in 0..200 {
         let body = app.gql(LINK_CHECK, json!({ "id": id })).await;
@@ -251,7 +236,7 @@ async fn a_new_projects_links_are_checked_and_shown_on_the_project() {
         .await,
         2
     );
-    let _worker = worker(&app);
+    let _worker = app.run_worker();
     let check = link_check_until_done(&app, &id).await;
     let source = &check["sourceCode"];
     assert_eq!(
@@ -327,7 +312,7 @@ async fn one_host_gets_at_most_three_checks_at_once_across_workers() {
         let url = format!("{site}/held");
         ids.push(create_project(&app, &client, &url, &url).await);
     }
-    let _workers = [worker(&app), worker(&app)];
+    let _workers = [app.run_worker(), app.run_worker()];
     for id in &ids {
         link_check_until_done(&app, id).await;
     }

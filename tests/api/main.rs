@@ -22,5 +22,6 @@ mod seed;
 mod server;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
+mod tasks;
 mod users;
 mod worker;

@@ -417,7 +417,8 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}/graphql", listener.local_addr().unwrap());
-    let state = AppState::new(connection, test_config(&database_url(&name), &[]));
+    let state =
+        AppState::new(connection, test_config(&database_url(&name), &[])).expect("app state");
     let server = tokio::spawn(async move {
         mintbean::http::serve_until(state, listener, std::future::pending()).await
     });

@@ -1,0 +1,180 @@
+//! Who calls the task API, and what they may do. Three ways in: an API token (`Authorization:
+//! Bearer mbt_…`, scoped), a Koalati client's HS256 JWT whose `access_token` claim matches the
+//! configured one, or an admin's `jwt` session cookie (with the CSRF rule of GraphQL).
+
+use axum::http::{HeaderMap, Method, header};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use sea_orm::DatabaseConnection;
+use sha2::{Digest, Sha256};
+
+use super::tokens::{self, Action, ApiToken, Rejected};
+use crate::{
+    auth::{CookieSettings, Session},
+    config::Config,
+    error::{AppError, AppResult},
+    http::csrf,
+    users::entity::Model as User,
+};
+
+#[derive(Clone, Debug)]
+pub enum Principal {
+    Token(ApiToken),
+    /// A Koalati client (one shared access token: every public kind, every action).
+    Koalati,
+    Admin(User),
+    /// A logged-in user who is not an admin (may follow their own jobs, nothing else).
+    User(User),
+}
+
+impl Principal {
+    /// `FORBIDDEN` unless allowed to do `action` on jobs of `kind`.
+    pub fn require(&self, kind: &str, action: Action) -> AppResult<()> {
+        let allowed = match self {
+            Principal::Token(token) => tokens::allows(&token.scopes, kind, action),
+            Principal::Koalati | Principal::Admin(_) => true,
+            Principal::User(_) => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "this token may not {} `{kind}` tasks",
+                match action {
+                    Action::Create => "create",
+                    Action::Read => "read",
+                    Action::Cancel => "cancel",
+                    Action::Admin => "administer",
+                }
+            )))
+        }
+    }
+
+    /// What jobs it creates record as their creator.
+    pub fn created_by(&self) -> String {
+        match self {
+            Principal::Token(token) => format!("token:{}", token.id),
+            Principal::Koalati => "koalati".into(),
+            Principal::Admin(user) | Principal::User(user) => format!("user:{}", user.id),
+        }
+    }
+
+    /// Admins follow any job; everyone else the jobs they created.
+    pub fn may_follow(&self, created_by: Option<&str>) -> bool {
+        matches!(self, Principal::Admin(_)) || created_by == Some(self.created_by().as_str())
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Principal::Admin(_))
+    }
+}
+
+/// The bearer credential of `Authorization`, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim())
+}
+
+/// Authenticates a task-API request. Errors: `UNAUTHENTICATED` (no or bad credentials, answered
+/// 401 with `WWW-Authenticate`), `FORBIDDEN` (a non-admin session, a cross-site form).
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    config: &Config,
+    method: &Method,
+    headers: &HeaderMap,
+) -> AppResult<Principal> {
+    match identify(db, config, method, headers).await? {
+        Principal::User(_) => Err(AppError::forbidden(
+            "with a session, only admins may use the task API; other clients use an API token",
+        )),
+        principal => Ok(principal),
+    }
+}
+
+/// Who the request is from, a non-admin session included (it may follow its own jobs).
+pub async fn identify(
+    db: &DatabaseConnection,
+    config: &Config,
+    method: &Method,
+    headers: &HeaderMap,
+) -> AppResult<Principal> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        let credential = bearer(headers).ok_or_else(|| {
+            AppError::Unauthenticated("Authorization must be `Bearer <token>`".into())
+        })?;
+        return from_bearer(db, config, credential).await;
+    }
+    let session = Session::from_headers(
+        headers,
+        CookieSettings {
+            secret: config.jwt_secret.clone(),
+            secure: config.cookie_secure,
+        },
+    );
+    if !session.presented_token() {
+        return Err(AppError::Unauthenticated(
+            "send `Authorization: Bearer <token>`".into(),
+        ));
+    }
+    if *method != Method::GET && !csrf::is_allowed(headers) {
+        return Err(AppError::forbidden(
+            "a cookie-authenticated request must carry a JSON content type or a CSRF header",
+        ));
+    }
+    match session.current_user(db).await? {
+        Some(user) if user.is_admin => Ok(Principal::Admin(user)),
+        Some(user) => Ok(Principal::User(user)),
+        None => Err(AppError::Unauthenticated(
+            "the session has expired; log in again".into(),
+        )),
+    }
+}
+
+pub async fn from_bearer(
+    db: &DatabaseConnection,
+    config: &Config,
+    credential: &str,
+) -> AppResult<Principal> {
+    if credential.starts_with(tokens::PREFIX) {
+        return match tokens::verify(db, credential).await? {
+            Ok(token) => Ok(Principal::Token(token)),
+            Err(Rejected::Unknown) => Err(AppError::Unauthenticated("unknown token".into())),
+            Err(Rejected::Revoked) => {
+                Err(AppError::Unauthenticated("the token was revoked".into()))
+            }
+            Err(Rejected::Expired) => Err(AppError::Unauthenticated("the token expired".into())),
+        };
+    }
+    let tasks = &config.jobs.tasks;
+    if let (Some(secret), Some(expected)) = (&tasks.koalati_jwt_secret, &tasks.koalati_access_token)
+        && koalati_token_matches(credential, secret.expose(), expected.expose())
+    {
+        return Ok(Principal::Koalati);
+    }
+    Err(AppError::Unauthenticated("unknown token".into()))
+}
+
+#[derive(serde::Deserialize)]
+struct KoalatiClaims {
+    access_token: String,
+}
+
+/// An HS256 JWT signed with `secret` whose `access_token` equals `expected` (compared by hash,
+/// so the time taken says nothing about the token).
+fn koalati_token_matches(jwt: &str, secret: &str, expected: &str) -> bool {
+    let mut validation = Validation::new(Algorithm::HS256);
+    // Koalati's tokens carry no expiry; when one is given it is enforced.
+    validation.required_spec_claims.clear();
+    validation.validate_exp = true;
+    validation.leeway = 0;
+    let Ok(data) = decode::<KoalatiClaims>(
+        jwt,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    ) else {
+        return false;
+    };
+    Sha256::digest(data.claims.access_token.as_bytes()) == Sha256::digest(expected.as_bytes())
+}

@@ -1,0 +1,275 @@
+//! The task operations behind the REST API, the Koalati API and GraphQL: every rule (scopes,
+//! public kinds, idempotency, the cancel state machine) is here, whichever door a call came in.
+
+use chrono::{DateTime, Utc};
+use engine::{
+    BuildError, NewJob, Registry,
+    admin::{self, AttemptRow, JobRow},
+    search::{self, Page, Query},
+};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{principal::Principal, tokens::Action};
+use crate::{
+    error::{AppError, AppResult},
+    state::JobState,
+};
+
+/// A kind offered to clients.
+#[derive(Clone, Debug, Serialize)]
+pub struct KindInfo {
+    pub kind: String,
+    pub queue: String,
+    pub max_attempts: i32,
+    /// JSON Schema of the arguments (the request body of `POST /tasks/{kind}`).
+    pub schema: Value,
+}
+
+pub fn kinds(registry: &Registry<JobState>) -> Vec<KindInfo> {
+    registry
+        .public_kinds()
+        .into_iter()
+        .map(|(kind, settings, schema)| KindInfo {
+            kind: kind.to_owned(),
+            queue: settings.queue.to_owned(),
+            max_attempts: settings.max_attempts,
+            schema: schema.clone(),
+        })
+        .collect()
+}
+
+/// A job as clients see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub queue: String,
+    pub priority: i16,
+    pub args: Value,
+    pub progress: Option<Value>,
+    pub result: Option<Value>,
+    pub last_error: Option<String>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    pub created_by: Option<String>,
+    /// Every finished attempt (only when one task is asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptRow>>,
+}
+
+impl From<JobRow> for Task {
+    fn from(job: JobRow) -> Self {
+        Task {
+            id: job.id,
+            kind: job.kind,
+            state: job.state,
+            queue: job.queue,
+            priority: job.priority,
+            args: job.args,
+            progress: job.progress,
+            result: job.result,
+            last_error: job.last_error,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            run_at: job.run_at,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            cancel_requested_at: job.cancel_requested_at,
+            created_by: job.created_by,
+            attempts: None,
+        }
+    }
+}
+
+/// A request to create a task.
+pub struct CreateTask<'a> {
+    pub kind: &'a str,
+    pub args: Value,
+    pub run_at: Option<DateTime<Utc>>,
+    pub priority: Option<i16>,
+    /// With the request's fingerprint: the same key again answers the same task.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// The job to store for `request`, refused with the failing field.
+pub fn build(registry: &Registry<JobState>, kind: &str, args: Value) -> AppResult<NewJob> {
+    if !registry.is_public(kind) {
+        return Err(AppError::NotFound(format!("no task kind `{kind}`")));
+    }
+    registry.build(kind, args).map_err(|e| match e {
+        BuildError::UnknownKind(kind) => AppError::NotFound(format!("no task kind `{kind}`")),
+        BuildError::Args(error) => AppError::BadInput {
+            field: error.field,
+            message: error.message,
+        },
+    })
+}
+
+/// Stores the task in one transaction (with its idempotency key); answers it and whether it
+/// existed already (same key, or a live duplicate of a deduplicated kind).
+pub async fn create(
+    db: &DatabaseConnection,
+    registry: &Registry<JobState>,
+    principal: &Principal,
+    request: CreateTask<'_>,
+) -> AppResult<(Task, bool)> {
+    principal.require(request.kind, Action::Create)?;
+    let fingerprint = fingerprint(&request);
+    let mut job = build(registry, request.kind, request.args)?.created_by(principal.created_by());
+    if let Some(at) = request.run_at {
+        job = job.run_at(at);
+    }
+    if let Some(priority) = request.priority {
+        job = job.priority(priority);
+    }
+    let txn = db.begin().await?;
+    let (id, existed) = match request.idempotency_key {
+        Some(key) => {
+            let scope = format!("{}:{}", principal.created_by(), request.kind);
+            let stored = engine::enqueue_idempotent(&txn, &scope, key, &fingerprint, job).await?;
+            (stored.id, stored.replayed)
+        }
+        None => {
+            let stored = engine::enqueue(&txn, job).await?;
+            (stored.id, stored.existed)
+        }
+    };
+    let row = admin::find(&txn, id)
+        .await?
+        .ok_or_else(|| AppError::internal("a stored task vanished"))?;
+    txn.commit().await?;
+    Ok((row.into(), existed))
+}
+
+fn fingerprint(request: &CreateTask<'_>) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    hash.update(request.kind.as_bytes());
+    hash.update(request.args.to_string().as_bytes());
+    hash.update(format!("{:?}|{:?}", request.run_at, request.priority).as_bytes());
+    hash.finalize().to_vec()
+}
+
+/// One task of `kind`, with its attempts; `NOT_FOUND` for another kind's id too.
+pub async fn get(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    kind: &str,
+    id: i64,
+) -> AppResult<Task> {
+    principal.require(kind, Action::Read)?;
+    let job = find_of_kind(db, kind, id).await?;
+    let mut task = Task::from(job);
+    task.attempts = Some(admin::attempts(db, id).await?);
+    Ok(task)
+}
+
+async fn find_of_kind(db: &DatabaseConnection, kind: &str, id: i64) -> AppResult<JobRow> {
+    admin::find(db, id)
+        .await?
+        .filter(|job| job.kind == kind)
+        .ok_or_else(|| AppError::NotFound(format!("no `{kind}` task {id}")))
+}
+
+/// Tasks of `kind` matching the query-string `pairs`.
+pub async fn search(
+    db: &DatabaseConnection,
+    registry: &Registry<JobState>,
+    principal: &Principal,
+    kind: &str,
+    pairs: &[(String, String)],
+) -> AppResult<TaskPage> {
+    principal.require(kind, Action::Read)?;
+    if !registry.is_public(kind) {
+        return Err(AppError::NotFound(format!("no task kind `{kind}`")));
+    }
+    let query = Query::parse(pairs).map_err(|e| AppError::BadInput {
+        field: e.field,
+        message: e.message,
+    })?;
+    let page: Page = search::search(db, Some(kind), None, &query).await?;
+    Ok(TaskPage {
+        num_found: page.num_found,
+        data: page.data.into_iter().map(Task::from).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskPage {
+    pub num_found: i64,
+    pub data: Vec<Task>,
+    pub next_cursor: Option<String>,
+}
+
+/// Cancels through the engine's state machine: waiting → cancelled, running → cancel
+/// requested, finished → `CONFLICT`.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    kind: &str,
+    id: i64,
+) -> AppResult<Task> {
+    principal.require(kind, Action::Cancel)?;
+    find_of_kind(db, kind, id).await?;
+    Ok(admin::cancel(db, id).await?.into())
+}
+
+/// `?delay=`: seconds, or a number with `s`, `m`, `h` or `d` (at most a year).
+pub fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds_per = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err("a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)".into()),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| "a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)")?;
+    let seconds = value * seconds_per;
+    if !(0.0..=365.0 * 86_400.0).contains(&seconds) {
+        return Err("a delay is between 0 and 365 days".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+/// `?when=`: RFC 3339 with an offset (a local time would be read in the server's zone).
+pub fn parse_when(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| "`when` is an RFC 3339 time with an offset, e.g. 2026-12-01T10:00:00Z".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_have_units_and_bounds() {
+        assert_eq!(parse_delay("30").unwrap().as_secs(), 30);
+        assert_eq!(parse_delay("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_delay("1h").unwrap().as_secs(), 3600);
+        assert_eq!(parse_delay("1d").unwrap().as_secs(), 86_400);
+        for bad in ["", "-5", "10w", "m", "400d", "1e400"] {
+            assert!(parse_delay(bad).is_err(), "{bad}");
+        }
+        assert!(parse_when("2026-12-01T10:00:00").is_err());
+        assert!(parse_when("2026-12-01T10:00:00+01:00").is_ok());
+    }
+}
