@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use engine::{
-    QueueConfig, Registry, Schedule, Scheduler, Worker, WorkerConfig,
+    Job, QueueConfig, Registry, Schedule, Scheduler, Worker, WorkerConfig,
     admin::{self, QueueSettings},
 };
 use sea_orm::DatabaseConnection;
@@ -19,6 +19,9 @@ use crate::{
     projects::link_check::{self, CheckLink, LinkCheckTool},
     state::JobState,
 };
+
+/// The kinds API clients may ask for (Koalati's "tools"); mock mode fakes only these.
+pub const TOOLS: &[&str] = &[LinkCheckTool::KIND];
 
 /// Every job kind Mintbean runs.
 pub fn registry(state: JobState) -> Registry<JobState> {
@@ -43,7 +46,11 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             QueueConfig::new(link_check::QUEUE, config.jobs.link_check_concurrency),
             QueueConfig::new(engine::webhooks::QUEUE, config.jobs.webhook_concurrency),
         ],
-        mock: config.jobs.tasks.mock_mode,
+        mock_kinds: if config.jobs.tasks.mock_mode {
+            TOOLS.iter().map(|kind| kind.to_string()).collect()
+        } else {
+            Vec::new()
+        },
         shutdown_grace: config.jobs.shutdown_grace,
         lease: config.jobs.lease,
         retention: Some(config.jobs.retention).filter(|r| !r.is_zero()),

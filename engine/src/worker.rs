@@ -83,9 +83,9 @@ pub struct WorkerConfig {
     /// Finished jobs (and their attempts and schedule runs) older than this are deleted; `None`
     /// keeps them forever.
     pub retention: Option<Duration>,
-    /// Every handler is an instant success (Koalati's mock mode: the API, storage and status
-    /// answers are real, the work is not done).
-    pub mock: bool,
+    /// Jobs of these kinds are instant successes (Koalati's mock mode: the API, storage and
+    /// status answers are real, the work is not done).
+    pub mock_kinds: Vec<String>,
 }
 
 impl Default for WorkerConfig {
@@ -99,7 +99,7 @@ impl Default for WorkerConfig {
             retry: RetryPolicy::default(),
             poison_after: 3,
             retention: Some(Duration::from_secs(14 * 86_400)),
-            mock: false,
+            mock_kinds: Vec::new(),
         }
     }
 }
@@ -711,7 +711,7 @@ async fn run_handler<S: Clone + Send + Sync + 'static>(
         Ok(future) => future,
         Err(reason) => return Outcome::Discarded(reason),
     };
-    if shared.config.mock {
+    if shared.config.mock_kinds.iter().any(|k| *k == job.kind) {
         return Outcome::Completed(serde_json::json!({ "mock": true }));
     }
     let settings = &kind.settings;

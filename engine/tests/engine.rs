@@ -170,7 +170,7 @@ fn config(queues: Vec<QueueConfig>) -> WorkerConfig {
         },
         poison_after: 3,
         retention: None,
-        mock: false,
+        mock_kinds: Vec::new(),
     }
 }
 

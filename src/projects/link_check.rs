@@ -145,6 +145,8 @@ impl Job for LinkCheckTool {
 }
 
 async fn check(ctx: &JobContext<JobState>, url: &str) -> Result<Value, JobError> {
+    ctx.progress(serde_json::json!({ "step": "requesting", "url": url }))
+        .await?;
     let report = tokio::select! {
         report = ctx.state.links.check(url) => report,
         _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),

@@ -173,13 +173,31 @@ pub async fn deliveries(
 /// Registers an endpoint (its URL checked against the SSRF rules now); the answer carries the
 /// secret, shown this once.
 pub async fn add_endpoint(
-    db: &DatabaseConnection,
-    config: &Config,
+    state: &AppState,
     caller: &Caller,
     mut new: NewEndpoint,
 ) -> AppResult<Endpoint> {
     let user = caller.require_admin()?;
     new.created_by = Some(format!("user:{}", user.id));
+    register_endpoint(&state.db, &state.config, &state.jobs, new).await
+}
+
+/// Stores an endpoint. Without `kinds` it hears about the task kinds (those offered on the
+/// API), not Mintbean's internal jobs (email drains, deliveries).
+pub async fn register_endpoint(
+    db: &DatabaseConnection,
+    config: &Config,
+    registry: &engine::Registry<crate::state::JobState>,
+    mut new: NewEndpoint,
+) -> AppResult<Endpoint> {
+    if new.kinds.is_none() {
+        let kinds = registry
+            .public_kinds()
+            .iter()
+            .map(|k| k.0.to_owned())
+            .collect();
+        new.kinds = Some(kinds);
+    }
     let hosts = AllowedHosts::new(&config.jobs.tasks.webhook_allow_hosts);
     webhooks::add(db, &hosts, new).await.map_err(|e| match e {
         engine::EngineError::Invalid(message) => match message.split_once(": ") {

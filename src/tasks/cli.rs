@@ -2,7 +2,7 @@
 //! endpoints from a shell.
 
 use anyhow::{Context, bail};
-use engine::{net::AllowedHosts, webhooks};
+use engine::webhooks;
 use sea_orm::DatabaseConnection;
 
 use super::{service::parse_delay, tokens};
@@ -95,11 +95,12 @@ pub async fn webhooks(
                 .get(1)
                 .filter(|u| !u.starts_with("--"))
                 .context("give the URL")?;
-            let hosts = AllowedHosts::new(&config.jobs.tasks.webhook_allow_hosts);
             let kinds = values(args, "--kind");
-            let endpoint = webhooks::add(
+            let state = crate::AppState::new(db.clone(), config.clone())?;
+            let endpoint = super::admin::register_endpoint(
                 db,
-                &hosts,
+                config,
+                &state.jobs,
                 webhooks::NewEndpoint {
                     url: url.clone(),
                     events: values(args, "--event"),

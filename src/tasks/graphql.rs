@@ -465,8 +465,7 @@ impl JobMutation {
             description,
             created_by: None,
         };
-        let endpoint =
-            admin::add_endpoint(&state.db, &state.config, &caller(ctx).await?, new).await?;
+        let endpoint = admin::add_endpoint(state, &caller(ctx).await?, new).await?;
         Ok(NewWebhookEndpoint {
             secret: endpoint.secret.clone(),
             endpoint: endpoint.into(),

@@ -1,0 +1,303 @@
+//! The Koalati-compatible API: `/tools/request` (all or nothing, dedupe with a priority bump,
+//! per-host concurrency keys, concurrent duplicates), the `/status/*` answers against a seeded
+//! history, and mock mode.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, new_client};
+use crate::tasks::{KOALATI_ACCESS, KOALATI_SECRET, koalati_app_settings, koalati_jwt};
+
+struct Koalati<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    jwt: String,
+}
+
+impl<'a> Koalati<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Koalati {
+            app,
+            client: new_client(),
+            jwt: koalati_jwt(KOALATI_SECRET, KOALATI_ACCESS),
+        }
+    }
+
+    async fn request(&self, form: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/tools/request", self.app.address))
+            .bearer_auth(&self.jwt)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .expect("request");
+        (response.status(), response.json().await.expect("JSON"))
+    }
+
+    async fn status(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.app.address))
+            .bearer_auth(&self.jwt)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["success"], true, "{path}: {body}");
+        body
+    }
+}
+
+async fn jobs(app: &TestApp) -> Vec<(String, i64, String)> {
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT args->>'url' AS url, priority::bigint AS priority, concurrency_key
+               FROM engine_jobs WHERE kind = 'link_check' ORDER BY id",
+        ))
+        .await
+        .expect("jobs");
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "url").unwrap(),
+                r.try_get("", "priority").unwrap(),
+                r.try_get("", "concurrency_key").unwrap(),
+            )
+        })
+        .collect()
+}
+
+use sea_orm::ConnectionTrait;
+
+#[tokio::test]
+async fn tool_requests_are_all_or_nothing_deduplicated_and_keyed_by_host() {
+    let app = TestApp::spawn_with(&koalati_app_settings()).await;
+    let koalati = Koalati::new(&app);
+    let (status, body) = koalati
+        .request(
+            "url=https://shop.example/a&url[]=https://blog.example/&tool=link_check&priority=2",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(
+        jobs(&app).await,
+        [
+            ("https://shop.example/a".into(), 2, "shop.example".into()),
+            ("https://blog.example/".into(), 2, "blog.example".into()),
+        ]
+    );
+    // A live duplicate is not inserted again; its priority is raised, never lowered.
+    let (_, body) = koalati
+        .request("url=https://shop.example/a&tool=link_check&priority=5")
+        .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("1 already"),
+        "{body}"
+    );
+    koalati
+        .request("url=https://shop.example/a&tool=link_check&priority=1")
+        .await;
+    assert_eq!(jobs(&app).await[0].1, 5);
+    assert_eq!(jobs(&app).await.len(), 2);
+
+    // One bad pair: nothing of the request is stored, and the status says so.
+    for (form, field_hint) in [
+        (
+            "url=https://new.example/&url=notaurl&tool=link_check",
+            "http",
+        ),
+        ("url=https://new.example/&tool=screenshot", "unknown tool"),
+        ("tool=link_check", "url"),
+        (
+            "url=https://new.example/&tool=link_check&priority=high",
+            "whole number",
+        ),
+    ] {
+        let (status, body) = koalati.request(form).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{form}: {body}");
+        assert_eq!(body["success"], false);
+        assert!(
+            body["message"].as_str().unwrap().contains(field_hint),
+            "{form}: {body}"
+        );
+    }
+    assert_eq!(jobs(&app).await.len(), 2);
+
+    // Sent ten times at once: one job.
+    let at_once = (0..10).map(|_| koalati.request("url=https://burst.example/&tool=link_check"));
+    for (status, _) in futures_util::future::join_all(at_once).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(jobs(&app).await.len(), 3);
+
+    let stranger = Koalati {
+        jwt: koalati_jwt(KOALATI_SECRET, "guess"),
+        ..Koalati::new(&app)
+    };
+    let (status, body) = stranger
+        .request("url=https://evil.example/&tool=link_check")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["success"], false);
+    assert_eq!(jobs(&app).await.len(), 3);
+}
+
+/// Completed `link_check` jobs with the given processing times (ms) at `priority`, each
+/// created `wait_ms` before it started.
+async fn history(app: &TestApp, priority: i16, durations: &[i64], wait_ms: i64) {
+    for (n, ms) in durations.iter().enumerate() {
+        app.sql(&format!(
+            "WITH job AS (
+                 INSERT INTO engine_jobs (kind, queue, args, state, priority, attempt, created_at,
+                                          started_at, finished_at)
+                 VALUES ('link_check', 'links', jsonb_build_object('url', 'https://old{n}.example/'),
+                         'completed', {priority}, 1,
+                         now() - interval '1 hour' - make_interval(secs => {wait_ms} / 1000.0),
+                         now() - interval '1 hour',
+                         now() - interval '1 hour' + make_interval(secs => {ms} / 1000.0))
+                 RETURNING id, started_at, finished_at)
+             INSERT INTO engine_job_attempts (job_id, attempt, started_at, finished_at, outcome)
+             SELECT id, 1, started_at, finished_at, 'completed' FROM job"
+        ))
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn status_answers_come_from_the_queue_and_recent_history() {
+    let app = TestApp::spawn_with(&[
+        koalati_app_settings()[0],
+        koalati_app_settings()[1],
+        ("LINK_CHECK_CONCURRENCY", "2"),
+    ])
+    .await;
+    let koalati = Koalati::new(&app);
+    let up = koalati.status("/status/up").await;
+    assert_eq!(up["database_up"], true);
+    assert!(up["uptime"].as_f64().unwrap() >= 0.0);
+
+    history(
+        &app,
+        1,
+        &[100, 200, 300, 400, 500, 600, 700, 800, 900, 1000],
+        1000,
+    )
+    .await;
+    history(&app, 3, &[2000, 4000], 0).await;
+    koalati
+        .request("url=https://shop.example/a&url=https://shop.example/b&url=https://shop.example/c&url=https://shop.example/d&tool=link_check")
+        .await;
+    let queue = koalati.status("/status/queue").await;
+    assert_eq!(queue["data"]["unassignedRequests"], 4);
+    assert_eq!(queue["data"]["pendingRequests"], 0);
+    assert!(
+        queue["data"]["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["queue"] == "links")
+    );
+
+    let estimates = koalati.status("/status/time-estimates").await;
+    let low = &estimates["data"]["lowPriority"]["link_check"];
+    assert_eq!(
+        low["processing_time"].as_f64().unwrap().round(),
+        550.0,
+        "{low}"
+    );
+    assert_eq!(
+        low["processing_time_p90"].as_f64().unwrap().round(),
+        910.0,
+        "{low}"
+    );
+    assert_eq!(
+        low["completion_time"].as_f64().unwrap().round(),
+        1550.0,
+        "{low}"
+    );
+    assert_eq!(low["samples"], 10);
+    // Four waiting ahead, two at a time, 550 ms each: two rounds.
+    assert_eq!(low["jobs_ahead"], 4);
+    assert_eq!(low["effective_concurrency"], 2);
+    assert_eq!(
+        low["expected_wait"].as_f64().unwrap().round(),
+        1100.0,
+        "{low}"
+    );
+    let high = &estimates["data"]["highPriority"]["link_check"];
+    assert_eq!(
+        high["processing_time"].as_f64().unwrap().round(),
+        3000.0,
+        "{high}"
+    );
+    assert_eq!(high["jobs_ahead"], 0, "nothing waits at a higher priority");
+    assert_eq!(high["expected_wait"], 0.0);
+
+    // The four pending checks of shop.example over three per-host slots, each taking the kind's
+    // p50 over all its recent runs (650 ms, both priorities): 650 + 650.
+    let project = koalati
+        .status("/status/project?url=https://shop.example")
+        .await;
+    assert_eq!(project["data"]["pending"], 4);
+    assert_eq!(project["data"]["requestCount"], 4);
+    let estimate = project["data"]["timeEstimate"].as_f64().unwrap().round();
+    assert_eq!(estimate, 1300.0, "{project}");
+    let none = koalati
+        .status("/status/project?url=https://nothing.example")
+        .await;
+    assert_eq!(none["data"]["pending"], 0);
+    assert_eq!(none["data"]["timeEstimate"], 0.0);
+    let response = koalati
+        .client
+        .get(format!("{}/status/project", app.address))
+        .bearer_auth(&koalati.jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn mock_mode_stores_and_answers_for_real_and_runs_every_job_as_an_instant_success() {
+    let app = TestApp::spawn_with(&[
+        koalati_app_settings()[0],
+        koalati_app_settings()[1],
+        ("MOCK_MODE", "true"),
+    ])
+    .await;
+    let koalati = Koalati::new(&app);
+    let (status, _) = koalati.request("url=notaurl&tool=link_check").await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation is kept"
+    );
+    // A host that does not exist: a real check would report it unreachable.
+    koalati
+        .request("url=https://unreachable.invalid/&tool=link_check")
+        .await;
+    assert_eq!(
+        koalati.status("/status/queue").await["data"]["unassignedRequests"],
+        1
+    );
+    let _worker = app.run_worker();
+    for _ in 0..100 {
+        let state = app
+            .scalar_string("SELECT state || ' ' || coalesce(result::text, '') FROM engine_jobs WHERE kind = 'link_check'")
+            .await;
+        if state.starts_with("completed") {
+            assert_eq!(state, r#"completed {"mock": true}"#);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the mocked job did not complete");
+}
