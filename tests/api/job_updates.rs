@@ -1,0 +1,176 @@
+//! `jobUpdates` over graphql-ws at `/graphql/ws`: a task's progress pushed while a separate
+//! `jobs worker` process runs it, who may follow what, and admins following a kind.
+
+use std::{process::Stdio, time::Duration};
+
+use axum::{Router, routing::get};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+use crate::helpers::{JWT_SECRET, TestApp};
+use crate::tasks::Api;
+
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A site whose page takes a while, so the check is seen running.
+async fn slow_site() -> String {
+    let router = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            "finally"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/slow", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+async fn connect(app: &TestApp, cookie: Option<&str>) -> Socket {
+    let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    if let Some(cookie) = cookie {
+        headers.insert("cookie", HeaderValue::from_str(cookie).unwrap());
+    }
+    connect_async(request).await.expect("websocket").0
+}
+
+async fn next_message(socket: &mut Socket) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message within 20 s")?;
+        match message.ok()? {
+            Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// Connects and completes `connection_init`; `None` when the server refuses.
+async fn init(app: &TestApp, cookie: Option<&str>, payload: Value) -> Option<Socket> {
+    let mut socket = connect(app, cookie).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": payload })).await;
+    match next_message(&mut socket).await {
+        Some(m) if m["type"] == "connection_ack" => Some(socket),
+        _ => None,
+    }
+}
+
+async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
+    send(
+        socket,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+}
+
+const FIELDS: &str = "id state attempt progress";
+
+fn bearer(token: &str) -> Value {
+    json!({ "authorization": format!("Bearer {token}") })
+}
+
+#[tokio::test]
+async fn the_enqueuer_follows_progress_from_a_separate_worker_process_and_others_may_not() {
+    let app = TestApp::spawn().await;
+    let site = slow_site().await;
+    let owner = app.api_token(&["link_check:admin"]).await;
+    let api = Api::new(&app, &owner);
+    let (_, created) = api.post("/tasks/link_check", json!({ "url": site })).await;
+    let task = created["task"]["id"].as_i64().unwrap().to_string();
+
+    assert!(init(&app, None, json!({})).await.is_none(), "anonymous connection accepted");
+    let bad = bearer("mbt_forged");
+    assert!(init(&app, None, bad).await.is_none(), "forged token accepted");
+    let other = app.api_token(&["link_check:admin"]).await;
+    let mut stranger = init(&app, None, bearer(&other)).await.expect("connected");
+    let query = format!("subscription {{ jobUpdates(id: \"{task}\") {{ {FIELDS} }} }}");
+    subscribe(&mut stranger, "1", &query).await;
+    let refused = next_message(&mut stranger).await.expect("an answer");
+    let errors = if refused["type"] == "error" {
+        refused["payload"].clone()
+    } else {
+        refused["payload"]["errors"].clone()
+    };
+    assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+
+    let mut socket = init(&app, None, bearer(&owner)).await.expect("connected");
+    subscribe(&mut socket, "1", &query).await;
+    let first = next_message(&mut socket).await.unwrap();
+    assert_eq!(first["payload"]["data"]["jobUpdates"]["state"], "available", "{first}");
+
+    let mut worker = crate::jobs::jobs(&app, "smtp://127.0.0.1:9", &["worker"])
+        .env("LINK_CHECK_ALLOW_HOSTS", "127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jobs worker");
+    let mut updates = Vec::new();
+    while let Some(message) = next_message(&mut socket).await {
+        if message["type"] == "complete" {
+            break;
+        }
+        updates.push(message["payload"]["data"]["jobUpdates"].clone());
+    }
+    let _ = worker.kill().await;
+    let running = updates
+        .iter()
+        .find(|u| u["state"] == "running" && u["progress"]["step"] == "requesting")
+        .unwrap_or_else(|| panic!("no progress seen: {updates:?}"));
+    assert_eq!(running["attempt"], 1);
+    assert_eq!(updates.last().unwrap()["state"], "completed", "{updates:?}");
+}
+
+#[tokio::test]
+async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user("boss@example.com", true).await;
+    let session = mintbean::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
+    let cookie = format!("jwt={session}");
+    let mut socket = init(&app, Some(&cookie), json!({})).await.expect("connected");
+    let query = format!("subscription {{ jobUpdates(kind: \"link_check\") {{ {FIELDS} kind }} }}");
+    subscribe(&mut socket, "7", &query).await;
+    // The subscription is live once the server has it; give it a moment, then enqueue.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let api = Api::new(&app, &app.api_token(&["link_check:create"]).await);
+    let (_, created) = api
+        .post("/tasks/link_check", json!({ "url": "https://a.example/" }))
+        .await;
+    let update = next_message(&mut socket).await.unwrap();
+    let job = &update["payload"]["data"]["jobUpdates"];
+    assert_eq!(job["id"], created["task"]["id"].as_i64().unwrap().to_string());
+    assert_eq!(job["state"], "available");
+    assert_eq!(job["kind"], "link_check");
+
+    // A user who is not an admin sees none of it.
+    let user = app.create_user("someone@example.com", false).await;
+    let session = mintbean::auth::token::issue(user, false, JWT_SECRET, chrono::Utc::now()).unwrap();
+    let mut socket = init(&app, Some(&format!("jwt={session}")), json!({}))
+        .await
+        .expect("connected");
+    subscribe(&mut socket, "1", &query).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    api.post("/tasks/link_check", json!({ "url": "https://b.example/" }))
+        .await;
+    let nothing = tokio::time::timeout(Duration::from_millis(800), socket.next()).await;
+    assert!(nothing.is_err(), "a user saw someone else's job: {nothing:?}");
+}
