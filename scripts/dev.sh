@@ -42,6 +42,24 @@ ensure_database_url() {
 
 mintbean() { cargo run --quiet --bin mintbean -- "$@"; }
 
+# schemathesis (PyPI) for the OpenAPI fuzzing test, in a virtualenv under .data/.
+ensure_schemathesis() {
+	if [ -n "${SCHEMATHESIS:-}" ]; then return; fi
+	local venv="$PWD/.data/venv" version=4.32.5
+	if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
+		echo "installing schemathesis $version into .data/venv (once)"
+		if ! python3 -m venv --help >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+		fi
+		rm -rf "$venv"
+		if ! { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet "schemathesis==$version"; }; then
+			echo "could not install schemathesis: install python3-venv (apt-get install python3-venv) or run 'pip install schemathesis==$version' and set SCHEMATHESIS" >&2
+			exit 1
+		fi
+	fi
+	export SCHEMATHESIS="$venv/bin/schemathesis"
+}
+
 case "${1:-}" in
 run)
 	load_env
@@ -55,6 +73,7 @@ test)
 	if [ -z "${TEST_DATABASE_URL:-}" ]; then
 		start_cluster test
 	fi
+	ensure_schemathesis
 	cargo test --workspace
 	;;
 jobs)

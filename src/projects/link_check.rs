@@ -88,8 +88,10 @@ impl Job for CheckLink {
     }
 }
 
-/// `link_check`: the task-API tool checking any public URL (Koalati's `tool`), on the same
-/// queue and per-host cap as project checks; a live check of the same URL is shared.
+// `link_check`: the task-API tool (Koalati's `tool`), on the same queue and per-host cap as
+// project checks; a live check of the same URL is shared. (The doc comment below is the schema's
+// description that API clients read.)
+/// Checks that a public http(s) URL answers: its status, redirects and time.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkCheckTool {

@@ -124,7 +124,15 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn list_kinds(State(api): State<TaskApi>, method: Method, headers: HeaderMap) -> ApiResult {
+/// The task kinds you may create, with the JSON Schema of their arguments.
+#[utoipa::path(get, path = "/tasks", tag = "tasks",
+    responses((status = 200, description = "The kinds", body = super::openapi::KindList),
+              (status = 401, body = super::openapi::ErrorBody)))]
+pub(crate) async fn list_kinds(
+    State(api): State<TaskApi>,
+    method: Method,
+    headers: HeaderMap,
+) -> ApiResult {
     caller(&api, &method, &headers).await?;
     Ok(Json(json!({ "kinds": service::kinds(&api.registry) })).into_response())
 }
@@ -155,7 +163,21 @@ fn run_at(pairs: &[(String, String)]) -> Result<Option<chrono::DateTime<chrono::
     Ok(at)
 }
 
-async fn create(
+/// Creates a task (202, with `Location`). The body is the kind's arguments.
+#[utoipa::path(post, path = "/tasks/{kind}", tag = "tasks",
+    params(("kind" = String, Path, description = "A kind from GET /tasks"),
+           ("delay" = Option<String>, Query, description = "Run after: seconds, or 10m, 1h, 1d"),
+           ("when" = Option<String>, Query, description = "Run at: RFC 3339 with offset"),
+           ("Idempotency-Key" = Option<String>, Header, description = "The same key again answers the same task")),
+    request_body(content = Object, description = "The kind's arguments (see its schema)"),
+    responses((status = 202, description = "Stored", body = super::openapi::TaskEnvelope),
+              (status = 400, description = "Malformed", body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, description = "No such kind", body = super::openapi::ErrorBody),
+              (status = 409, description = "Idempotency key reused", body = super::openapi::ErrorBody),
+              (status = 422, description = "Invalid arguments", body = super::openapi::ErrorBody)))]
+pub(crate) async fn create(
     State(api): State<TaskApi>,
     Path(kind): Path<String>,
     RawQuery(query): RawQuery,
@@ -206,7 +228,14 @@ fn task_id(id: &str) -> Result<i64, ApiError> {
         .map_err(|_| AppError::NotFound(format!("no task {id}")).into())
 }
 
-async fn show(
+/// One task: state, progress, result, last error, attempts, times.
+#[utoipa::path(get, path = "/tasks/{kind}/{id}", tag = "tasks",
+    params(("kind" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = super::openapi::TaskEnvelope),
+              (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody)))]
+pub(crate) async fn show(
     State(api): State<TaskApi>,
     Path((kind, id)): Path<(String, String)>,
     method: Method,
@@ -217,7 +246,20 @@ async fn show(
     Ok(Json(json!({ "task": task })).into_response())
 }
 
-async fn search(
+/// Tasks of a kind: `field=value` (repeat for OR), `field[min]`/`field[max]`,
+/// `sort[field]=asc|desc`, `limit` (≤ 100), `cursor`. Fields: id, state, queue, priority,
+/// attempt, max_attempts, created_by, group_key, dedupe_key, concurrency_key, created_at,
+/// run_at, started_at, finished_at, args.NAME.
+#[utoipa::path(get, path = "/tasks/{kind}", tag = "tasks",
+    params(("kind" = String, Path),
+           ("state" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
+           ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = super::service::TaskPage),
+              (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody)))]
+pub(crate) async fn search(
     State(api): State<TaskApi>,
     Path(kind): Path<String>,
     RawQuery(query): RawQuery,
@@ -232,7 +274,15 @@ async fn search(
     Ok(Json(page).into_response())
 }
 
-async fn cancel(
+/// Cancels: a waiting task at once, a running one by asking its worker; 409 once finished.
+#[utoipa::path(delete, path = "/tasks/{kind}/{id}", tag = "tasks",
+    params(("kind" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = super::openapi::TaskEnvelope),
+              (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody),
+              (status = 404, body = super::openapi::ErrorBody),
+              (status = 409, body = super::openapi::ErrorBody)))]
+pub(crate) async fn cancel(
     State(api): State<TaskApi>,
     Path((kind, id)): Path<(String, String)>,
     method: Method,

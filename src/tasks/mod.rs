@@ -8,6 +8,7 @@ pub mod graphql;
 pub mod http;
 pub mod koalati;
 pub mod live;
+pub mod openapi;
 pub mod principal;
 pub mod service;
 pub mod tokens;

@@ -19,12 +19,13 @@ use crate::{
 };
 
 /// A kind offered to clients.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct KindInfo {
     pub kind: String,
     pub queue: String,
     pub max_attempts: i32,
     /// JSON Schema of the arguments (the request body of `POST /tasks/{kind}`).
+    #[schema(value_type = Object)]
     pub schema: Value,
 }
 
@@ -42,15 +43,19 @@ pub fn kinds(registry: &Registry<JobState>) -> Vec<KindInfo> {
 }
 
 /// A job as clients see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: i64,
     pub kind: String,
+    /// available, running, completed, failed, cancelled, discarded.
     pub state: String,
     pub queue: String,
     pub priority: i16,
+    #[schema(value_type = Object)]
     pub args: Value,
+    #[schema(value_type = Option<Object>)]
     pub progress: Option<Value>,
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     pub last_error: Option<String>,
     pub attempt: i32,
@@ -63,6 +68,7 @@ pub struct Task {
     pub created_by: Option<String>,
     /// Every finished attempt (only when one task is asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub attempts: Option<Vec<AttemptRow>>,
 }
 
@@ -204,7 +210,7 @@ pub async fn search(
     })
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskPage {
     pub num_found: i64,
     pub data: Vec<Task>,

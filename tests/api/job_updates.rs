@@ -68,7 +68,11 @@ async fn send(socket: &mut Socket, message: Value) {
 /// Connects and completes `connection_init`; `None` when the server refuses.
 async fn init(app: &TestApp, cookie: Option<&str>, payload: Value) -> Option<Socket> {
     let mut socket = connect(app, cookie).await;
-    send(&mut socket, json!({ "type": "connection_init", "payload": payload })).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
     match next_message(&mut socket).await {
         Some(m) if m["type"] == "connection_ack" => Some(socket),
         _ => None,
@@ -98,9 +102,15 @@ async fn the_enqueuer_follows_progress_from_a_separate_worker_process_and_others
     let (_, created) = api.post("/tasks/link_check", json!({ "url": site })).await;
     let task = created["task"]["id"].as_i64().unwrap().to_string();
 
-    assert!(init(&app, None, json!({})).await.is_none(), "anonymous connection accepted");
+    assert!(
+        init(&app, None, json!({})).await.is_none(),
+        "anonymous connection accepted"
+    );
     let bad = bearer("mbt_forged");
-    assert!(init(&app, None, bad).await.is_none(), "forged token accepted");
+    assert!(
+        init(&app, None, bad).await.is_none(),
+        "forged token accepted"
+    );
     let other = app.api_token(&["link_check:admin"]).await;
     let mut stranger = init(&app, None, bearer(&other)).await.expect("connected");
     let query = format!("subscription {{ jobUpdates(id: \"{task}\") {{ {FIELDS} }} }}");
@@ -116,7 +126,10 @@ async fn the_enqueuer_follows_progress_from_a_separate_worker_process_and_others
     let mut socket = init(&app, None, bearer(&owner)).await.expect("connected");
     subscribe(&mut socket, "1", &query).await;
     let first = next_message(&mut socket).await.unwrap();
-    assert_eq!(first["payload"]["data"]["jobUpdates"]["state"], "available", "{first}");
+    assert_eq!(
+        first["payload"]["data"]["jobUpdates"]["state"], "available",
+        "{first}"
+    );
 
     let mut worker = crate::jobs::jobs(&app, "smtp://127.0.0.1:9", &["worker"])
         .env("LINK_CHECK_ALLOW_HOSTS", "127.0.0.1")
@@ -144,9 +157,12 @@ async fn the_enqueuer_follows_progress_from_a_separate_worker_process_and_others
 async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
     let app = TestApp::spawn().await;
     let admin = app.create_user("boss@example.com", true).await;
-    let session = mintbean::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
+    let session =
+        mintbean::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
     let cookie = format!("jwt={session}");
-    let mut socket = init(&app, Some(&cookie), json!({})).await.expect("connected");
+    let mut socket = init(&app, Some(&cookie), json!({}))
+        .await
+        .expect("connected");
     let query = format!("subscription {{ jobUpdates(kind: \"link_check\") {{ {FIELDS} kind }} }}");
     subscribe(&mut socket, "7", &query).await;
     // The subscription is live once the server has it; give it a moment, then enqueue.
@@ -157,13 +173,17 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
         .await;
     let update = next_message(&mut socket).await.unwrap();
     let job = &update["payload"]["data"]["jobUpdates"];
-    assert_eq!(job["id"], created["task"]["id"].as_i64().unwrap().to_string());
+    assert_eq!(
+        job["id"],
+        created["task"]["id"].as_i64().unwrap().to_string()
+    );
     assert_eq!(job["state"], "available");
     assert_eq!(job["kind"], "link_check");
 
     // A user who is not an admin sees none of it.
     let user = app.create_user("someone@example.com", false).await;
-    let session = mintbean::auth::token::issue(user, false, JWT_SECRET, chrono::Utc::now()).unwrap();
+    let session =
+        mintbean::auth::token::issue(user, false, JWT_SECRET, chrono::Utc::now()).unwrap();
     let mut socket = init(&app, Some(&format!("jwt={session}")), json!({}))
         .await
         .expect("connected");
@@ -172,5 +192,8 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
     api.post("/tasks/link_check", json!({ "url": "https://b.example/" }))
         .await;
     let nothing = tokio::time::timeout(Duration::from_millis(800), socket.next()).await;
-    assert!(nothing.is_err(), "a user saw someone else's job: {nothing:?}");
+    assert!(
+        nothing.is_err(),
+        "a user saw someone else's job: {nothing:?}"
+    );
 }

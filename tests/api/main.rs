@@ -16,6 +16,7 @@ mod link_checks;
 mod login_limits;
 mod meets;
 mod migrations;
+mod openapi;
 mod posts;
 mod projects;
 mod schema;
