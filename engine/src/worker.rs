@@ -711,7 +711,7 @@ async fn run_handler<S: Clone + Send + Sync + 'static>(
         Ok(future) => future,
         Err(reason) => return Outcome::Discarded(reason),
     };
-    if shared.config.mock_kinds.iter().any(|k| *k == job.kind) {
+    if shared.config.mock_kinds.contains(&job.kind) {
         return Outcome::Completed(serde_json::json!({ "mock": true }));
     }
     let settings = &kind.settings;

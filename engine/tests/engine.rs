@@ -817,3 +817,62 @@ async fn finished_jobs_past_their_retention_are_pruned_and_live_ones_kept() {
     assert_eq!(job(&db, recent.id).await.state, "failed");
     assert_eq!(job(&db, waiting.id).await.state, "available");
 }
+
+/// The outbox: the transaction that finishes a job writes one delivery per event and matching
+/// endpoint — succeeded; failed (gave up, or discarded); a handler error per failed attempt.
+#[tokio::test]
+async fn finishing_a_job_writes_its_webhook_events_in_the_same_transaction() {
+    let db = TestDb::new().await;
+    db.exec(MARKS).await;
+    db.exec(
+        "INSERT INTO engine_webhook_endpoints (url, secret, events) VALUES
+             ('https://hooks.example/all', 'whsec_AAAA', ARRAY['task.succeeded', 'task.failed', 'task.handler_error']),
+             ('https://hooks.example/done', 'whsec_AAAA', ARRAY['task.succeeded'])",
+    )
+    .await;
+    // Only `default` runs here: deliveries stay in the `webhooks` queue to be counted.
+    let worker = start(&db.db, config(vec![QueueConfig::new("default", 4)]));
+    let fail = |how: &str| NewJob::new("test.fail", json!({ "how": how })).max_attempts(3);
+    let ok = Record {
+        tag: "ok".into(),
+        sleep_ms: 0,
+        key: None,
+    }
+    .enqueue(&db.db)
+    .await
+    .unwrap();
+    let retried = enqueue(&db.db, fail("retry")).await.unwrap();
+    let permanent = enqueue(&db.db, fail("permanent")).await.unwrap();
+    let limit = Duration::from_secs(10);
+    until_state(&db, ok.id, "completed", limit).await;
+    until_state(&db, retried.id, "failed", limit).await;
+    until_state(&db, permanent.id, "discarded", limit).await;
+    let events = |id: i64| {
+        format!(
+            "SELECT string_agg(args->>'type', ',' ORDER BY args->>'type') FROM engine_jobs
+              WHERE kind = 'engine.webhook' AND queue = 'webhooks' AND (args->'task'->>'id')::bigint = {id}"
+        )
+    };
+    assert_eq!(
+        db.text(&events(ok.id)).await,
+        "task.succeeded,task.succeeded"
+    );
+    assert_eq!(
+        db.text(&events(retried.id)).await,
+        "task.failed,task.handler_error,task.handler_error,task.handler_error"
+    );
+    assert_eq!(
+        db.text(&events(permanent.id)).await,
+        "task.failed,task.handler_error"
+    );
+    let task = db
+        .text(&format!(
+            "SELECT args->'task'->>'state' || ' ' || (args->'task'->>'attempt') FROM engine_jobs
+              WHERE kind = 'engine.webhook' AND args->>'type' = 'task.failed'
+                AND (args->'task'->>'id')::bigint = {}",
+            retried.id
+        ))
+        .await;
+    assert_eq!(task, "failed 3");
+    worker.stop().await;
+}

@@ -251,7 +251,9 @@ impl From<ScheduleRow> for JobSchedule {
 pub struct WebhookEndpoint {
     pub id: ID,
     pub url: String,
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     pub events: Vec<String>,
+    #[graphql(complexity = "list_complexity(child_complexity)")]
     pub kinds: Option<Vec<String>>,
     pub format: String,
     pub enabled: bool,

@@ -8,6 +8,7 @@ mod dataloader;
 mod email;
 mod helpers;
 mod http;
+mod job_admin;
 mod job_updates;
 mod jobs;
 mod kanban;

@@ -195,9 +195,9 @@ async fn a_delivery_is_signed_and_retried_with_the_same_id_until_accepted() {
     forged.body = Bytes::from(
         deliveries[0]
             .body
-            .to_vec()
-            .into_iter()
+            .iter()
             .rev()
+            .copied()
             .collect::<Vec<u8>>(),
     );
     assert!(!verify(&secret, &forged));
