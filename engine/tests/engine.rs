@@ -157,6 +157,19 @@ fn registry(db: &DatabaseConnection) -> Registry<Ctx> {
         .register::<Slow>()
 }
 
+/// A `test.fail` job failing `how`, with three attempts.
+fn fail(how: &str) -> NewJob {
+    NewJob::new("test.fail", json!({ "how": how })).max_attempts(3)
+}
+
+fn record(tag: &str) -> Record {
+    Record {
+        tag: tag.into(),
+        sleep_ms: 0,
+        key: None,
+    }
+}
+
 fn config(queues: Vec<QueueConfig>) -> WorkerConfig {
     WorkerConfig {
         queues,
@@ -272,15 +285,7 @@ async fn outcomes_become_states_with_one_attempt_row_each() {
     let db = TestDb::new().await;
     db.exec(MARKS).await;
     let worker = start(&db.db, config(vec![QueueConfig::new("default", 4)]));
-    let fail = |how: &str| NewJob::new("test.fail", json!({ "how": how })).max_attempts(3);
-    let ok = Record {
-        tag: "ok".into(),
-        sleep_ms: 0,
-        key: None,
-    }
-    .enqueue(&db.db)
-    .await
-    .unwrap();
+    let ok = record("ok").enqueue(&db.db).await.unwrap();
     let retried = enqueue(&db.db, fail("retry")).await.unwrap();
     let permanent = enqueue(&db.db, fail("permanent")).await.unwrap();
     let panics = enqueue(&db.db, fail("panic")).await.unwrap();
@@ -832,15 +837,7 @@ async fn finishing_a_job_writes_its_webhook_events_in_the_same_transaction() {
     .await;
     // Only `default` runs here: deliveries stay in the `webhooks` queue to be counted.
     let worker = start(&db.db, config(vec![QueueConfig::new("default", 4)]));
-    let fail = |how: &str| NewJob::new("test.fail", json!({ "how": how })).max_attempts(3);
-    let ok = Record {
-        tag: "ok".into(),
-        sleep_ms: 0,
-        key: None,
-    }
-    .enqueue(&db.db)
-    .await
-    .unwrap();
+    let ok = record("ok").enqueue(&db.db).await.unwrap();
     let retried = enqueue(&db.db, fail("retry")).await.unwrap();
     let permanent = enqueue(&db.db, fail("permanent")).await.unwrap();
     let limit = Duration::from_secs(10);

@@ -111,7 +111,12 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
-    let mut allowed_headers = vec![header::CONTENT_TYPE];
+    // Authorization and Idempotency-Key: the task API from a browser with an API token.
+    let mut allowed_headers = vec![
+        header::CONTENT_TYPE,
+        header::AUTHORIZATION,
+        HeaderName::from_static("idempotency-key"),
+    ];
     allowed_headers.extend(
         csrf::PREFLIGHT_HEADERS
             .iter()

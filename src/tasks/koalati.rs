@@ -229,10 +229,21 @@ pub(crate) async fn queue(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = caller(&api, &method, &headers).await {
+    status_answer(&api, &method, &headers, queue_data(&api)).await
+}
+
+/// Authenticates, then answers `{success, message, data}` with what `data` computes (or the
+/// error, with its status).
+async fn status_answer(
+    api: &TaskApi,
+    method: &Method,
+    headers: &HeaderMap,
+    data: impl Future<Output = Result<Value, AppError>>,
+) -> Response {
+    if let Err(refusal) = caller(api, method, headers).await {
         return refusal;
     }
-    match queue_data(&api).await {
+    match data.await {
         Ok(data) => ok_data(data),
         Err(err) => refuse(err),
     }
@@ -270,24 +281,22 @@ pub(crate) async fn time_estimates(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = caller(&api, &method, &headers).await {
-        return refusal;
-    }
+    status_answer(&api, &method, &headers, estimates_data(&api)).await
+}
+
+async fn estimates_data(api: &TaskApi) -> Result<Value, AppError> {
+    let queues = crate::background::worker_config(&api.config).queues;
     let kinds: Vec<(String, String, usize)> = service::kinds(&api.registry)
         .into_iter()
         .map(|k| {
-            let concurrency = crate::background::worker_config(&api.config)
-                .queues
+            let concurrency = queues
                 .iter()
                 .find(|q| q.name == k.queue)
                 .map_or(1, |q| q.concurrency);
             (k.kind, k.queue, concurrency)
         })
         .collect();
-    match estimates::time_estimates(&api.db, &kinds).await {
-        Ok(classes) => ok_data(json!(classes)),
-        Err(err) => refuse(err.into()),
-    }
+    Ok(json!(estimates::time_estimates(&api.db, &kinds).await?))
 }
 
 /// Koalati: the jobs whose URL starts with `url`: pending, all, and ms until all are done.
@@ -302,21 +311,15 @@ pub(crate) async fn project(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = caller(&api, &method, &headers).await {
-        return refusal;
-    }
+    status_answer(&api, &method, &headers, project_data(&api, query)).await
+}
+
+async fn project_data(api: &TaskApi, query: Option<String>) -> Result<Value, AppError> {
     let url = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(key, _)| key == "url")
         .map(|(_, value)| value.trim().to_owned())
-        .filter(|url| !url.is_empty() && url.len() <= 2048);
-    let Some(url) = url else {
-        return refuse(AppError::bad_input(
-            "url",
-            "give the project's URL (?url=…)",
-        ));
-    };
-    match estimates::url_prefix_status(&api.db, &url, PER_HOST_LIMIT as usize).await {
-        Ok(status) => ok_data(json!(status)),
-        Err(err) => refuse(err.into()),
-    }
+        .filter(|url| !url.is_empty() && url.len() <= 2048)
+        .ok_or_else(|| AppError::bad_input("url", "give the project's URL (?url=…)"))?;
+    let status = estimates::url_prefix_status(&api.db, &url, PER_HOST_LIMIT as usize).await?;
+    Ok(json!(status))
 }
