@@ -63,7 +63,21 @@ async fn connect(max: u32) -> DatabaseConnection {
 }
 
 async fn reset_schema(db: &DatabaseConnection) {
-    for statement in engine::schema::all_down().chain(engine::schema::all_up()) {
+    // The down statements undo a schema that is there (they recreate earlier functions).
+    let present = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT to_regclass('engine_jobs') IS NOT NULL AS present",
+        ))
+        .await
+        .expect("schema check")
+        .is_some_and(|row| row.try_get::<bool>("", "present").unwrap_or(false));
+    let down: Vec<&str> = if present {
+        engine::schema::all_down().collect()
+    } else {
+        Vec::new()
+    };
+    for statement in down.into_iter().chain(engine::schema::all_up()) {
         db.execute_unprepared(statement)
             .await
             .expect("engine schema");
