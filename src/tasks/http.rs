@@ -200,7 +200,11 @@ pub(crate) async fn create(
         .get("idempotency-key")
         .map(|v| {
             v.to_str()
-                .map_err(|_| ApiError::bad_request(Some("Idempotency-Key"), "not text"))
+                .ok()
+                .filter(|key| (1..=255).contains(&key.len()))
+                .ok_or_else(|| {
+                    ApiError::bad_request(Some("Idempotency-Key"), "1 to 255 visible characters")
+                })
         })
         .transpose()?;
     let request = CreateTask {
@@ -242,7 +246,7 @@ pub(crate) async fn show(
     headers: HeaderMap,
 ) -> ApiResult {
     let principal = caller(&api, &method, &headers).await?;
-    let task = service::get(&api.db, &principal, &kind, task_id(&id)?).await?;
+    let task = service::get(&api.db, &api.registry, &principal, &kind, task_id(&id)?).await?;
     Ok(Json(json!({ "task": task })).into_response())
 }
 
@@ -289,6 +293,6 @@ pub(crate) async fn cancel(
     headers: HeaderMap,
 ) -> ApiResult {
     let principal = caller(&api, &method, &headers).await?;
-    let task = service::cancel(&api.db, &principal, &kind, task_id(&id)?).await?;
+    let task = service::cancel(&api.db, &api.registry, &principal, &kind, task_id(&id)?).await?;
     Ok(Json(json!({ "task": task })).into_response())
 }

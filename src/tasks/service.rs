@@ -108,10 +108,16 @@ pub struct CreateTask<'a> {
 }
 
 /// The job to store for `request`, refused with the failing field.
-pub fn build(registry: &Registry<JobState>, kind: &str, args: Value) -> AppResult<NewJob> {
-    if !registry.is_public(kind) {
-        return Err(AppError::NotFound(format!("no task kind `{kind}`")));
+fn public_kind(registry: &Registry<JobState>, kind: &str) -> AppResult<()> {
+    if registry.is_public(kind) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("no task kind `{kind}`")))
     }
+}
+
+pub fn build(registry: &Registry<JobState>, kind: &str, args: Value) -> AppResult<NewJob> {
+    public_kind(registry, kind)?;
     registry.build(kind, args).map_err(|e| match e {
         BuildError::UnknownKind(kind) => AppError::NotFound(format!("no task kind `{kind}`")),
         BuildError::Args(error) => AppError::BadInput {
@@ -168,18 +174,26 @@ fn fingerprint(request: &CreateTask<'_>) -> Vec<u8> {
 /// One task of `kind`, with its attempts; `NOT_FOUND` for another kind's id too.
 pub async fn get(
     db: &DatabaseConnection,
+    registry: &Registry<JobState>,
     principal: &Principal,
     kind: &str,
     id: i64,
 ) -> AppResult<Task> {
     principal.require(kind, Action::Read)?;
-    let job = find_of_kind(db, kind, id).await?;
+    let job = find_of_kind(db, registry, kind, id).await?;
     let mut task = Task::from(job);
     task.attempts = Some(admin::attempts(db, id).await?);
     Ok(task)
 }
 
-async fn find_of_kind(db: &DatabaseConnection, kind: &str, id: i64) -> AppResult<JobRow> {
+/// A job of a public kind (internal jobs are not tasks, whatever a token's scopes say).
+async fn find_of_kind(
+    db: &DatabaseConnection,
+    registry: &Registry<JobState>,
+    kind: &str,
+    id: i64,
+) -> AppResult<JobRow> {
+    public_kind(registry, kind)?;
     admin::find(db, id)
         .await?
         .filter(|job| job.kind == kind)
@@ -195,9 +209,7 @@ pub async fn search(
     pairs: &[(String, String)],
 ) -> AppResult<TaskPage> {
     principal.require(kind, Action::Read)?;
-    if !registry.is_public(kind) {
-        return Err(AppError::NotFound(format!("no task kind `{kind}`")));
-    }
+    public_kind(registry, kind)?;
     let query = Query::parse(pairs).map_err(|e| AppError::BadInput {
         field: e.field,
         message: e.message,
@@ -221,12 +233,13 @@ pub struct TaskPage {
 /// requested, finished → `CONFLICT`.
 pub async fn cancel(
     db: &DatabaseConnection,
+    registry: &Registry<JobState>,
     principal: &Principal,
     kind: &str,
     id: i64,
 ) -> AppResult<Task> {
     principal.require(kind, Action::Cancel)?;
-    find_of_kind(db, kind, id).await?;
+    find_of_kind(db, registry, kind, id).await?;
     Ok(admin::cancel(db, id).await?.into())
 }
 

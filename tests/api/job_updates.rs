@@ -155,7 +155,8 @@ async fn the_enqueuer_follows_progress_from_a_separate_worker_process_and_others
 
 #[tokio::test]
 async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
-    let app = TestApp::spawn().await;
+    // A subscription outlives the keep-alive timeout of idle HTTP connections.
+    let app = TestApp::spawn_with(&[("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "1")]).await;
     let admin = app.create_user("boss@example.com", true).await;
     let session =
         mintbean::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
@@ -165,8 +166,8 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
         .expect("connected");
     let query = format!("subscription {{ jobUpdates(kind: \"link_check\") {{ {FIELDS} kind }} }}");
     subscribe(&mut socket, "7", &query).await;
-    // The subscription is live once the server has it; give it a moment, then enqueue.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Idle for longer than the keep-alive, then a job arrives.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let api = Api::new(&app, &app.api_token(&["link_check:create"]).await);
     let (_, created) = api
         .post("/tasks/link_check", json!({ "url": "https://a.example/" }))

@@ -319,6 +319,14 @@ async fn bad_requests_name_the_field_and_leave_no_row() {
             Some("when"),
         ),
         (
+            "long idempotency key",
+            api.request(reqwest::Method::POST, "/tasks/link_check")
+                .header("idempotency-key", "k".repeat(300))
+                .json(&url_task(1)),
+            StatusCode::BAD_REQUEST,
+            Some("Idempotency-Key"),
+        ),
+        (
             "not JSON",
             api.request(reqwest::Method::POST, "/tasks/link_check")
                 .header("content-type", "application/json")
@@ -364,6 +372,24 @@ async fn bad_requests_name_the_field_and_leave_no_row() {
         }
     }
     assert_eq!(job_count(&app).await, 0, "a refused request left a row");
+    // Internal jobs are not tasks, whatever the token's scopes.
+    app.sql("INSERT INTO engine_jobs (kind, queue, args) VALUES ('email.drain', 'email', '{}')")
+        .await;
+    let id = app
+        .scalar_i64("SELECT id FROM engine_jobs WHERE kind = 'email.drain'")
+        .await;
+    for (status, body) in [
+        api.get(&format!("/tasks/email.drain/{id}")).await,
+        api.delete(&format!("/tasks/email.drain/{id}")).await,
+        api.get("/tasks/email.drain").await,
+    ] {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+    assert_eq!(
+        app.scalar_string("SELECT state FROM engine_jobs WHERE kind = 'email.drain'")
+            .await,
+        "available"
+    );
 }
 
 #[tokio::test]
