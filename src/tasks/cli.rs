@@ -8,8 +8,8 @@ use sea_orm::DatabaseConnection;
 use super::{service::parse_delay, tokens};
 use crate::config::Config;
 
-pub const USAGE: &str = "\
-    tokens create --name NAME --scope KIND:ACTION [--scope …] [--expires 30d]
+pub const USAGE: &str =
+    "    tokens create --name NAME --scope KIND:ACTION [--scope …] [--expires 30d]
                Create an API token (printed once). ACTION: create, read, cancel, admin;
                KIND `*` for every kind
     tokens list | tokens revoke ID

@@ -530,3 +530,60 @@ async fn the_query_language_filters_ors_sorts_and_pages() {
         assert!(body["error"]["field"].is_string(), "{bad}: {body}");
     }
 }
+
+async fn mintbean(app: &TestApp, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mintbean"))
+        .args(args)
+        .env("DATABASE_URL", crate::helpers::database_url(&app.db_name))
+        .env("APP_ENV", "test")
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("run mintbean");
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn tokens_from_the_command_line_work_until_revoked() {
+    let app = TestApp::spawn().await;
+    let created = mintbean(
+        &app,
+        &[
+            "tokens",
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "link_check:read",
+            "--expires",
+            "1d",
+        ],
+    )
+    .await;
+    let token = created
+        .lines()
+        .find(|line| line.starts_with("mbt_"))
+        .expect("the token")
+        .to_owned();
+    let id = created.split_whitespace().nth(2).unwrap().to_owned();
+    let api = Api::new(&app, &token);
+    assert_eq!(api.get("/tasks/link_check").await.0, StatusCode::OK);
+    let listed = mintbean(&app, &["tokens", "list"]).await;
+    assert!(
+        listed.contains(&token[..12]) && listed.contains("expires"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token), "the list shows a whole token");
+    mintbean(&app, &["tokens", "revoke", &id]).await;
+    assert_eq!(
+        api.get("/tasks/link_check").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        mintbean(&app, &["tokens", "list"])
+            .await
+            .contains("revoked")
+    );
+}
