@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use engine::{
-    Job, QueueConfig, Registry, Schedule, Scheduler, Worker, WorkerConfig,
+    QueueConfig, Registry, Schedule, Scheduler, Worker, WorkerConfig,
     admin::{self, QueueSettings},
 };
 use sea_orm::DatabaseConnection;
@@ -19,9 +19,6 @@ use crate::{
     projects::link_check::{self, CheckLink, LinkCheckTool},
     state::JobState,
 };
-
-/// The kinds API clients may ask for (Koalati's "tools"); mock mode fakes only these.
-pub const TOOLS: &[&str] = &[LinkCheckTool::KIND];
 
 /// Every job kind Mintbean runs.
 pub fn registry(state: JobState) -> Registry<JobState> {
@@ -46,11 +43,6 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             QueueConfig::new(link_check::QUEUE, config.jobs.link_check_concurrency),
             QueueConfig::new(engine::webhooks::QUEUE, config.jobs.webhook_concurrency),
         ],
-        mock_kinds: if config.jobs.tasks.mock_mode {
-            TOOLS.iter().map(|kind| kind.to_string()).collect()
-        } else {
-            Vec::new()
-        },
         shutdown_grace: config.jobs.shutdown_grace,
         lease: config.jobs.lease,
         retention: Some(config.jobs.retention).filter(|r| !r.is_zero()),
@@ -102,7 +94,17 @@ pub async fn run_worker(
         let stop = stop.clone();
         async move { scheduler.run(stopped(stop)).await }
     });
-    let worker = Worker::new(db, registry(state), worker_config(&config));
+    let registry = registry(state);
+    let mut settings = worker_config(&config);
+    if config.jobs.tasks.mock_mode {
+        // Koalati's mock mode fakes the tools (the kinds offered to clients), nothing else.
+        settings.mock_kinds = registry
+            .public_kinds()
+            .iter()
+            .map(|(kind, ..)| kind.to_string())
+            .collect();
+    }
+    let worker = Worker::new(db, registry, settings);
     let working = tokio::spawn(worker.run(stopped(stop)));
     shutdown.await;
     let _ = stop_tx.send(true);
