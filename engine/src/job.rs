@@ -314,8 +314,41 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
     }
 }
 
+/// The path of the first string (or key) in `value` holding a NUL character, which PostgreSQL
+/// cannot store in `jsonb`.
+fn nul_path(value: &Value, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(join(key))
+            } else {
+                nul_path(item, &join(key))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Decodes `args` as `J` (naming the failing field), checks `J`'s rules, and makes the job.
 fn build<J: Job>(args: Value) -> Result<NewJob, ArgsError> {
+    if let Some(path) = nul_path(&args, "") {
+        return Err(ArgsError {
+            field: (!path.is_empty()).then_some(path),
+            message: "text may not contain NUL characters".into(),
+        });
+    }
     let job: J = serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
         ArgsError {

@@ -103,7 +103,8 @@ impl Query {
                 let cursor = BASE64
                     .decode(value)
                     .ok()
-                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+                    .filter(|cursor| !cursor.v.contains('\0') && cursor.v.len() <= 100)
                     .ok_or_else(|| refuse(key, "not a cursor this API gave"))?;
                 self.cursor = Some(cursor);
                 return Ok(());
@@ -155,6 +156,9 @@ impl Query {
 }
 
 fn check_value(key: &str, kind: Type, value: &str) -> Result<(), ArgsError> {
+    if value.contains('\0') {
+        return Err(refuse(key, "may not contain NUL characters"));
+    }
     match kind {
         Type::Text if value.len() > 1000 => Err(refuse(key, "at most 1000 characters")),
         Type::Int if value.parse::<i64>().is_err() => Err(refuse(key, "a whole number")),
@@ -378,6 +382,7 @@ mod tests {
             ("limit=0", "limit"),
             ("cursor=abc", "cursor"),
             ("args.a;drop=1", "args.a;drop"),
+            ("state=a%00b", "state"),
         ] {
             let error = Query::parse(&pairs(query)).unwrap_err();
             assert_eq!(error.field.as_deref(), Some(field), "{query}");

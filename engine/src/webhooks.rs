@@ -95,6 +95,10 @@ pub async fn add(
             EVENTS.join(", ")
         )));
     }
+    let texts = new.kinds.iter().flatten().chain(new.description.iter());
+    if texts.clone().any(|t| t.contains('\0')) {
+        return Err(invalid("kinds: text may not contain NUL characters".into()));
+    }
     let format = new.format.unwrap_or_else(|| "json".into());
     if !FORMATS.contains(&format.as_str()) {
         return Err(invalid(format!(

@@ -38,6 +38,9 @@ pub async fn jobs(
     after: Option<String>,
 ) -> AppResult<Page> {
     caller.require_admin()?;
+    if let Some(kind) = &filter.kind {
+        crate::validation::no_nul("kind", kind)?;
+    }
     let mut pairs: Vec<(String, String)> = filter
         .state
         .into_iter()
@@ -142,6 +145,7 @@ pub async fn pause(
     seconds: Option<i64>,
 ) -> AppResult<()> {
     caller.require_admin()?;
+    crate::validation::no_nul("queue", queue)?;
     let until = match seconds {
         Some(s) if !(1..=365 * 86_400).contains(&s) => {
             return Err(AppError::bad_input("forSeconds", "1 second to 365 days"));
@@ -154,6 +158,7 @@ pub async fn pause(
 
 pub async fn resume(db: &DatabaseConnection, caller: &Caller, queue: &str) -> AppResult<()> {
     caller.require_admin()?;
+    crate::validation::no_nul("queue", queue)?;
     Ok(admin::resume(db, queue).await?)
 }
 
@@ -201,7 +206,7 @@ pub async fn register_endpoint(
     let hosts = AllowedHosts::new(&config.jobs.tasks.webhook_allow_hosts);
     webhooks::add(db, &hosts, new).await.map_err(|e| match e {
         engine::EngineError::Invalid(message) => match message.split_once(": ") {
-            Some((field, rest)) if ["url", "events", "format"].contains(&field) => {
+            Some((field, rest)) if ["url", "events", "format", "kinds"].contains(&field) => {
                 AppError::bad_input(field, rest)
             }
             _ => AppError::BadInput {

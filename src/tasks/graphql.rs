@@ -513,7 +513,10 @@ impl JobSubscription {
             .ok_or_else(AppError::unauthenticated)?;
         let target = match (id, kind) {
             (Some(id), None) => super::live::Target::Job(job_id(&id)?),
-            (None, Some(kind)) => super::live::Target::Kind(kind),
+            (None, Some(kind)) => {
+                crate::validation::no_nul("kind", &kind)?;
+                super::live::Target::Kind(kind)
+            }
             _ => return Err(AppError::bad_input("id", "give either id or kind").into()),
         };
         let state = app(ctx).clone();

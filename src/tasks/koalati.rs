@@ -320,6 +320,7 @@ async fn project_data(api: &TaskApi, query: Option<String>) -> Result<Value, App
         .map(|(_, value)| value.trim().to_owned())
         .filter(|url| !url.is_empty() && url.len() <= 2048)
         .ok_or_else(|| AppError::bad_input("url", "give the project's URL (?url=…)"))?;
+    crate::validation::no_nul("url", &url)?;
     let status = estimates::url_prefix_status(&api.db, &url, PER_HOST_LIMIT as usize).await?;
     Ok(json!(status))
 }

@@ -263,6 +263,19 @@ async fn status_answers_come_from_the_queue_and_recent_history() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Found by schemathesis: a NUL character (PostgreSQL text cannot hold one) was a 500.
+    let response = koalati
+        .client
+        .get(format!("{}/status/project?url=https://a%00b", app.address))
+        .bearer_auth(&koalati.jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = koalati
+        .request("url=https://a.example/%00&tool=link_check")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]

@@ -356,6 +356,26 @@ async fn bad_requests_name_the_field_and_leave_no_row() {
             None,
         ),
         (
+            "NUL in the body",
+            api.request(reqwest::Method::POST, "/tasks/link_check")
+                .json(&json!({ "url": "https://a.example/\0" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("url"),
+        ),
+        (
+            "NUL in a key",
+            api.request(reqwest::Method::POST, "/tasks/link_check")
+                .json(&json!({ "url\0": "https://a.example/" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            "NUL in a filter",
+            api.request(reqwest::Method::GET, "/tasks/link_check?args.url=%00"),
+            StatusCode::BAD_REQUEST,
+            Some("args.url"),
+        ),
+        (
             "internal kind",
             api.request(reqwest::Method::POST, "/tasks/email.drain")
                 .json(&json!({})),
