@@ -645,7 +645,12 @@ async fn run_isolated<S: Clone + Send + Sync + 'static>(
         };
         shared.exclusive.send_replace(true);
         register(&shared, &job);
-        while shared.running().len() > 1 && !shared.stopping.load(Ordering::SeqCst) {
+        // Alone means: the others have finished *and been recorded*. A job finished in memory
+        // but not yet written would still be `running` under this worker's lease if the isolated
+        // job then killed the process, so the death would be counted beside it (and it re-run).
+        while (shared.running().len() > 1 || shared.backlog.jobs.load(Ordering::SeqCst) > 0)
+            && !shared.stopping.load(Ordering::SeqCst)
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tracing::info!(job_id = job.id, kind = %job.kind, "running a job alone: it was running when a worker died");
