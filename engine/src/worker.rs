@@ -228,6 +228,11 @@ struct Shared<S> {
     stop_fetching: Notify,
     /// True while an isolated job waits for the others to finish or runs: no claims meanwhile.
     exclusive: watch::Sender<bool>,
+    /// The same, read by fetchers right before they claim, and the claims in flight: together
+    /// they make sure no claim lands beside an isolated job (each side writes, then reads the
+    /// other's flag).
+    isolating: AtomicBool,
+    claiming: std::sync::atomic::AtomicUsize,
 }
 
 impl<S> Shared<S> {
@@ -294,6 +299,8 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
             stopping: AtomicBool::new(false),
             stop_fetching: Notify::new(),
             exclusive: watch::Sender::new(false),
+            isolating: AtomicBool::new(false),
+            claiming: std::sync::atomic::AtomicUsize::new(0),
         });
         tracing::info!(worker = %shared.id, queues = ?shared.config.queues.iter().map(|q| &q.name).collect::<Vec<_>>(), "job worker started");
         let wakers: HashMap<String, Arc<Notify>> = shared
@@ -537,7 +544,19 @@ async fn serve_queue<S: Clone + Send + Sync + 'static>(
         }
         shared.backlog.wait_for_room(&shared.stop_fetching).await;
         shape.refresh(&shared.pool, &queue.name).await;
-        let claimed = match claim(&shared, &queue.name, &shape, want).await {
+        shared.claiming.fetch_add(1, Ordering::SeqCst);
+        if shared.isolating.load(Ordering::SeqCst) {
+            shared.claiming.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let claimed = claim(&shared, &queue.name, &shape, want).await;
+        if let Ok(claimed) = &claimed {
+            for job in claimed {
+                register(&shared, job);
+            }
+        }
+        shared.claiming.fetch_sub(1, Ordering::SeqCst);
+        let claimed = match claimed {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::warn!(queue = %queue.name, error = %err, "claiming jobs failed; retrying");
@@ -557,7 +576,6 @@ async fn serve_queue<S: Clone + Send + Sync + 'static>(
             continue;
         }
         for job in claimed {
-            register(&shared, &job);
             if jobs_tx.send(job).await.is_err() {
                 break;
             }
@@ -643,12 +661,16 @@ async fn run_isolated<S: Clone + Send + Sync + 'static>(
                 continue;
             }
         };
+        shared.isolating.store(true, Ordering::SeqCst);
         shared.exclusive.send_replace(true);
         register(&shared, &job);
-        // Alone means: the others have finished *and been recorded*. A job finished in memory
-        // but not yet written would still be `running` under this worker's lease if the isolated
-        // job then killed the process, so the death would be counted beside it (and it re-run).
-        while (shared.running().len() > 1 || shared.backlog.jobs.load(Ordering::SeqCst) > 0)
+        // Alone means: no claim in flight, and the others have finished *and been recorded*. A
+        // job finished in memory but not yet written would still be `running` under this
+        // worker's lease if the isolated job then killed the process, so the death would be
+        // counted beside it (and that job run again).
+        while (shared.running().len() > 1
+            || shared.claiming.load(Ordering::SeqCst) > 0
+            || shared.backlog.jobs.load(Ordering::SeqCst) > 0)
             && !shared.stopping.load(Ordering::SeqCst)
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -657,6 +679,7 @@ async fn run_isolated<S: Clone + Send + Sync + 'static>(
         if let Some(finished) = execute(&shared, job).await {
             shared.finished(finished);
         }
+        shared.isolating.store(false, Ordering::SeqCst);
         shared.exclusive.send_replace(false);
     }
 }
