@@ -56,6 +56,10 @@ async fn the_docs_page_loads_only_local_assets() {
         .unwrap();
     assert!(page.contains("SwaggerUIBundle"));
     assert!(
+        page.contains("validatorUrl: null"),
+        "the default validator is remote"
+    );
+    assert!(
         !page.contains("http://") && !page.contains("https://"),
         "{page}"
     );
