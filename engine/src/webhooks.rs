@@ -197,23 +197,43 @@ pub async fn deliveries(
     endpoint: Uuid,
     limit: u64,
 ) -> Result<Vec<Delivery>, EngineError> {
+    let rows = deliveries_of(db, &[endpoint], limit).await?;
+    Ok(rows.into_iter().map(|(_, delivery)| delivery).collect())
+}
+
+/// The newest `limit` (≤ 500) deliveries of each of `endpoints`, in one statement, as
+/// `(endpoint, delivery)` newest first per endpoint.
+pub async fn deliveries_of(
+    db: &impl ConnectionTrait,
+    endpoints: &[Uuid],
+    limit: u64,
+) -> Result<Vec<(Uuid, Delivery)>, EngineError> {
+    let groups: Vec<String> = endpoints.iter().map(|e| format!("webhook:{e}")).collect();
     let rows = db
         .query_all_raw(statement(
-            "SELECT id AS job_id, args->>'eventId' AS event_id, args->>'type' AS event_type,
-                    (args->'task'->>'id')::bigint AS task_id, state, attempt AS attempts,
-                    last_error, result, created_at, finished_at
-               FROM engine_jobs WHERE kind = $1 AND group_key = $2 ORDER BY id DESC LIMIT $3",
+            "SELECT * FROM (
+                 SELECT substr(group_key, 9)::uuid AS endpoint, id AS job_id,
+                        args->>'eventId' AS event_id, args->>'type' AS event_type,
+                        (args->'task'->>'id')::bigint AS task_id, state, attempt AS attempts,
+                        last_error, result, created_at, finished_at,
+                        row_number() OVER (PARTITION BY group_key ORDER BY id DESC) AS n
+                   FROM engine_jobs WHERE kind = $1 AND group_key = ANY ($2)) d
+              WHERE n <= $3 ORDER BY endpoint, job_id DESC",
             vec![
                 KIND.into(),
-                format!("webhook:{endpoint}").into(),
+                groups.into(),
                 (limit.clamp(1, 500) as i64).into(),
             ],
         ))
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| Delivery::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "endpoint")?,
+                Delivery::from_query_result(row, "")?,
+            ))
+        })
+        .collect()
 }
 
 /// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`, the key being the secret's bytes.

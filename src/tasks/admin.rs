@@ -167,12 +167,13 @@ pub async fn endpoints(db: &DatabaseConnection, caller: &Caller) -> AppResult<Ve
     Ok(webhooks::list(db).await?)
 }
 
-pub async fn deliveries(
+/// The newest `limit` deliveries of each endpoint (for the endpoint list's loader).
+pub async fn deliveries_of(
     db: &DatabaseConnection,
-    endpoint: Uuid,
+    endpoints: &[Uuid],
     limit: u64,
-) -> AppResult<Vec<Delivery>> {
-    Ok(webhooks::deliveries(db, endpoint, limit).await?)
+) -> AppResult<Vec<(Uuid, Delivery)>> {
+    Ok(webhooks::deliveries_of(db, endpoints, limit).await?)
 }
 
 /// Registers an endpoint (its URL checked against the SSRF rules now); the answer carries the

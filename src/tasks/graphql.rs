@@ -279,7 +279,7 @@ impl From<Endpoint> for WebhookEndpoint {
     }
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct WebhookDelivery {
     pub job_id: ID,
     pub event_id: Option<String>,
@@ -310,6 +310,40 @@ impl From<Delivery> for WebhookDelivery {
     }
 }
 
+/// The newest deliveries of an endpoint, at most `.1` of them (one statement per distinct
+/// limit for a list of endpoints).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeliveriesOfEndpoint(pub Uuid, pub u64);
+
+impl Loader<DeliveriesOfEndpoint> for DbLoader {
+    type Value = Vec<WebhookDelivery>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[DeliveriesOfEndpoint],
+    ) -> Result<HashMap<DeliveriesOfEndpoint, Vec<WebhookDelivery>>, LoadError> {
+        self.fetch_once(keys, |db, keys| async move {
+            let mut limits: Vec<u64> = keys.iter().map(|k| k.1).collect();
+            limits.sort_unstable();
+            limits.dedup();
+            let mut rows = Vec::new();
+            for limit in limits {
+                let endpoints: Vec<Uuid> =
+                    keys.iter().filter(|k| k.1 == limit).map(|k| k.0).collect();
+                let found = admin::deliveries_of(&db, &endpoints, limit)
+                    .await
+                    .map_err(into_load_error)?;
+                rows.extend(found.into_iter().map(|(endpoint, delivery)| {
+                    (DeliveriesOfEndpoint(endpoint, limit), delivery.into())
+                }));
+            }
+            Ok(group_rows(&keys, rows))
+        })
+        .await
+    }
+}
+
 #[ComplexObject]
 impl WebhookEndpoint {
     /// The newest deliveries (the delivery log), at most `limit` (≤ 100).
@@ -319,8 +353,9 @@ impl WebhookEndpoint {
         ctx: &Context<'_>,
         #[graphql(default = 20)] limit: u64,
     ) -> Result<Vec<WebhookDelivery>> {
-        let rows = admin::deliveries(&app(ctx).db, self.uuid, limit.min(100)).await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let key = DeliveriesOfEndpoint(self.uuid, limit.clamp(1, 100));
+        let deliveries: AppResult<_> = loaders(ctx).load_one(key).await.map_err(Into::into);
+        Ok(deliveries?.unwrap_or_default())
     }
 }
 

@@ -241,6 +241,28 @@ async fn gone_and_bad_request_answers_are_final() {
         )
         .await;
     assert_eq!(states, "discarded,discarded");
+    // Each endpoint's log holds its own delivery (both loaded in one batch).
+    let log = app
+        .gql_with(
+            &admin,
+            "{ webhookEndpoints { url deliveries(limit: 5) { state attempts lastError } } }",
+            json!({}),
+        )
+        .await;
+    let endpoints = log["data"]["webhookEndpoints"].as_array().unwrap().clone();
+    assert_eq!(endpoints.len(), 2, "{log}");
+    for (endpoint, status) in endpoints.iter().zip(["410", "400"]) {
+        let deliveries = endpoint["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), 1, "{log}");
+        assert_eq!(deliveries[0]["state"], "discarded");
+        assert!(
+            deliveries[0]["lastError"]
+                .as_str()
+                .unwrap()
+                .contains(status),
+            "{log}"
+        );
+    }
 }
 
 #[tokio::test]
