@@ -23,13 +23,16 @@ use sha2::{Digest, Sha256};
 use crate::helpers::{TestApp, error_code, error_field};
 use crate::tasks::Api;
 
+const HANG: u16 = 0;
+
 #[derive(Clone, Debug)]
 struct Received {
     headers: HeaderMap,
     body: Bytes,
 }
 
-/// Answers each request with the next status of its script (the last one repeats).
+/// Answers each request with the next status of its script (the last one repeats); `HANG`
+/// answers 200 only after ten seconds.
 #[derive(Clone)]
 struct Receiver {
     script: Arc<Mutex<VecDeque<u16>>>,
@@ -42,12 +45,18 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
         .lock()
         .unwrap()
         .push(Received { headers, body });
-    let mut script = receiver.script.lock().unwrap();
-    let status = if script.len() > 1 {
-        script.pop_front().unwrap()
-    } else {
-        script[0]
+    let status = {
+        let mut script = receiver.script.lock().unwrap();
+        if script.len() > 1 {
+            script.pop_front().unwrap()
+        } else {
+            script[0]
+        }
     };
+    if status == HANG {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        return StatusCode::OK;
+    }
     StatusCode::from_u16(status).unwrap()
 }
 
@@ -217,6 +226,36 @@ async fn a_delivery_is_signed_and_retried_with_the_same_id_until_accepted() {
     assert_eq!(delivery["taskId"], task.to_string());
     assert!(delivery["lastError"].as_str().unwrap().contains("500"));
     assert_eq!(receiver.received().len(), 2, "delivered once accepted");
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_times_out_and_is_tried_again() {
+    let app = TestApp::spawn_with(&[
+        webhook_app_settings()[0],
+        webhook_app_settings()[1],
+        ("WEBHOOK_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let (_, admin) = app.admin_client().await;
+    let (receiver, url) = Receiver::start(&[HANG, 200]).await;
+    add_endpoint(&app, &admin, &url, "JSON").await;
+    let _worker = app.run_worker();
+    create_task(&app).await;
+    let started = std::time::Instant::now();
+    receiver.wait_for(2).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the hung try was not cut off"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let delivery = app
+        .scalar_string(
+            "SELECT state || ' ' || attempt || ' ' || coalesce(last_error, '') FROM engine_jobs
+              WHERE kind = 'engine.webhook'",
+        )
+        .await;
+    assert!(delivery.starts_with("completed 2 "), "{delivery}");
+    assert!(delivery.contains("timed out"), "{delivery}");
 }
 
 #[tokio::test]
