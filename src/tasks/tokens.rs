@@ -184,20 +184,18 @@ pub async fn verify(
     if !presented.starts_with(PREFIX) || presented.len() > 100 {
         return Ok(Err(Rejected::Unknown));
     }
+    // One statement: the lookup, and the last use recorded at most once a minute.
     let sql = format!(
-        "UPDATE api_tokens SET last_used_at = now()
-          WHERE token_sha256 = $1
-            AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-         RETURNING {COLUMNS}"
+        "WITH found AS (SELECT {COLUMNS} FROM api_tokens WHERE token_sha256 = $1),
+              touched AS (
+                  UPDATE api_tokens SET last_used_at = now()
+                   WHERE id IN (SELECT id FROM found)
+                     AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))
+         SELECT * FROM found"
     );
-    let hash = digest(presented);
-    let mut row = db
-        .query_one_raw(statement(&sql, vec![hash.clone().into()]))
+    let row = db
+        .query_one_raw(statement(&sql, vec![digest(presented).into()]))
         .await?;
-    if row.is_none() {
-        let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE token_sha256 = $1");
-        row = db.query_one_raw(statement(&sql, vec![hash.into()])).await?;
-    }
     let Some(row) = row else {
         return Ok(Err(Rejected::Unknown));
     };
