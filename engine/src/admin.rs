@@ -39,6 +39,8 @@ pub struct JobRow {
     pub crashes: i32,
     /// Runs alone (it was running when a worker died).
     pub isolate: bool,
+    /// What it belongs to, e.g. the event that caused it.
+    pub correlation_id: Option<Uuid>,
 }
 
 #[derive(Clone, Debug, Serialize, FromQueryResult)]
@@ -63,9 +65,11 @@ pub struct JobFilter {
     pub limit: u64,
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
+pub(crate) const JOB_COLUMNS: &str =
+    "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
     dedupe_key, concurrency_key, group_key, lease_owner, lease_expires_at, cancel_requested_at,
-    progress, result, last_error, created_by, created_at, started_at, finished_at, crashes, isolate";
+    progress, result, last_error, created_by, created_at, started_at, finished_at, crashes, isolate,
+    correlation_id";
 
 fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)

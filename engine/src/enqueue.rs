@@ -29,6 +29,9 @@ pub struct NewJob {
     pub group_key: Option<String>,
     /// Who asked: a user, an API client, `cron:<schedule>`.
     pub created_by: Option<String>,
+    /// What the job belongs to across systems (e.g. the event that caused it); it is in the
+    /// job's log lines.
+    pub correlation_id: Option<uuid::Uuid>,
 }
 
 impl NewJob {
@@ -44,6 +47,7 @@ impl NewJob {
             concurrency_key: None,
             group_key: None,
             created_by: None,
+            correlation_id: None,
         }
     }
 
@@ -64,6 +68,7 @@ impl NewJob {
             concurrency_key: options.concurrency_key,
             group_key: options.group_key,
             created_by: None,
+            correlation_id: None,
         })
     }
 
@@ -112,6 +117,11 @@ impl NewJob {
         self
     }
 
+    pub fn correlation_id(mut self, id: uuid::Uuid) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
     fn validate(&self) -> Result<(), EngineError> {
         let invalid = |m: &str| Err(EngineError::Invalid(m.into()));
         if self.kind.trim().is_empty() || self.kind.len() > 200 {
@@ -132,6 +142,7 @@ impl NewJob {
             "priority": self.priority, "run_at": self.run_at, "max_attempts": self.max_attempts,
             "dedupe_key": self.dedupe_key, "concurrency_key": self.concurrency_key,
             "group_key": self.group_key, "created_by": self.created_by,
+            "correlation_id": self.correlation_id,
         })
     }
 }
@@ -147,15 +158,15 @@ pub struct Enqueued {
 /// The rows come as one JSON document: one statement however many jobs.
 const INSERT: &str = r#"
 INSERT INTO engine_jobs (kind, args, queue, priority, run_at, max_attempts,
-                         dedupe_key, concurrency_key, group_key, created_by)
+                         dedupe_key, concurrency_key, group_key, created_by, correlation_id)
 SELECT kind, coalesce(args, '{}'::jsonb), queue, priority, coalesce(run_at, now()), max_attempts,
-       dedupe_key, concurrency_key, group_key, created_by
+       dedupe_key, concurrency_key, group_key, created_by, correlation_id
   FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
            kind text, args jsonb, queue text, priority smallint, run_at timestamptz,
            max_attempts int, dedupe_key text, concurrency_key text, group_key text,
-           created_by text))
+           created_by text, correlation_id uuid))
        WITH ORDINALITY AS j(kind, args, queue, priority, run_at, max_attempts, dedupe_key,
-                            concurrency_key, group_key, created_by, ord)
+                            concurrency_key, group_key, created_by, correlation_id, ord)
  ORDER BY ord
 ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('available', 'running')
 DO UPDATE SET priority = greatest(engine_jobs.priority, excluded.priority)

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod enqueue;
 pub mod estimates;
+pub mod events;
 pub mod job;
 pub mod metrics;
 pub mod net;

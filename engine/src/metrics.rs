@@ -34,6 +34,8 @@ type Counter = (&'static str, &'static str, fn(&KindCounters) -> u64);
 #[derive(Default)]
 pub struct Metrics {
     kinds: Mutex<BTreeMap<String, KindCounters>>,
+    /// Detections by (detector, outcome).
+    detections: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Metrics {
@@ -84,6 +86,29 @@ impl Metrics {
             k.duration_count += 1;
             k.duration_sum += seconds;
         });
+    }
+
+    /// A detector ran on an event: `detected` or `detection_failed`.
+    pub fn detection(&self, detector: &str, outcome: &str) {
+        let mut detections = self.detections.lock().unwrap_or_else(|e| e.into_inner());
+        *detections
+            .entry((detector.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
+    }
+
+    fn render_detections(&self, out: &mut String) {
+        let detections = self.detections.lock().unwrap_or_else(|e| e.into_inner());
+        let name = "engine_event_detections_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Events a detector matched or failed on\n# TYPE {name} counter"
+        );
+        for ((detector, outcome), count) in detections.iter() {
+            let _ = writeln!(
+                out,
+                "{name}{{detector=\"{detector}\",outcome=\"{outcome}\"}} {count}"
+            );
+        }
     }
 
     /// The counters in Prometheus' text exposition format.
@@ -152,6 +177,7 @@ impl Metrics {
                 counters.duration_count, counters.duration_sum, counters.duration_count
             );
         }
+        self.render_detections(&mut out);
         out
     }
 }

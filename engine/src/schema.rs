@@ -439,12 +439,97 @@ pub const DOWN_V2: &[&str] = &[
     "DROP TABLE IF EXISTS engine_webhook_endpoints",
 ];
 
+/// Version 3: events from database changes (Hasura's envelope), their detections and the jobs
+/// those caused, and the trigger function that captures changes without Hasura.
+pub const UP_V3: &[&str] = &[
+    "ALTER TABLE engine_jobs ADD COLUMN correlation_id uuid",
+    "CREATE INDEX engine_jobs_correlation ON engine_jobs (correlation_id) WHERE correlation_id IS NOT NULL",
+    r#"CREATE TABLE engine_events (
+        id uuid PRIMARY KEY,
+        source text NOT NULL CHECK (source IN ('hasura', 'native', 'manual')),
+        trigger_name text NOT NULL,
+        table_schema text NOT NULL,
+        table_name text NOT NULL,
+        op text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE', 'MANUAL')),
+        old jsonb,
+        new jsonb,
+        session_variables jsonb,
+        trace_context jsonb,
+        delivery_info jsonb,
+        -- When the change happened (Hasura's `created_at`).
+        created_at timestamptz NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        -- Times the same event was delivered (Hasura retries; they change nothing).
+        deliveries int NOT NULL DEFAULT 1,
+        state text NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'detected', 'detection_failed')),
+        detected_at timestamptz
+    )"#,
+    "CREATE INDEX engine_events_received ON engine_events (received_at DESC, id)",
+    "CREATE INDEX engine_events_pending ON engine_events (received_at) WHERE state = 'pending'",
+    // Only detectors that matched or failed have a row; "not detected" leaves none.
+    r#"CREATE TABLE engine_event_detections (
+        event_id uuid NOT NULL REFERENCES engine_events (id) ON DELETE CASCADE,
+        detector text NOT NULL,
+        state text NOT NULL CHECK (state IN ('detected', 'detection_failed')),
+        error text,
+        detected_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (event_id, detector)
+    )"#,
+    // The key that makes a job once per (event, detector, job): a replay finds it here. No
+    // foreign key to the job, which retention may prune.
+    r#"CREATE TABLE engine_event_jobs (
+        event_id uuid NOT NULL,
+        detector text NOT NULL,
+        name text NOT NULL,
+        job_id bigint NOT NULL,
+        PRIMARY KEY (event_id, detector, name),
+        FOREIGN KEY (event_id, detector) REFERENCES engine_event_detections ON DELETE CASCADE
+    )"#,
+    // Writes the change as an event in the changing transaction (so a rollback leaves none)
+    // and queues its detection. `engine.session_variables` (transaction-local, JSON) names the
+    // actor; `engine.capture_events = off` skips capture (bulk loads, seeding).
+    r#"CREATE FUNCTION engine_capture_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        v_id uuid := gen_random_uuid();
+        v_old jsonb;
+        v_new jsonb;
+    BEGIN
+        IF current_setting('engine.capture_events', true) = 'off' THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD); END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW); END IF;
+        IF TG_OP = 'UPDATE' AND v_old = v_new THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO engine_events (id, source, trigger_name, table_schema, table_name, op, old, new,
+                                   session_variables, created_at)
+        VALUES (v_id, 'native', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP, v_old, v_new,
+                nullif(current_setting('engine.session_variables', true), '')::jsonb,
+                clock_timestamp());
+        INSERT INTO engine_jobs (kind, queue, args, max_attempts, correlation_id, created_by)
+        VALUES ('engine.detect', 'events', jsonb_build_object('eventId', v_id), 10, v_id,
+                'trigger ' || TG_NAME);
+        RETURN NULL;
+    END $$"#,
+];
+
+pub const DOWN_V3: &[&str] = &[
+    "DROP FUNCTION IF EXISTS engine_capture_event() CASCADE",
+    "DROP TABLE IF EXISTS engine_event_jobs",
+    "DROP TABLE IF EXISTS engine_event_detections",
+    "DROP TABLE IF EXISTS engine_events",
+    "DROP INDEX IF EXISTS engine_jobs_correlation",
+    "ALTER TABLE engine_jobs DROP COLUMN IF EXISTS correlation_id",
+];
+
 /// Every version's statements, in order (for tests and benchmarks that build a schema at once).
 pub fn all_up() -> impl Iterator<Item = &'static str> {
-    UP.iter().chain(UP_V2).copied()
+    UP.iter().chain(UP_V2).chain(UP_V3).copied()
 }
 
 /// Statements dropping every version, newest first.
 pub fn all_down() -> impl Iterator<Item = &'static str> {
-    DOWN_V2.iter().chain(DOWN).copied()
+    DOWN_V3.iter().chain(DOWN_V2).chain(DOWN).copied()
 }

@@ -190,6 +190,7 @@ struct Claimed {
     args: Value,
     attempt: i32,
     max_attempts: i32,
+    correlation_id: Option<Uuid>,
 }
 
 /// How an attempt ended, as the completer records it.
@@ -427,13 +428,13 @@ claimed AS (
            lease_expires_at = now() + make_interval(secs => $4), started_at = clock_timestamp()
      -- By primary key: a join here becomes a hash join over the whole table once it is large.
      WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
-    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts),
+    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts, j.correlation_id),
 told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
 SELECT c.* FROM claimed c, told"#;
 
 /// Queues with fairness or a per-key cap (J12, J13).
 const CLAIM_FULL: &str = r#"
-WITH claimed AS (SELECT id, kind, args, attempt, max_attempts FROM engine_claim($1, $2, $3, $4)),
+WITH claimed AS (SELECT id, kind, args, attempt, max_attempts, correlation_id FROM engine_claim($1, $2, $3, $4)),
 told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
 SELECT c.* FROM claimed c, told"#;
 
@@ -622,7 +623,7 @@ claimed AS (
        SET state = 'running', attempt = j.attempt + 1, lease_owner = $2,
            lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp()
      WHERE j.id = (SELECT id FROM candidate)
-    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts),
+    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts, j.correlation_id),
 told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
 SELECT c.* FROM claimed c, told"#;
 
@@ -690,7 +691,13 @@ async fn execute<S: Clone + Send + Sync + 'static>(
     job: Claimed,
 ) -> Option<Finished> {
     let handle = shared.running().get(&job.id).map(|r| r.handle.clone())?;
-    let span = tracing::info_span!("job", job_id = job.id, kind = %job.kind, attempt = job.attempt);
+    let span = tracing::info_span!(
+        "job",
+        job_id = job.id,
+        kind = %job.kind,
+        attempt = job.attempt,
+        correlation_id = job.correlation_id.map(tracing::field::display)
+    );
     let started = Instant::now();
     // A job still waiting for a slot when shutdown began never starts: it goes back.
     let outcome = if shared.stopping.load(Ordering::SeqCst) {

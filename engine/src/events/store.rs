@@ -1,0 +1,482 @@
+//! Storing events, detecting them, and reading back what they caused.
+
+use std::{collections::HashSet, marker::PhantomData, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{
+    detector::{Detection, Detectors, Outcome, PlannedJob},
+    envelope::{Event, Op, Source},
+};
+use crate::{EngineError, Job, JobContext, JobError, KindSettings, Metrics, enqueue_many};
+
+/// The kind the capture trigger enqueues for each native event.
+pub const DETECT_KIND: &str = "engine.detect";
+const QUEUE: &str = "events";
+
+fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// A stored event's bookkeeping (`jobs events list`).
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub source: String,
+    pub trigger_name: String,
+    pub table_schema: String,
+    pub table_name: String,
+    pub op: String,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub deliveries: i32,
+}
+
+#[derive(FromQueryResult)]
+struct StoredEvent {
+    id: Uuid,
+    source: String,
+    trigger_name: String,
+    table_schema: String,
+    table_name: String,
+    op: String,
+    old: Option<Value>,
+    new: Option<Value>,
+    session_variables: Option<Value>,
+    trace_context: Option<Value>,
+    delivery_info: Option<Value>,
+    created_at: DateTime<Utc>,
+    state: String,
+}
+
+fn object(value: Option<Value>) -> Option<Map<String, Value>> {
+    match value {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+impl StoredEvent {
+    fn into_event(self) -> Result<Event, EngineError> {
+        let bad = |what: &str| EngineError::Invalid(format!("event {}: bad {what}", self.id));
+        Ok(Event {
+            id: self.id,
+            source: Source::parse(&self.source).ok_or_else(|| bad("source"))?,
+            op: Op::parse(&self.op).ok_or_else(|| bad("op"))?,
+            trigger_name: self.trigger_name,
+            table_schema: self.table_schema,
+            table_name: self.table_name,
+            old: object(self.old),
+            new: object(self.new),
+            session_variables: self.session_variables,
+            trace_context: self.trace_context,
+            delivery_info: self.delivery_info,
+            created_at: self.created_at,
+        })
+    }
+}
+
+const EVENT_COLUMNS: &str = "id, source, trigger_name, table_schema, table_name, op, old, new,
+    session_variables, trace_context, delivery_info, created_at, state";
+
+/// One job an event caused.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct JobSummary {
+    pub name: String,
+    pub job_id: i64,
+    pub kind: Option<String>,
+    /// The job's state now (`pruned` once retention removed it).
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DetectionSummary {
+    pub name: String,
+    pub jobs: Vec<JobSummary>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SummaryError {
+    pub detector: String,
+    pub error: String,
+}
+
+/// What an event caused: the answer of `POST /hooks/hasura`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EventSummary {
+    pub event_id: Uuid,
+    pub state: String,
+    pub detected: Vec<DetectionSummary>,
+    pub errors: Vec<SummaryError>,
+}
+
+impl EventSummary {
+    pub fn job_ids(&self) -> Vec<i64> {
+        self.detected
+            .iter()
+            .flat_map(|d| d.jobs.iter().map(|j| j.job_id))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Ingested {
+    pub summary: EventSummary,
+    /// The event had been received before: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// Stores `event` and, if it is new, detects it, all in one transaction: when this returns, the
+/// event and every job it causes are committed. A known id (a re-delivery) changes nothing but
+/// the delivery count.
+pub async fn ingest(
+    db: &DatabaseConnection,
+    detectors: &Detectors,
+    event: &Event,
+) -> Result<Ingested, EngineError> {
+    let txn = db.begin().await?;
+    // The upsert locks the row, so concurrent deliveries of one event wait for each other.
+    let row = txn
+        .query_one_raw(statement(
+            "INSERT INTO engine_events (id, source, trigger_name, table_schema, table_name, op, old,
+                                        new, session_variables, trace_context, delivery_info,
+                                        created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (id) DO UPDATE SET deliveries = engine_events.deliveries + 1
+             RETURNING (xmax = 0) AS inserted",
+            vec![
+                event.id.into(),
+                event.source.as_str().into(),
+                event.trigger_name.clone().into(),
+                event.table_schema.clone().into(),
+                event.table_name.clone().into(),
+                event.op.as_str().into(),
+                event.old.clone().map(Value::Object).into(),
+                event.new.clone().map(Value::Object).into(),
+                event.session_variables.clone().into(),
+                event.trace_context.clone().into(),
+                event.delivery_info.clone().into(),
+                event.created_at.into(),
+            ],
+        ))
+        .await?
+        .ok_or_else(|| EngineError::Invalid("the event was not stored".into()))?;
+    let inserted: bool = row.try_get("", "inserted")?;
+    if inserted {
+        detect(&txn, detectors, event).await?;
+    }
+    txn.commit().await?;
+    Ok(Ingested {
+        summary: summary(db, event.id).await?,
+        duplicate: !inserted,
+    })
+}
+
+/// Detects a stored event: once (a pending one), or again with `replay` — then jobs already
+/// created for a (detector, job name) are kept, not created twice, and failed detections are
+/// tried again.
+pub async fn detect_stored(
+    db: &DatabaseConnection,
+    detectors: &Detectors,
+    event_id: Uuid,
+    replay: bool,
+) -> Result<EventSummary, EngineError> {
+    let txn = db.begin().await?;
+    let stored = StoredEvent::find_by_statement(statement(
+        &format!("SELECT {EVENT_COLUMNS} FROM engine_events WHERE id = $1 FOR UPDATE"),
+        vec![event_id.into()],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or_else(|| EngineError::NotFound(format!("no event {event_id}")))?;
+    if replay || stored.state == "pending" {
+        detect(&txn, detectors, &stored.into_event()?).await?;
+    }
+    txn.commit().await?;
+    summary(db, event_id).await
+}
+
+/// Runs the detectors and stores their detections and new jobs in `txn`.
+async fn detect(
+    txn: &impl ConnectionTrait,
+    detectors: &Detectors,
+    event: &Event,
+) -> Result<(), EngineError> {
+    let detections = detectors.detect(event);
+    let existing: HashSet<(String, String)> = txn
+        .query_all_raw(statement(
+            "SELECT detector, name FROM engine_event_jobs WHERE event_id = $1",
+            vec![event.id.into()],
+        ))
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "detector")?, row.try_get("", "name")?)))
+        .collect::<Result<_, sea_orm::DbErr>>()?;
+    let mut new_jobs: Vec<(String, PlannedJob)> = Vec::new();
+    let mut failed = false;
+    for Detection { detector, outcome } in detections {
+        let (state, error) = match outcome {
+            Outcome::NotDetected => continue,
+            Outcome::Failed(error) => {
+                tracing::error!(event_id = %event.id, detector, error, "detection failed");
+                failed = true;
+                ("detection_failed", Some(error))
+            }
+            Outcome::Detected(jobs) => {
+                tracing::info!(event_id = %event.id, detector, jobs = jobs.len(), "detected");
+                for planned in jobs {
+                    if !existing.contains(&(detector.clone(), planned.name.clone())) {
+                        new_jobs.push((detector.clone(), planned));
+                    }
+                }
+                ("detected", None)
+            }
+        };
+        Metrics::global().detection(&detector, state);
+        txn.execute_raw(statement(
+            "INSERT INTO engine_event_detections (event_id, detector, state, error)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (event_id, detector) DO UPDATE
+                SET state = excluded.state, error = excluded.error, detected_at = now()",
+            vec![event.id.into(), detector.into(), state.into(), error.into()],
+        ))
+        .await?;
+    }
+    store_jobs(txn, event, new_jobs).await?;
+    txn.execute_raw(statement(
+        "UPDATE engine_events SET state = $2, detected_at = now() WHERE id = $1",
+        vec![
+            event.id.into(),
+            if failed {
+                "detection_failed"
+            } else {
+                "detected"
+            }
+            .into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Enqueues the jobs (in one statement) and records each under its (event, detector, name).
+async fn store_jobs(
+    txn: &impl ConnectionTrait,
+    event: &Event,
+    planned: Vec<(String, PlannedJob)>,
+) -> Result<(), EngineError> {
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let jobs = planned
+        .iter()
+        .map(|(detector, p)| {
+            let mut job = p.job.clone().correlation_id(event.id);
+            job.created_by
+                .get_or_insert_with(|| format!("event {detector}"));
+            job
+        })
+        .collect();
+    let enqueued = enqueue_many(txn, jobs).await?;
+    let links: Vec<Value> = planned
+        .iter()
+        .zip(&enqueued)
+        .map(|((detector, p), e)| json!({ "detector": detector, "name": p.name, "job_id": e.id }))
+        .collect();
+    txn.execute_raw(statement(
+        "INSERT INTO engine_event_jobs (event_id, detector, name, job_id)
+         SELECT $1, detector, name, job_id
+           FROM jsonb_to_recordset($2::jsonb) AS l(detector text, name text, job_id bigint)",
+        vec![event.id.into(), Value::Array(links).into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// What the event caused, read back.
+pub async fn summary(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+) -> Result<EventSummary, EngineError> {
+    let state: String = db
+        .query_one_raw(statement(
+            "SELECT state FROM engine_events WHERE id = $1",
+            vec![event_id.into()],
+        ))
+        .await?
+        .ok_or_else(|| EngineError::NotFound(format!("no event {event_id}")))?
+        .try_get("", "state")?;
+    let detections = db
+        .query_all_raw(statement(
+            "SELECT detector, state, error FROM engine_event_detections
+              WHERE event_id = $1 ORDER BY detector",
+            vec![event_id.into()],
+        ))
+        .await?;
+    let jobs = db
+        .query_all_raw(statement(
+            "SELECT l.detector, l.name, l.job_id, j.kind, coalesce(j.state, 'pruned') AS state
+               FROM engine_event_jobs l LEFT JOIN engine_jobs j ON j.id = l.job_id
+              WHERE l.event_id = $1 ORDER BY l.job_id, l.name",
+            vec![event_id.into()],
+        ))
+        .await?;
+    let mut summary = EventSummary {
+        event_id,
+        state,
+        detected: Vec::new(),
+        errors: Vec::new(),
+    };
+    for row in detections {
+        let detector: String = row.try_get("", "detector")?;
+        if row.try_get::<String>("", "state")? == "detection_failed" {
+            summary.errors.push(SummaryError {
+                detector: detector.clone(),
+                error: row
+                    .try_get::<Option<String>>("", "error")?
+                    .unwrap_or_default(),
+            });
+        }
+        let mut found = Vec::new();
+        for job in jobs.iter() {
+            if job.try_get::<String>("", "detector")? == detector {
+                found.push(JobSummary {
+                    name: job.try_get("", "name")?,
+                    job_id: job.try_get("", "job_id")?,
+                    kind: job.try_get("", "kind")?,
+                    state: job.try_get("", "state")?,
+                });
+            }
+        }
+        if !found.is_empty() || summary.errors.iter().all(|e| e.detector != detector) {
+            summary.detected.push(DetectionSummary {
+                name: detector,
+                jobs: found,
+            });
+        }
+    }
+    Ok(summary)
+}
+
+/// How a job ended (or where it is when the wait ran out).
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct JobOutcome {
+    pub job_id: i64,
+    pub kind: String,
+    pub state: String,
+    pub duration_ms: Option<f64>,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+const FINAL_STATES: [&str; 4] = ["completed", "failed", "cancelled", "discarded"];
+
+/// Waits up to `timeout` for the jobs to finish, and says how each ended.
+pub async fn wait_for_jobs(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    timeout: Duration,
+) -> Result<Vec<JobOutcome>, EngineError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let outcomes = JobOutcome::find_by_statement(statement(
+            "SELECT id AS job_id, kind, state, result, last_error AS error,
+                    extract(epoch FROM finished_at - started_at)::float8 * 1000 AS duration_ms
+               FROM engine_jobs WHERE id = ANY ($1) ORDER BY id",
+            vec![ids.to_vec().into()],
+        ))
+        .all(db)
+        .await?;
+        let done = outcomes
+            .iter()
+            .all(|o| FINAL_STATES.contains(&o.state.as_str()));
+        if done || tokio::time::Instant::now() >= deadline {
+            return Ok(outcomes);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Events newest first, optionally only those received since `since`.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    since: Option<DateTime<Utc>>,
+    limit: u64,
+) -> Result<Vec<EventRow>, EngineError> {
+    Ok(EventRow::find_by_statement(statement(
+        "SELECT id, source, trigger_name, table_schema, table_name, op, state, created_at,
+                received_at, detected_at, deliveries
+           FROM engine_events WHERE $1::timestamptz IS NULL OR received_at >= $1
+          ORDER BY received_at DESC, id LIMIT $2",
+        vec![since.into(), (limit.clamp(1, 10_000) as i64).into()],
+    ))
+    .all(db)
+    .await?)
+}
+
+/// One stored event.
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Event>, EngineError> {
+    StoredEvent::find_by_statement(statement(
+        &format!("SELECT {EVENT_COLUMNS} FROM engine_events WHERE id = $1"),
+        vec![id.into()],
+    ))
+    .one(db)
+    .await?
+    .map(StoredEvent::into_event)
+    .transpose()
+}
+
+/// What the detection job needs from the application's state.
+pub trait EventState: Clone + Send + Sync + 'static {
+    fn detectors(&self) -> &Detectors;
+}
+
+/// Detects one captured event (enqueued by the capture trigger, in the changing transaction).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectEvent<S> {
+    pub event_id: Uuid,
+    #[serde(skip)]
+    state: PhantomData<fn() -> S>,
+}
+
+impl<S> DetectEvent<S> {
+    pub fn new(event_id: Uuid) -> Self {
+        DetectEvent {
+            event_id,
+            state: PhantomData,
+        }
+    }
+}
+
+impl<S: EventState> Job for DetectEvent<S> {
+    const KIND: &'static str = DETECT_KIND;
+    type State = S;
+
+    fn settings() -> KindSettings {
+        KindSettings {
+            queue: QUEUE,
+            max_attempts: 10,
+            timeout: Some(Duration::from_secs(60)),
+            ..KindSettings::default()
+        }
+    }
+
+    async fn run(self, ctx: JobContext<S>) -> Result<Value, JobError> {
+        let summary = detect_stored(ctx.db(), ctx.state.detectors(), self.event_id, false)
+            .await
+            .map_err(|e| match e {
+                EngineError::NotFound(_) => JobError::permanent(e),
+                e => JobError::retryable(e),
+            })?;
+        serde_json::to_value(summary).map_err(JobError::permanent)
+    }
+}
