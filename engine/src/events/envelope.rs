@@ -265,6 +265,8 @@ impl Event {
         self.old.as_ref()
     }
 
+    // Hasura's name for the row after the change.
+    #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]
     pub fn new(&self) -> Option<&Map<String, Value>> {
         self.new.as_ref()
     }
