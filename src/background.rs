@@ -14,11 +14,17 @@ use tokio::sync::watch;
 
 use crate::{
     config::Config,
-    email::jobs::{self as email_jobs, DrainEmails},
+    email::{
+        effects,
+        jobs::{self as email_jobs, DrainEmails},
+    },
     http::{self, metrics::MetricsState},
     projects::link_check::{self, CheckLink, LinkCheckTool},
     state::JobState,
 };
+
+/// Where detections run (the capture trigger enqueues them there).
+pub const EVENTS_QUEUE: &str = "events";
 
 /// Every job kind Mintbean runs.
 pub fn registry(state: JobState) -> Registry<JobState> {
@@ -27,6 +33,13 @@ pub fn registry(state: JobState) -> Registry<JobState> {
         .register::<CheckLink>()
         .register::<LinkCheckTool>()
         .register::<engine::webhooks::DeliverWebhook<JobState>>()
+        .register::<engine::events::DetectEvent<JobState>>()
+        .register::<effects::SyncMeetReminders>()
+        .register::<effects::CancelMeetEmails>()
+        .register::<effects::ConfirmRegistration>()
+        .register::<effects::Welcome>()
+        .register::<effects::ProjectSubmitted>()
+        .register::<effects::BadgeAwarded>()
 }
 
 pub fn schedules(config: &Config) -> Vec<Schedule> {
@@ -42,6 +55,7 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             QueueConfig::new(email_jobs::QUEUE, 1),
             QueueConfig::new(link_check::QUEUE, config.jobs.link_check_concurrency),
             QueueConfig::new(engine::webhooks::QUEUE, config.jobs.webhook_concurrency),
+            QueueConfig::new(EVENTS_QUEUE, config.jobs.events.concurrency),
         ],
         shutdown_grace: config.jobs.shutdown_grace,
         lease: config.jobs.lease,
@@ -84,6 +98,7 @@ pub async fn run_worker(
 ) -> anyhow::Result<()> {
     let state = JobState::new(db.clone(), config.clone()).map_err(anyhow::Error::msg)?;
     configure_queues(&db).await?;
+    crate::events::ensure_capture(&db, &config).await?;
     let scheduler = Scheduler::new(db.clone());
     scheduler.sync(&schedules(&config)).await?;
     let (stop_tx, stop) = watch::channel(false);

@@ -82,6 +82,8 @@ pub struct EmailConfig {
     pub contact_recipients: Vec<String>,
     pub disable_registration_emails: bool,
     pub disable_new_meet_reminders: bool,
+    /// `WELCOME_EMAILS` (default true): a new account gets a welcome email.
+    pub welcome_emails: bool,
     /// Base URL of the frontend, for links in emails.
     pub frontend_url: String,
     /// Emails sent at once by one drainer.
@@ -116,6 +118,22 @@ pub struct JobsConfig {
     pub metrics_token: Option<Secret>,
     pub link_check: crate::projects::links::LinkCheckSettings,
     pub tasks: TaskApiConfig,
+    pub events: EventsConfig,
+}
+
+/// Event detection: Hasura's event triggers and native capture.
+#[derive(Clone, Debug)]
+pub struct EventsConfig {
+    /// `HASURA_WEBHOOK_SECRET`: the value Hasura sends in `hasura_secret_header`; unset, the
+    /// hook answers 503.
+    pub hasura_secret: Option<Secret>,
+    /// `HASURA_WEBHOOK_HEADER` (default `x-mintbean-webhook-secret`).
+    pub hasura_secret_header: String,
+    /// `EVENTS_CAPTURE_TABLES`: tables captured besides those Mintbean's detectors watch
+    /// (`table` or `schema.table`, comma-separated).
+    pub capture_tables: Vec<String>,
+    /// Detections run at once by one worker process (`EVENTS_CONCURRENCY`).
+    pub concurrency: usize,
 }
 
 /// The HTTP task API, its Koalati-compatible twin, and outgoing webhooks.
@@ -346,6 +364,7 @@ impl Config {
             ("EMAIL_CONCURRENCY", self.email.concurrency),
             ("JOBS_CONCURRENCY", self.jobs.concurrency),
             ("LINK_CHECK_CONCURRENCY", self.jobs.link_check_concurrency),
+            ("EVENTS_CONCURRENCY", self.jobs.events.concurrency),
             ("HTTP_MAX_CONNECTIONS", self.http.max_connections),
             ("MAX_CONCURRENT_REQUESTS", self.http.max_concurrent_requests),
             (
@@ -476,6 +495,31 @@ fn read_jobs_config(r: &mut Reader<'_>) -> JobsConfig {
             timeout: seconds(r, "LINK_CHECK_TIMEOUT_SECS", 15.0, false),
         },
         tasks: read_task_api_config(r),
+        events: read_events_config(r),
+    }
+}
+
+fn read_events_config(r: &mut Reader<'_>) -> EventsConfig {
+    let hasura_secret_header = r
+        .optional("HASURA_WEBHOOK_HEADER")
+        .unwrap_or_else(|| "x-mintbean-webhook-secret".into())
+        .to_ascii_lowercase();
+    if axum::http::HeaderName::from_bytes(hasura_secret_header.as_bytes()).is_err() {
+        r.errors
+            .invalid
+            .push("HASURA_WEBHOOK_HEADER must be an HTTP header name".into());
+    }
+    let hasura_secret = r.optional("HASURA_WEBHOOK_SECRET").map(Secret);
+    if hasura_secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
+        r.errors
+            .invalid
+            .push("HASURA_WEBHOOK_SECRET must be at least 16 characters".into());
+    }
+    EventsConfig {
+        hasura_secret,
+        hasura_secret_header,
+        capture_tables: r.list("EVENTS_CAPTURE_TABLES", ','),
+        concurrency: r.parsed("EVENTS_CONCURRENCY", 4, "a positive integer"),
     }
 }
 
@@ -573,6 +617,7 @@ fn read_email_config(r: &mut Reader<'_>, component: Component, production: bool)
         contact_recipients,
         disable_registration_emails: r.flag("DISABLE_REGISTRATION_EMAILS", false),
         disable_new_meet_reminders: r.flag("DISABLE_NEW_MEET_REMINDERS", false),
+        welcome_emails: r.flag("WELCOME_EMAILS", true),
         frontend_url: r
             .optional("FRONTEND_URL")
             .unwrap_or_else(|| "http://localhost:3000".into())

@@ -19,6 +19,19 @@ pub trait Db: ConnectionTrait + TransactionTrait {}
 
 impl<T: ConnectionTrait + TransactionTrait> Db for T {}
 
+/// Begins a transaction whose changes name `caller` as their actor in the events they cause
+/// (the setting ends with the transaction).
+pub async fn begin<D: Db>(
+    db: &D,
+    caller: &crate::auth::caller::Caller,
+) -> crate::error::AppResult<<D as TransactionTrait>::Transaction> {
+    let txn = db.begin().await?;
+    engine::events::set_session(&txn, &caller.session_variables())
+        .await
+        .map_err(crate::error::AppError::from)?;
+    Ok(txn)
+}
+
 /// Gives a soft-deleting entity (one with a `deleted` column) `Entity::live()`: its rows not
 /// marked deleted. Call it inside the entity's module.
 #[macro_export]

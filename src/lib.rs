@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod kanban;

@@ -130,8 +130,7 @@ async fn run(command: &str, config: Config) -> anyhow::Result<()> {
 async fn seed_database(config: Config, passwords: AccountPasswords) -> anyhow::Result<()> {
     let connection = db::connect(&config.database_url, 2).await?;
     let state = AppState::new(connection, config)?;
-    let email = &state.config.email;
-    match seed::seed_if_empty(&state.db, &state.passwords, email, passwords).await? {
+    match seed::seed_if_empty(&state.db, &state.passwords, passwords).await? {
         seed::SeedOutcome::Seeded(accounts) => {
             println!("seed data loaded");
             print!("{}", seed::describe_accounts(&accounts));
@@ -153,6 +152,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         db::connect_with(&config.database_url, &db::PoolSettings::server(&config)).await?;
     let playground = config.graphql.playground;
     let state = AppState::new(connection, config)?;
+    mintbean::events::ensure_capture(&state.db, &state.config).await?;
     let listener = tokio::net::TcpListener::bind(address).await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {

@@ -2,8 +2,9 @@
 //! several time zones, registrations, projects with media assets, badges, posts and a kanban.
 //!
 //! Everything goes through the services, acting as the seeded users, so seeded data passes the
-//! same validation as the API's and gets its emails queued (reminders, confirmations). Seeds
-//! only an empty database (no users), so it never mixes with real data.
+//! same validation as the API's and causes the same events (reminders, confirmations, welcome
+//! emails, link checks, once a worker runs). Seeds only an empty database (no users), so it
+//! never mixes with real data.
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -16,7 +17,6 @@ use crate::{
         entity::{BadgeShape, Model as Badge},
         service::{self as badges, NewBadge},
     },
-    config::EmailConfig,
     db::Db,
     error::AppResult,
     kanban::{
@@ -114,7 +114,6 @@ pub fn accounts(choice: AccountPasswords) -> Vec<SeededAccount> {
 pub async fn seed_if_empty(
     db: &DatabaseConnection,
     passwords: &PasswordHasher,
-    email: &EmailConfig,
     choice: AccountPasswords,
 ) -> AppResult<SeedOutcome> {
     if user::Entity::find().count(db).await? > 0 {
@@ -123,10 +122,10 @@ pub async fn seed_if_empty(
     let accounts = accounts(choice);
     let txn = db.begin().await?;
     let people = seed_accounts(&txn, passwords, &accounts).await?;
-    let meets = seed_meets(&txn, &people, email).await?;
+    let meets = seed_meets(&txn, &people).await?;
     let badges = seed_badges(&txn, &people.admin).await?;
     seed_projects(&txn, &people, &meets, &badges).await?;
-    seed_kanban(&txn, &people, &meets[1], email).await?;
+    seed_kanban(&txn, &people, &meets[1]).await?;
     seed_posts(&txn, &people).await?;
     txn.commit().await?;
     Ok(SeedOutcome::Seeded(accounts))
@@ -297,14 +296,14 @@ fn new_meet(spec: &SeedMeet) -> NewMeet {
 }
 
 /// Every meet, and every member registered for the past hackathon and two upcoming meets.
-async fn seed_meets(db: &impl Db, people: &People, email: &EmailConfig) -> AppResult<Vec<Meet>> {
+async fn seed_meets(db: &impl Db, people: &People) -> AppResult<Vec<Meet>> {
     let mut created = Vec::new();
     for spec in SEED_MEETS {
-        created.push(meets::create(db, &people.admin, new_meet(spec), email).await?);
+        created.push(meets::create(db, &people.admin, new_meet(spec)).await?);
     }
     for member in &people.members {
         for meet in [&created[0], &created[1], &created[3]] {
-            meets::register(db, member, meet.id, email).await?;
+            meets::register(db, member, meet.id).await?;
         }
     }
     Ok(created)
@@ -449,7 +448,6 @@ async fn seed_kanban(
     db: &impl Db,
     people: &People,
     meet: &Meet,
-    email: &EmailConfig,
 ) -> AppResult<()> {
     let admin = &people.admin;
     let canon = NewCanon {
@@ -472,7 +470,7 @@ async fn seed_kanban(
         kanban_canon_id: Some(Some(canon.id)),
         ..MeetChanges::default()
     };
-    meets::edit(db, admin, meet.id, attach, email).await?;
+    meets::edit(db, admin, meet.id, attach).await?;
     // The member has finished the first card and started on the README.
     let moves = [
         (card_ids[0], KanbanColumn::Done),

@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use engine::{
     Registry,
+    events::{Detectors, EventState},
     net::AllowedHosts,
     updates::Updates,
     webhooks::{WebhookSender, WebhookState},
@@ -22,6 +23,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     /// The job kinds, for building jobs that arrive as JSON (task API, GraphQL).
     pub jobs: Arc<Registry<JobState>>,
+    /// Every detector (`crate::events`), shared with the job state.
+    pub detectors: Arc<Detectors>,
     /// This process's listener for job changes, started by the first subscription.
     updates: Arc<OnceLock<Updates>>,
 }
@@ -31,10 +34,12 @@ impl AppState {
         let passwords = PasswordHasher::new(config.password_hash_concurrency);
         let config = Arc::new(config);
         let jobs = JobState::new(db.clone(), config.clone()).map_err(anyhow::Error::msg)?;
+        let detectors = jobs.detectors.clone();
         Ok(AppState {
             db,
             config,
             passwords,
+            detectors,
             jobs: Arc::new(crate::background::registry(jobs)),
             updates: Arc::default(),
         })
@@ -54,6 +59,13 @@ pub struct JobState {
     pub drainer: Arc<Drainer>,
     pub links: LinkChecker,
     pub webhooks: WebhookSender,
+    pub detectors: Arc<Detectors>,
+}
+
+impl EventState for JobState {
+    fn detectors(&self) -> &Detectors {
+        &self.detectors
+    }
 }
 
 impl WebhookState for JobState {
@@ -71,9 +83,11 @@ impl JobState {
             AllowedHosts::new(&tasks.webhook_allow_hosts),
             tasks.webhook_timeout,
         )?;
+        let detectors = Arc::new(crate::events::detectors(&config)?);
         Ok(JobState {
             db,
             config,
+            detectors,
             drainer: Arc::new(drainer),
             links,
             webhooks,

@@ -498,8 +498,9 @@ pub const UP_V3: &[&str] = &[
         IF current_setting('engine.capture_events', true) = 'off' THEN
             RETURN NULL;
         END IF;
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD); END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW); END IF;
+        -- The trigger's arguments name columns left out (secrets such as password hashes).
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD) - coalesce(TG_ARGV, '{}'); END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW) - coalesce(TG_ARGV, '{}'); END IF;
         IF TG_OP = 'UPDATE' AND v_old = v_new THEN
             RETURN NULL;
         END IF;

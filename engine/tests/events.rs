@@ -121,11 +121,11 @@ fn worker(
 }
 
 async fn things(db: &TestDb) {
-    db.exec("CREATE TABLE things (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), title text, meta jsonb)")
+    db.exec("CREATE TABLE things (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), title text, meta jsonb, secret text)")
         .await;
-    events::capture_table(&db.db, "things").await.unwrap();
+    events::capture_table(&db.db, "things", &[]).await.unwrap();
     // Idempotent: a second capture replaces the trigger.
-    events::capture_table(&db.db, "public.things")
+    events::capture_table(&db.db, "public.things", &["secret"])
         .await
         .unwrap();
     assert_eq!(
@@ -150,7 +150,7 @@ async fn a_change_is_an_event_exactly_when_its_transaction_commits() {
     let txn = db.db.begin().await.unwrap();
     let actor = json!({ "x-hasura-role": "user", "x-hasura-user-id": "u-1" });
     events::set_session(&txn, &actor).await.unwrap();
-    txn.execute_unprepared("INSERT INTO things (title, meta) VALUES ('kept', '{\"a\": 1}')")
+    txn.execute_unprepared("INSERT INTO things (title, meta, secret) VALUES ('kept', '{\"a\": 1}', 'hash')")
         .await
         .unwrap();
     txn.commit().await.unwrap();
@@ -159,6 +159,14 @@ async fn a_change_is_an_event_exactly_when_its_transaction_commits() {
             .await,
         "INSERT kept u-1"
     );
+    assert_eq!(db.scalar("SELECT count(*) FROM engine_events WHERE new ? 'secret'").await, 0);
+    let id: uuid::Uuid = db.value("SELECT id FROM things").await;
+    let manual = events::manual_event(&db.db, "things", &id.to_string(), &["secret"], None)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert!(manual.manual() && manual.new().unwrap().get("secret").is_none());
+    assert_eq!(manual.new_value("title"), Some(&json!("kept")));
     // Its detection is queued with the event as correlation id.
     assert_eq!(
         db.scalar(

@@ -35,6 +35,8 @@ mod m20261201_000003_auth_security;
 mod m20261201_000004_job_engine;
 mod m20261201_000005_job_engine_webhooks;
 mod m20261201_000006_api_tokens;
+mod m20261201_000007_job_engine_events;
+mod m20261201_000008_mintbean_events;
 
 pub struct Migrator;
 
@@ -48,6 +50,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_job_engine::Migration),
             Box::new(m20261201_000005_job_engine_webhooks::Migration),
             Box::new(m20261201_000006_api_tokens::Migration),
+            Box::new(m20261201_000007_job_engine_events::Migration),
+            Box::new(m20261201_000008_mintbean_events::Migration),
         ]
     }
 }

@@ -35,6 +35,20 @@ impl Caller {
         }
     }
 
+    /// The caller as Hasura's session variables: the actor of the changes it makes
+    /// (`engine::events::set_session`).
+    pub fn session_variables(&self) -> serde_json::Value {
+        let role = match self {
+            Caller::Anonymous => "anonymous",
+            Caller::User(_) => "user",
+            Caller::Admin(_) => "admin",
+        };
+        match self.user() {
+            Some(user) => serde_json::json!({ "x-hasura-role": role, "x-hasura-user-id": user.id }),
+            None => serde_json::json!({ "x-hasura-role": role }),
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         matches!(self, Caller::Admin(_))
     }

@@ -2,5 +2,6 @@
 
 pub mod badge_project;
 pub mod entity;
+pub mod events;
 pub mod graphql;
 pub mod service;

@@ -218,7 +218,7 @@ pub async fn award_to_project(
             unique.push(*id);
         }
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db, caller).await?;
     // Lock the project so concurrent awards to it apply one after the other.
     let project = projects::Entity::live()
         .filter(projects::Column::Id.eq(project_id))
@@ -261,6 +261,8 @@ fn unknown_badges(asked: &[Uuid], known: &HashSet<Uuid>) -> AppError {
     AppError::bad_input("badgeIds", format!("unknown badge id(s): {shown}{tail}"))
 }
 
+/// Makes the project's badges exactly `badge_ids`: removed ones deleted, new ones inserted,
+/// kept ones untouched (so only a badge newly given is an award: `badge.awarded`).
 async fn replace_awards(
     db: &impl ConnectionTrait,
     project_id: Uuid,
@@ -268,17 +270,30 @@ async fn replace_awards(
 ) -> AppResult<()> {
     badge_project::Entity::delete_many()
         .filter(badge_project::Column::ProjectId.eq(project_id))
+        .filter(badge_project::Column::BadgeId.is_not_in(badge_ids.iter().copied()))
         .exec(db)
         .await?;
-    if badge_ids.is_empty() {
+    let kept: HashSet<Uuid> = badge_project::Entity::find()
+        .filter(badge_project::Column::ProjectId.eq(project_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|award| award.badge_id)
+        .collect();
+    let new: Vec<Uuid> = badge_ids
+        .iter()
+        .copied()
+        .filter(|id| !kept.contains(id))
+        .collect();
+    if new.is_empty() {
         return Ok(());
     }
     let now = Utc::now();
-    badge_project::Entity::insert_many(badge_ids.iter().map(|badge_id| {
+    badge_project::Entity::insert_many(new.into_iter().map(|badge_id| {
         badge_project::ActiveModel {
             id: Set(Uuid::new_v4()),
             project_id: Set(project_id),
-            badge_id: Set(*badge_id),
+            badge_id: Set(badge_id),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -182,6 +182,8 @@ pub async fn submit(
             status: Status::Pending,
             reason: None,
             retries_left: delivery::RETRY_BUDGET,
+            context: None,
+            dedupe_key: None,
         }
         .into_row(&domain, now)
         .insert(&txn)

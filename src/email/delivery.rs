@@ -23,6 +23,10 @@ pub struct Model {
     pub sent_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The template's data, for emails not about a meet (e.g. a badge awarded).
+    pub context: Option<Json>,
+    /// Makes the delivery once: a job retried after it stored this delivery stores nothing new.
+    pub dedupe_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -80,6 +84,8 @@ pub struct NewDelivery {
     /// Why the delivery is not pending, when it is not.
     pub reason: Option<String>,
     pub retries_left: i32,
+    pub context: Option<serde_json::Value>,
+    pub dedupe_key: Option<String>,
 }
 
 impl NewDelivery {
@@ -103,6 +109,8 @@ impl NewDelivery {
             sent_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            context: Set(self.context),
+            dedupe_key: Set(self.dedupe_key),
         }
     }
 }

@@ -131,6 +131,7 @@ struct Due {
     contact_subject: Option<String>,
     contact_html: Option<String>,
     contact_created_at: Option<DateTime<Utc>>,
+    context: Option<serde_json::Value>,
 }
 
 enum Outcome {
@@ -169,6 +170,11 @@ impl Drainer {
             sender,
             domain,
         })
+    }
+
+    /// The sender's domain (Message-IDs are made in it).
+    pub fn sender_domain(&self) -> &str {
+        &self.domain
     }
 
     pub fn mailer(&self) -> &Mailer {
@@ -297,6 +303,8 @@ impl Drainer {
             status: recipient.status,
             reason: recipient.reason,
             retries_left: row.retries_left.max(0),
+            context: None,
+            dedupe_key: None,
         }
         .into_row(&self.domain, now)
     }
@@ -515,6 +523,8 @@ impl Drainer {
         );
         let (context, invite) = if name == CONTACT_FORM_TEMPLATE {
             (self.contact_context(due)?, None)
+        } else if name.starts_with(templates::NOTIFICATION_PREFIX) {
+            (self.notification_context(due)?, None)
         } else {
             self.meet_context(due, meet)?
         };
@@ -559,6 +569,17 @@ impl Drainer {
             None,
             Some(contact),
         ))
+    }
+
+    /// A notification's context: its stored data as `notification`.
+    fn notification_context(&self, due: &Due) -> Result<tera::Context, String> {
+        let Some(data) = &due.context else {
+            return Err("the notification has no data".into());
+        };
+        let (site, recipient) = self.site_and_recipient(due);
+        let mut context = templates::context(site, Some(recipient), None, None);
+        context.insert("notification", data);
+        Ok(context)
     }
 
     /// The context of a meet email, with the calendar invite of a registration confirmation.
@@ -736,7 +757,7 @@ fn claim_statement() -> &'static str {
             .join(", ");
         format!(
             r#"SELECT d.id, d.template_name, d.meet_id, d.recipient_email,
-                      d.message_id, d.retries_left, d.attempts,
+                      d.message_id, d.retries_left, d.attempts, d.context,
                       u."firstName" AS first_name, u."lastName" AS last_name,
                       c.subject AS contact_subject, c.html AS contact_html,
                       c.created_at AS contact_created_at, {meet_columns}

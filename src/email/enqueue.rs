@@ -1,5 +1,5 @@
-//! Putting emails on the queue. Every function here runs inside the caller's transaction, so an
-//! email is queued if and only if the change that causes it is committed.
+//! Putting emails on the queue, for the jobs that follow a meet's changes (`email::effects`).
+//! Each function runs in its job's transaction and can run again without queueing twice.
 
 use std::collections::HashSet;
 
@@ -15,7 +15,11 @@ use super::{
     schedule::{self, Kind, TemplateName},
     scheduled_email,
 };
-use crate::{config::EmailConfig, error::AppResult, meets::entity::Model as Meet};
+use crate::{
+    config::EmailConfig,
+    error::AppResult,
+    meets::{entity as meets, entity::Model as Meet, registration},
+};
 
 fn reminder_names() -> Vec<String> {
     TemplateName::all()
@@ -27,6 +31,7 @@ fn reminder_names() -> Vec<String> {
 
 async fn queue(
     db: &impl ConnectionTrait,
+    id: Uuid,
     template: TemplateName,
     meet: &Meet,
     user_recipient: Option<Uuid>,
@@ -34,7 +39,7 @@ async fn queue(
 ) -> AppResult<()> {
     let now = Utc::now();
     scheduled_email::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(id),
         template_name: Set(template.to_string()),
         user_recipient_id: Set(user_recipient),
         meet_recipient_id: Set(user_recipient.is_none().then_some(meet.id)),
@@ -49,36 +54,27 @@ async fn queue(
     Ok(())
 }
 
-/// Reminders for a new meet (unless `DISABLE_NEW_MEET_REMINDERS`).
-pub async fn on_meet_created(
+/// Brings a meet's pending reminders in line with its schedule: they are replaced by the
+/// reminders its start, end, zone and type call for now. Reminders already sent are not sent
+/// again unless their new time is still ahead. With `DISABLE_NEW_MEET_REMINDERS` only reminders
+/// that were pending are re-timed (a new meet gets none). A deleted meet's emails are cancelled.
+/// Running it twice changes nothing more; the meet's row lock serialises concurrent runs.
+pub async fn sync_reminders(
     db: &impl ConnectionTrait,
-    meet: &Meet,
+    meet_id: Uuid,
     config: &EmailConfig,
-) -> AppResult<()> {
-    if config.disable_new_meet_reminders {
-        return Ok(());
+) -> AppResult<usize> {
+    let Some(meet) = meets::Entity::find_by_id(meet_id)
+        .lock_exclusive()
+        .one(db)
+        .await?
+    else {
+        return Ok(0);
+    };
+    if meet.deleted {
+        on_meet_deleted(db, meet_id).await?;
+        return Ok(0);
     }
-    let planned = schedule::reminders(
-        meet.kind(),
-        meet.start_instant(),
-        meet.end_instant(),
-        Utc::now(),
-        &|_| false,
-    );
-    for reminder in planned {
-        queue(db, reminder.template, meet, None, reminder.send_at).await?;
-    }
-    Ok(())
-}
-
-/// After a meet's start, end, region or type changed: its pending reminders are replaced by the
-/// new schedule. Reminders already sent are not sent again unless their new time is still ahead.
-/// With `DISABLE_NEW_MEET_REMINDERS`, only reminders that were pending are re-timed.
-pub async fn on_meet_rescheduled(
-    db: &impl ConnectionTrait,
-    meet: &Meet,
-    config: &EmailConfig,
-) -> AppResult<()> {
     let reminders = reminder_names();
     let pending = scheduled_email::Entity::find()
         .filter(scheduled_email::Column::MeetRecipientId.eq(meet.id))
@@ -94,19 +90,7 @@ pub async fn on_meet_rescheduled(
         .filter(scheduled_email::Column::Id.is_in(pending.iter().map(|row| row.id)))
         .exec(db)
         .await?;
-    let sent_kinds: HashSet<Kind> = delivery::Entity::find()
-        .select_only()
-        .column(delivery::Column::TemplateName)
-        .distinct()
-        .filter(delivery::Column::MeetId.eq(meet.id))
-        .filter(delivery::Column::ScheduledEmailId.is_not_null())
-        .filter(delivery::Column::TemplateName.is_in(reminders))
-        .into_tuple::<String>()
-        .all(db)
-        .await?
-        .iter()
-        .filter_map(|name| TemplateName::parse(name).map(|t| t.kind))
-        .collect();
+    let sent_kinds = sent_reminder_kinds(db, meet.id, reminders).await?;
     let planned = schedule::reminders(
         meet.kind(),
         meet.start_instant(),
@@ -114,13 +98,36 @@ pub async fn on_meet_rescheduled(
         Utc::now(),
         &|kind| sent_kinds.contains(&kind),
     );
+    let mut queued = 0;
     for reminder in planned {
         if config.disable_new_meet_reminders && !pending_kinds.contains(&reminder.template.kind) {
             continue;
         }
-        queue(db, reminder.template, meet, None, reminder.send_at).await?;
+        queue(db, Uuid::new_v4(), reminder.template, &meet, None, reminder.send_at).await?;
+        queued += 1;
     }
-    Ok(())
+    Ok(queued)
+}
+
+/// The reminder kinds of a meet that have gone out.
+async fn sent_reminder_kinds(
+    db: &impl ConnectionTrait,
+    meet_id: Uuid,
+    reminders: Vec<String>,
+) -> AppResult<HashSet<Kind>> {
+    Ok(delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::TemplateName)
+        .distinct()
+        .filter(delivery::Column::MeetId.eq(meet_id))
+        .filter(delivery::Column::ScheduledEmailId.is_not_null())
+        .filter(delivery::Column::TemplateName.is_in(reminders))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .iter()
+        .filter_map(|name| TemplateName::parse(name).map(|t| t.kind))
+        .collect())
 }
 
 /// A deleted meet's queued emails are dropped, and deliveries not yet sent are cancelled.
@@ -150,17 +157,45 @@ pub async fn on_meet_deleted(db: &impl ConnectionTrait, meet_id: Uuid) -> AppRes
     Ok(())
 }
 
-/// An immediate confirmation (with a calendar invite) for a new registration, unless
-/// `DISABLE_REGISTRATION_EMAILS`.
-pub async fn on_registration(
+/// An immediate confirmation (with a calendar invite) for a registration that is still live,
+/// unless `DISABLE_REGISTRATION_EMAILS`. `email_id` makes it once: a retry finds the queued row,
+/// or its delivery once the drainer took it.
+pub async fn confirm_registration(
     db: &impl ConnectionTrait,
+    email_id: Uuid,
     user_id: Uuid,
-    meet: &Meet,
+    meet_id: Uuid,
     config: &EmailConfig,
-) -> AppResult<()> {
+) -> AppResult<bool> {
     if config.disable_registration_emails {
-        return Ok(());
+        return Ok(false);
+    }
+    let registered = registration::Entity::live()
+        .filter(registration::Column::UserId.eq(user_id))
+        .filter(registration::Column::MeetId.eq(meet_id))
+        .one(db)
+        .await?
+        .is_some();
+    let meet = meets::Entity::live()
+        .filter(meets::Column::Id.eq(meet_id))
+        .one(db)
+        .await?;
+    let (true, Some(meet)) = (registered, meet) else {
+        return Ok(false);
+    };
+    let queued_before = scheduled_email::Entity::find_by_id(email_id)
+        .one(db)
+        .await?
+        .is_some()
+        || delivery::Entity::find()
+            .filter(delivery::Column::ScheduledEmailId.eq(email_id))
+            .one(db)
+            .await?
+            .is_some();
+    if queued_before {
+        return Ok(false);
     }
     let template = TemplateName::for_meet(meet.kind(), Kind::RegistrationConfirmation);
-    queue(db, template, meet, Some(user_id), Utc::now()).await
+    queue(db, email_id, template, &meet, Some(user_id), Utc::now()).await?;
+    Ok(true)
 }

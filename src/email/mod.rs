@@ -5,6 +5,7 @@ pub mod contact;
 pub mod contact_message;
 pub mod delivery;
 pub mod drain;
+pub mod effects;
 pub mod enqueue;
 pub mod graphql;
 pub mod ics;

@@ -44,7 +44,13 @@ const SETS: &[(&str, &str)] = email_set![
     "workshops/reminder-1",
     "workshops/reminder-2",
     "contact-form",
+    "notifications/welcome",
+    "notifications/project-submitted",
+    "notifications/badge-awarded",
 ];
+
+/// Templates of notifications: their data travels with the delivery (`context`).
+pub const NOTIFICATION_PREFIX: &str = "notifications/";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
@@ -119,6 +125,10 @@ pub fn required_names() -> Vec<String> {
         .map(ToString::to_string)
         .collect();
     names.push(CONTACT_FORM_TEMPLATE.to_owned());
+    names.extend(
+        ["welcome", "project-submitted", "badge-awarded"]
+            .map(|name| format!("{NOTIFICATION_PREFIX}{name}")),
+    );
     names
 }
 

@@ -10,6 +10,7 @@ use async_graphql::{MergedObject, Schema};
 use crate::{
     badges::graphql::{BadgeMutation, BadgeQuery},
     email::graphql::EmailMutation,
+    events::graphql::EventMutation,
     kanban::graphql::{KanbanMutation, KanbanQuery},
     meets::graphql::{MeetMutation, MeetQuery},
     posts::graphql::PostQuery,
@@ -39,6 +40,7 @@ pub struct Mutation(
     KanbanMutation,
     EmailMutation,
     JobMutation,
+    EventMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, JobSubscription>;

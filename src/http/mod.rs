@@ -51,6 +51,11 @@ pub fn router(state: AppState) -> Router {
         config: state.config.clone(),
         registry: state.jobs.clone(),
     };
+    let hooks = crate::events::hasura::HookState {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        detectors: state.detectors.clone(),
+    };
     let mut router = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
@@ -60,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::tasks::http::routes(tasks.clone()))
         .merge(crate::tasks::koalati::routes(tasks.clone()))
         .merge(crate::tasks::openapi::routes(tasks))
+        .merge(crate::events::hasura::routes(hooks))
         .fallback(not_found)
         .layer(middleware::map_response(errors::json_error_bodies))
         .layer(middleware::from_fn_with_state(capacity, shed_load))

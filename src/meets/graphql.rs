@@ -235,7 +235,7 @@ impl MeetMutation {
     async fn create_meet(&self, ctx: &Context<'_>, input: CreateMeetInput) -> Result<Meet> {
         let state = app(ctx);
         let caller = caller(ctx).await?;
-        let meet = service::create(&state.db, &caller, input.into(), &state.config.email).await?;
+        let meet = service::create(&state.db, &caller, input.into()).await?;
         Ok(meet.into())
     }
 
@@ -243,7 +243,7 @@ impl MeetMutation {
     async fn edit_meet(&self, ctx: &Context<'_>, id: Uuid, input: EditMeetInput) -> Result<Meet> {
         let state = app(ctx);
         let caller = caller(ctx).await?;
-        let meet = service::edit(&state.db, &caller, id, input.into(), &state.config.email).await?;
+        let meet = service::edit(&state.db, &caller, id, input.into()).await?;
         Ok(meet.into())
     }
 
@@ -257,7 +257,7 @@ impl MeetMutation {
     async fn register_for_meet(&self, ctx: &Context<'_>, meet_id: Uuid) -> Result<bool> {
         let state = app(ctx);
         let caller = caller(ctx).await?;
-        service::register(&state.db, &caller, meet_id, &state.config.email).await?;
+        service::register(&state.db, &caller, meet_id).await?;
         Ok(true)
     }
 }

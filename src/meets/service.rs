@@ -15,9 +15,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    config::EmailConfig,
     db::Db,
-    email::enqueue,
     error::{AppError, AppResult},
     kanban::service as kanban,
     users::entity::{self as users, Model as User},
@@ -182,19 +180,13 @@ fn validate_new(input: &NewMeet) -> AppResult<ActiveModel> {
     })
 }
 
-/// Admins only. Creates a meet and queues its reminders in the same transaction.
+/// Admins only. Creates a meet (its reminders follow from the change: `meets::events`).
 #[tracing::instrument(skip_all)]
-pub async fn create(
-    db: &impl Db,
-    caller: &Caller,
-    input: NewMeet,
-    email: &EmailConfig,
-) -> AppResult<Meet> {
+pub async fn create(db: &impl Db, caller: &Caller, input: NewMeet) -> AppResult<Meet> {
     caller.require_admin()?;
     let model = validate_new(&input)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db, caller).await?;
     let meet = model.insert(&txn).await?;
-    enqueue::on_meet_created(&txn, &meet, email).await?;
     txn.commit().await?;
     tracing::info!(meet_id = %meet.id, "meet created");
     Ok(meet)
@@ -248,18 +240,17 @@ fn changed_schedule(current: &Meet, changes: &MeetChanges) -> AppResult<Option<S
     schedule.validate().map(Some)
 }
 
-/// Admins only. Applies an edit; when the time, region or type changes, pending reminders are
-/// rescheduled in the same transaction.
+/// Admins only. Applies an edit (a new time, region or type reschedules the reminders, by the
+/// `meet.rescheduled` detector).
 #[tracing::instrument(skip_all, fields(meet_id = %id))]
 pub async fn edit(
     db: &impl Db,
     caller: &Caller,
     id: Uuid,
     changes: MeetChanges,
-    email: &EmailConfig,
 ) -> AppResult<Meet> {
     caller.require_admin()?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db, caller).await?;
     let current = lock_for_update(&txn, id).await?;
     let mut model: ActiveModel = current.clone().into();
     apply_text_changes(&mut model, &changes)?;
@@ -276,24 +267,16 @@ pub async fn edit(
     }
     model.updated_at = Set(Utc::now());
     let meet = model.update(&txn).await?;
-    let rescheduled = meet.start_time != current.start_time
-        || meet.end_time != current.end_time
-        || meet.region != current.region
-        || meet.kind() != current.kind();
-    if rescheduled {
-        enqueue::on_meet_rescheduled(&txn, &meet, email).await?;
-    }
     txn.commit().await?;
     Ok(meet)
 }
 
-/// Admins only. Soft-deletes a meet and cancels its emails that have not gone out.
+/// Admins only. Soft-deletes a meet (`meet.deleted` cancels its emails that have not gone out).
 #[tracing::instrument(skip_all, fields(meet_id = %id))]
 pub async fn delete(db: &impl Db, caller: &Caller, id: Uuid) -> AppResult<()> {
     caller.require_admin()?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db, caller).await?;
     let meet = lock_for_update(&txn, id).await?;
-    enqueue::on_meet_deleted(&txn, meet.id).await?;
     let mut model: ActiveModel = meet.into();
     model.deleted = Set(true);
     model.updated_at = Set(Utc::now());
@@ -302,7 +285,7 @@ pub async fn delete(db: &impl Db, caller: &Caller, id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-/// Registers the caller for a meet and queues the confirmation email in the same transaction. A
+/// Registers the caller for a meet (`meet.registered` sends the confirmation). A
 /// second registration is an error; a registration that was soft-deleted is revived (the UNIQUE
 /// (userId, meetId) constraint allows only one row).
 #[tracing::instrument(skip_all, fields(meet_id = %meet_id))]
@@ -310,10 +293,9 @@ pub async fn register(
     db: &impl Db,
     caller: &Caller,
     meet_id: Uuid,
-    email: &EmailConfig,
 ) -> AppResult<registration::Model> {
     let user = caller.require_user()?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db, caller).await?;
     let meet = find(&txn, meet_id)
         .await?
         .ok_or_else(|| AppError::not_found("Meet"))?;
@@ -337,7 +319,6 @@ pub async fn register(
     };
     let registration =
         <registration::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
-    enqueue::on_registration(&txn, user.id, &meet, email).await?;
     txn.commit().await?;
     Ok(registration)
 }

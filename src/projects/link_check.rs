@@ -25,7 +25,7 @@ pub enum Link {
 }
 
 impl Link {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Link::SourceCode => "sourceCode",
             Link::Live => "live",
@@ -42,16 +42,18 @@ pub struct CheckLink {
 }
 
 impl CheckLink {
-    /// The checks of both of a project's links.
     pub fn of(project: &Project) -> [CheckLink; 2] {
-        [
-            (Link::SourceCode, &project.source_code_url),
-            (Link::Live, &project.live_url),
-        ]
-        .map(|(link, url)| CheckLink {
-            project_id: project.id,
-            link,
-            url: url.clone(),
+        Self::for_urls(project.id, &project.source_code_url, &project.live_url)
+    }
+
+    /// The checks of a project's two links.
+    pub fn for_urls(project_id: Uuid, source_code_url: &str, live_url: &str) -> [CheckLink; 2] {
+        [(Link::SourceCode, source_code_url), (Link::Live, live_url)].map(|(link, url)| {
+            CheckLink {
+                project_id,
+                link,
+                url: url.to_owned(),
+            }
         })
     }
 }

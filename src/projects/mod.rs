@@ -1,6 +1,7 @@
 //! Projects and their media assets.
 
 pub mod entity;
+pub mod events;
 pub mod graphql;
 pub mod link_check;
 pub mod links;

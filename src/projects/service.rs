@@ -205,12 +205,12 @@ async fn insert_media_assets(
 }
 
 /// Logged-in users. Submits a project; the project, its assets and their links are written in
-/// one transaction.
+/// one transaction (its link checks and the admins' email follow: `project.submitted`).
 #[tracing::instrument(skip_all)]
 pub async fn create(db: &impl Db, caller: &Caller, input: NewProject) -> AppResult<Project> {
     caller.require_user()?;
     let submission = validate(&input)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db, caller).await?;
     let owner_id = owner_of(&txn, caller, &input).await?;
     if let Some(meet_id) = input.meet_id
         && meets::find(&txn, meet_id).await?.is_none()
@@ -235,8 +235,6 @@ pub async fn create(db: &impl Db, caller: &Caller, input: NewProject) -> AppResu
     .insert(&txn)
     .await?;
     insert_media_assets(&txn, &project, submission.public_ids, now).await?;
-    // In the same transaction: the checks exist exactly when the project does.
-    engine::enqueue_many(&txn, link_check::jobs_for(&project, 1)?).await?;
     txn.commit().await?;
     tracing::info!(project_id = %project.id, "project submitted");
     Ok(project)
@@ -259,7 +257,7 @@ pub async fn check_links(db: &impl Db, caller: &Caller, id: Uuid) -> AppResult<P
 #[tracing::instrument(skip_all, fields(project_id = %id))]
 pub async fn delete(db: &impl Db, caller: &Caller, id: Uuid) -> AppResult<()> {
     caller.require_user()?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db, caller).await?;
     let project = Projects::live()
         .filter(Column::Id.eq(id))
         .lock_exclusive()

@@ -1,7 +1,7 @@
 //! Accounts: registration, login, lookups.
 
 use chrono::Utc;
-use sea_orm::{
+use sea_orm::{TransactionSession, 
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
@@ -83,7 +83,7 @@ fn validate_password(password: &str, confirmation: &str) -> AppResult<()> {
 
 #[tracing::instrument(skip_all)]
 pub async fn register(
-    db: &impl ConnectionTrait,
+    db: &impl crate::db::Db,
     passwords: &PasswordHasher,
     input: NewAccount,
 ) -> AppResult<User> {
@@ -96,7 +96,8 @@ pub async fn register(
     }
     let password_hash = passwords.hash(&input.password).await?;
     let now = Utc::now();
-    ActiveModel {
+    let txn = crate::db::begin(db, &crate::auth::Caller::Anonymous).await?;
+    let user = ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email),
         first_name: Set(first_name),
@@ -107,9 +108,11 @@ pub async fn register(
         updated_at: Set(now),
         deleted: Set(false),
     }
-    .insert(db)
+    .insert(&txn)
     .await
-    .map_err(|e| AppError::on_unique_violation(e, "email", EMAIL_TAKEN))
+    .map_err(|e| AppError::on_unique_violation(e, "email", EMAIL_TAKEN))?;
+    txn.commit().await?;
+    Ok(user)
 }
 
 const EMAIL_TAKEN: &str = "email is already registered";

@@ -73,7 +73,9 @@ fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
+/// The queue once the detectors and their jobs have run.
 async fn queued(app: &TestApp) -> Vec<(String, DateTime<Utc>, Option<Uuid>, Option<Uuid>)> {
+    app.settle().await;
     let rows = sea_orm::ConnectionTrait::query_all_raw(
         &app.db,
         sea_orm::Statement::from_string(
@@ -116,6 +118,8 @@ async fn create_meet(
             }}),
         )
         .await;
+    // Its reminders are queued by `meet.created`, after the change.
+    app.settle().await;
     Uuid::parse_str(data(&body)["createMeet"]["id"].as_str().unwrap()).unwrap()
 }
 

@@ -42,14 +42,23 @@ fn identifier(part: &str) -> Result<String, EngineError> {
 }
 
 /// Captures `table` (`name` or `schema.name`): every INSERT, UPDATE and DELETE on it becomes an
-/// event. Idempotent.
-pub async fn capture_table(db: &impl ConnectionTrait, table: &str) -> Result<(), EngineError> {
+/// event, without the `excluded` columns. Idempotent.
+pub async fn capture_table(
+    db: &impl ConnectionTrait,
+    table: &str,
+    excluded: &[&str],
+) -> Result<(), EngineError> {
     let (schema, name) = table.split_once('.').unwrap_or(("public", table));
     let qualified = format!("{}.{}", identifier(schema)?, identifier(name)?);
     let trigger = identifier(&trigger_name(name))?;
+    let arguments = excluded
+        .iter()
+        .map(|column| identifier(column).map(|_| format!("'{column}'")))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(", ");
     let sql = format!(
         "CREATE OR REPLACE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {qualified}
-             FOR EACH ROW EXECUTE FUNCTION engine_capture_event()"
+             FOR EACH ROW EXECUTE FUNCTION engine_capture_event({arguments})"
     );
     db.execute_unprepared(&sql).await?;
     Ok(())
@@ -85,19 +94,21 @@ pub async fn manual_event(
     db: &impl ConnectionTrait,
     table: &str,
     id: &str,
+    excluded: &[&str],
     session_variables: Option<Value>,
 ) -> Result<Option<Event>, EngineError> {
     let (schema, name) = table.split_once('.').unwrap_or(("public", table));
     let sql = format!(
-        "SELECT to_jsonb(t) AS row FROM {}.{} t WHERE t.id::text = $1",
+        "SELECT to_jsonb(t) - $2::text[] AS row FROM {}.{} t WHERE t.id::text = $1",
         identifier(schema)?,
         identifier(name)?
     );
+    let excluded: Vec<String> = excluded.iter().map(|c| c.to_string()).collect();
     let row = match db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             &sql,
-            [id.into()],
+            [id.into(), excluded.into()],
         ))
         .await
     {

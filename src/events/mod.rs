@@ -1,0 +1,105 @@
+//! Mintbean's events: the detectors of every domain, the tables they need captured, and the
+//! outside ways in (Hasura's event triggers, an admin's `invokeEvent`, `jobs events`).
+
+pub mod graphql;
+pub mod hasura;
+
+use engine::events::{self, Detectors};
+use sea_orm::ConnectionTrait;
+
+use crate::{
+    config::Config,
+    error::{AppError, AppResult},
+};
+
+/// Captured tables and the columns their events leave out. Mintbean's detectors need these
+/// (the migration creates their triggers; start-up re-creates any that is missing).
+pub const CAPTURED: [(&str, &[&str]); 5] = [
+    ("users", &["passwordHash"]),
+    ("meets", &[]),
+    ("meetRegistrations", &[]),
+    ("projects", &[]),
+    ("badgesProjects", &[]),
+];
+
+/// Every detector, checked: names are unique and each watches a captured table.
+pub fn detectors(config: &Config) -> Result<Detectors, String> {
+    let detectors = [
+        crate::users::events::detectors(&config.email),
+        crate::meets::events::detectors(&config.email),
+        crate::projects::events::detectors(),
+        crate::badges::events::detectors(),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(Detectors::new(), Detectors::with);
+    detectors.validate()?;
+    if let Some(table) = detectors
+        .tables()
+        .into_iter()
+        .find(|table| !CAPTURED.iter().any(|(name, _)| name == table))
+    {
+        return Err(format!("a detector watches `{table}`, which is not captured"));
+    }
+    Ok(detectors)
+}
+
+/// The columns events of `table` leave out.
+pub fn excluded_columns(table: &str) -> &'static [&'static str] {
+    let name = table.rsplit('.').next().unwrap_or(table);
+    CAPTURED
+        .iter()
+        .find(|(captured, _)| *captured == name)
+        .map(|(_, excluded)| *excluded)
+        .unwrap_or(&[])
+}
+
+/// Makes sure Mintbean's tables and `EVENTS_CAPTURE_TABLES` are captured (idempotent).
+pub async fn ensure_capture(db: &impl ConnectionTrait, config: &Config) -> anyhow::Result<()> {
+    let captured = events::captured_tables(db).await?;
+    let wanted = CAPTURED
+        .iter()
+        .map(|(table, _)| table.to_string())
+        .chain(config.jobs.events.capture_tables.iter().cloned());
+    for table in wanted {
+        let qualified = if table.contains('.') {
+            table.clone()
+        } else {
+            format!("public.{table}")
+        };
+        if !captured.contains(&qualified) {
+            events::capture_table(db, &table, excluded_columns(&table)).await?;
+            tracing::info!(table, "capturing changes as events");
+        }
+    }
+    Ok(())
+}
+
+/// Admins. A MANUAL event for a captured table's row, detected at once.
+pub async fn invoke(
+    db: &sea_orm::DatabaseConnection,
+    caller: &crate::auth::Caller,
+    config: &Config,
+    detectors: &Detectors,
+    table: &str,
+    id: uuid::Uuid,
+) -> AppResult<events::EventSummary> {
+    caller.require_admin()?;
+    let captured = CAPTURED
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .chain(config.jobs.events.capture_tables.iter().cloned());
+    let table = captured.into_iter().find(|t| t == table).ok_or_else(|| {
+        AppError::bad_input("table", format!("`{table}` is not a captured table"))
+    })?;
+    let event = events::manual_event(
+        db,
+        &table,
+        &id.to_string(),
+        excluded_columns(&table),
+        Some(caller.session_variables()),
+    )
+    .await?
+    .ok_or_else(|| AppError::not_found("Row"))?;
+    Ok(events::ingest(db, detectors, &event).await?.summary)
+}
