@@ -510,7 +510,10 @@ fn read_events_config(r: &mut Reader<'_>) -> EventsConfig {
             .push("HASURA_WEBHOOK_HEADER must be an HTTP header name".into());
     }
     let hasura_secret = r.optional("HASURA_WEBHOOK_SECRET").map(Secret);
-    if hasura_secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
+    if hasura_secret
+        .as_ref()
+        .is_some_and(|s| s.expose().len() < 16)
+    {
         r.errors
             .invalid
             .push("HASURA_WEBHOOK_SECRET must be at least 16 characters".into());

@@ -444,11 +444,7 @@ const CANON_CARDS: [(KanbanColumn, &str, &str); 6] = [
 
 /// A canon with cards in all three columns, attached to an upcoming meet, and the first member's
 /// board on it with a couple of personal moves.
-async fn seed_kanban(
-    db: &impl Db,
-    people: &People,
-    meet: &Meet,
-) -> AppResult<()> {
+async fn seed_kanban(db: &impl Db, people: &People, meet: &Meet) -> AppResult<()> {
     let admin = &people.admin;
     let canon = NewCanon {
         title: "Ship your hackathon project".into(),

@@ -150,16 +150,22 @@ async fn a_change_is_an_event_exactly_when_its_transaction_commits() {
     let txn = db.db.begin().await.unwrap();
     let actor = json!({ "x-hasura-role": "user", "x-hasura-user-id": "u-1" });
     events::set_session(&txn, &actor).await.unwrap();
-    txn.execute_unprepared("INSERT INTO things (title, meta, secret) VALUES ('kept', '{\"a\": 1}', 'hash')")
-        .await
-        .unwrap();
+    txn.execute_unprepared(
+        "INSERT INTO things (title, meta, secret) VALUES ('kept', '{\"a\": 1}', 'hash')",
+    )
+    .await
+    .unwrap();
     txn.commit().await.unwrap();
     assert_eq!(
         db.text("SELECT op || ' ' || (new->>'title') || ' ' || (session_variables->>'x-hasura-user-id') FROM engine_events")
             .await,
         "INSERT kept u-1"
     );
-    assert_eq!(db.scalar("SELECT count(*) FROM engine_events WHERE new ? 'secret'").await, 0);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM engine_events WHERE new ? 'secret'")
+            .await,
+        0
+    );
     let id: uuid::Uuid = db.value("SELECT id FROM things").await;
     let manual = events::manual_event(&db.db, "things", &id.to_string(), &["secret"], None)
         .await

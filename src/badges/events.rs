@@ -17,7 +17,7 @@ pub fn detectors() -> Vec<Detector> {
     vec![Detector::new(
         "badge.awarded",
         "badgesProjects",
-        |e| e.inserted(),
+        |e| e.inserted() || e.manual(),
         |e| {
             let award: AwardRow = e.new_as()?;
             let email = BadgeAwarded {

@@ -5,8 +5,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::OnConflict,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::OnConflict,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -19,12 +18,8 @@ use super::{
     enqueue,
 };
 use crate::{
-    badges::entity as badges,
-    error::AppError,
-    meets::entity as meets,
-    projects::entity as projects,
-    state::JobState,
-    users::entity as users,
+    badges::entity as badges, error::AppError, meets::entity as meets,
+    projects::entity as projects, state::JobState, users::entity as users,
 };
 
 fn settings() -> KindSettings {

@@ -103,7 +103,15 @@ pub async fn sync_reminders(
         if config.disable_new_meet_reminders && !pending_kinds.contains(&reminder.template.kind) {
             continue;
         }
-        queue(db, Uuid::new_v4(), reminder.template, &meet, None, reminder.send_at).await?;
+        queue(
+            db,
+            Uuid::new_v4(),
+            reminder.template,
+            &meet,
+            None,
+            reminder.send_at,
+        )
+        .await?;
         queued += 1;
     }
     Ok(queued)

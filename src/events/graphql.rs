@@ -87,7 +87,12 @@ pub struct EventMutation;
 impl EventMutation {
     /// Admins. A MANUAL event for the row `id` of a captured `table` (e.g. `meets`), with the
     /// row as it is now; answers once its detections and jobs are stored.
-    async fn invoke_event(&self, ctx: &Context<'_>, table: String, id: Uuid) -> Result<EventSummary> {
+    async fn invoke_event(
+        &self,
+        ctx: &Context<'_>,
+        table: String,
+        id: Uuid,
+    ) -> Result<EventSummary> {
         let state = app(ctx);
         let summary = super::invoke(
             &state.db,

@@ -42,7 +42,10 @@ pub fn routes(state: HookState) -> Router {
 /// Equal without revealing where two values differ: the digests are compared in full.
 fn same_secret(given: &[u8], expected: &str) -> bool {
     let (a, b) = (Sha256::digest(given), Sha256::digest(expected.as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn unauthorized(header_name: &str) -> Response {
@@ -126,7 +129,11 @@ async fn receive(State(state): State<HookState>, request: Request) -> Response {
                 }
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
-            json_error(status, "NOT_STORED", "the event was not stored; deliver it again")
+            json_error(
+                status,
+                "NOT_STORED",
+                "the event was not stored; deliver it again",
+            )
         }
     }
 }
@@ -155,7 +162,12 @@ pub fn summary_body(summary: &EventSummary) -> Value {
 
 /// Waits for the event's jobs and writes each one's end (state, duration, result or error)
 /// into the body's `detected[].jobs[]`.
-async fn add_outcomes(db: &DatabaseConnection, summary: &EventSummary, wait: Duration, body: &mut Value) {
+async fn add_outcomes(
+    db: &DatabaseConnection,
+    summary: &EventSummary,
+    wait: Duration,
+    body: &mut Value,
+) {
     let outcomes = match events::wait_for_jobs(db, &summary.job_ids(), wait).await {
         Ok(outcomes) => outcomes,
         Err(error) => {
@@ -171,7 +183,10 @@ async fn add_outcomes(db: &DatabaseConnection, summary: &EventSummary, wait: Dur
         .filter_map(|d| d["jobs"].as_array_mut())
         .flatten()
     {
-        let Some(outcome) = outcomes.iter().find(|o| Some(o.job_id) == job["job_id"].as_i64()) else {
+        let Some(outcome) = outcomes
+            .iter()
+            .find(|o| Some(o.job_id) == job["job_id"].as_i64())
+        else {
             continue;
         };
         job["state"] = json!(outcome.state);

@@ -39,7 +39,9 @@ pub fn detectors(config: &Config) -> Result<Detectors, String> {
         .into_iter()
         .find(|table| !CAPTURED.iter().any(|(name, _)| name == table))
     {
-        return Err(format!("a detector watches `{table}`, which is not captured"));
+        return Err(format!(
+            "a detector watches `{table}`, which is not captured"
+        ));
     }
     Ok(detectors)
 }

@@ -1,6 +1,7 @@
 //! What a meet's changes cause: `meet.created`, `meet.rescheduled`, `meet.deleted` (reminders,
 //! cancellations) and `meet.registered` (the confirmation). They fire for every change to the
-//! tables, whoever made it (this server, psql, Hasura).
+//! tables, whoever made it (this server, psql, Hasura). A MANUAL event (`invokeEvent`) runs
+//! the detector of a new row again: a meet's reminders re-synced, a confirmation re-sent.
 
 use engine::events::{Detector, Event, PlannedJob};
 use serde::Deserialize;
@@ -45,7 +46,7 @@ pub fn detectors(email: &EmailConfig) -> Vec<Detector> {
         Detector::new(
             "meet.created",
             "meets",
-            |e| e.inserted() && live(e),
+            |e| (e.inserted() || e.manual()) && live(e),
             sync_reminders,
         ),
         Detector::new(
@@ -71,7 +72,8 @@ pub fn detectors(email: &EmailConfig) -> Vec<Detector> {
             "meetRegistrations",
             move |e| {
                 confirmations
-                    && ((e.inserted() && live(e)) || e.became("deleted", &json!(false)))
+                    && (((e.inserted() || e.manual()) && live(e))
+                        || e.became("deleted", &json!(false)))
             },
             |e| {
                 let row: RegistrationRow = e.new_as()?;

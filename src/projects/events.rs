@@ -20,14 +20,21 @@ pub fn detectors() -> Vec<Detector> {
     vec![Detector::new(
         "project.submitted",
         "projects",
-        |e| e.inserted() && e.new_value("deleted") != Some(&Value::Bool(true)),
+        |e| (e.inserted() || e.manual()) && e.new_value("deleted") != Some(&Value::Bool(true)),
         |e| {
             let project: ProjectRow = e.new_as()?;
             let mut jobs = Vec::new();
-            for check in CheckLink::for_urls(project.id, &project.source_code_url, &project.live_url) {
-                jobs.push(PlannedJob::of(format!("check-{}", check.link.name()), &check)?);
+            for check in
+                CheckLink::for_urls(project.id, &project.source_code_url, &project.live_url)
+            {
+                jobs.push(PlannedJob::of(
+                    format!("check-{}", check.link.name()),
+                    &check,
+                )?);
             }
-            let email = ProjectSubmitted { project_id: project.id };
+            let email = ProjectSubmitted {
+                project_id: project.id,
+            };
             jobs.push(PlannedJob::of("admin-email", &email)?);
             Ok(jobs)
         },

@@ -48,12 +48,10 @@ impl CheckLink {
 
     /// The checks of a project's two links.
     pub fn for_urls(project_id: Uuid, source_code_url: &str, live_url: &str) -> [CheckLink; 2] {
-        [(Link::SourceCode, source_code_url), (Link::Live, live_url)].map(|(link, url)| {
-            CheckLink {
-                project_id,
-                link,
-                url: url.to_owned(),
-            }
+        [(Link::SourceCode, source_code_url), (Link::Live, live_url)].map(|(link, url)| CheckLink {
+            project_id,
+            link,
+            url: url.to_owned(),
         })
     }
 }

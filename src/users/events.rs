@@ -17,10 +17,17 @@ pub fn detectors(email: &EmailConfig) -> Vec<Detector> {
     vec![Detector::new(
         "user.joined",
         "users",
-        move |e| welcome && e.inserted() && e.new_value("deleted") != Some(&Value::Bool(true)),
+        move |e| {
+            welcome
+                && (e.inserted() || e.manual())
+                && e.new_value("deleted") != Some(&Value::Bool(true))
+        },
         |e| {
             let user: UserRow = e.new_as()?;
-            Ok(vec![PlannedJob::of("welcome", &Welcome { user_id: user.id })?])
+            Ok(vec![PlannedJob::of(
+                "welcome",
+                &Welcome { user_id: user.id },
+            )?])
         },
     )]
 }

@@ -1,8 +1,9 @@
 //! Accounts: registration, login, lookups.
 
 use chrono::Utc;
-use sea_orm::{TransactionSession, 
+use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    TransactionSession,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;

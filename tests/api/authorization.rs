@@ -261,6 +261,12 @@ fn rules(f: &Fixtures) -> Vec<(&'static str, Access, &'static str, Value)> {
             json!({}),
         ),
         (
+            "invokeEvent",
+            Access::AdminOnly,
+            "mutation($id: UUID!) { invokeEvent(table: \"meets\", id: $id) { eventId } }",
+            json!({ "id": f.meet }),
+        ),
+        (
             "cancelJob",
             Access::AdminOnly,
             "mutation { cancelJob(id: \"1\") { id } }",

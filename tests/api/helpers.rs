@@ -329,7 +329,10 @@ impl TestApp {
                 )
                 .await;
             idle_checks = if left == 0 { idle_checks + 1 } else { 0 };
-            assert!(std::time::Instant::now() < deadline, "events did not settle: {left} jobs left");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "events did not settle: {left} jobs left"
+            );
         }
         let _ = stop.send(());
         running.await.expect("worker task").expect("worker");
@@ -382,6 +385,24 @@ impl TestApp {
             ))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Runs `sql` in a transaction whose changes cause no events (fixtures that are not the
+    /// subject of the test, e.g. users without their welcome emails).
+    pub async fn sql_quietly(&self, sql: &str, values: Vec<sea_orm::Value>) {
+        use sea_orm::TransactionTrait;
+        let txn = self.db.begin().await.unwrap();
+        txn.execute_unprepared(engine::events::CAPTURE_OFF)
+            .await
+            .unwrap();
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        txn.commit().await.unwrap();
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {

@@ -36,7 +36,7 @@ pub(crate) async fn confirmations(app: &TestApp, count: i32) {
             "UTC",
         )
         .await;
-    app.sql_values(
+    app.sql_quietly(
         r#"INSERT INTO users (email, "firstName", "lastName", "passwordHash")
            SELECT 'user' || n || '@example.com', 'User', n::text, 'x' FROM generate_series(1, $1) n"#,
         vec![count.into()],

@@ -223,6 +223,8 @@ async fn a_new_projects_links_are_checked_and_shown_on_the_project() {
         &format!("{site}/missing"),
     )
     .await;
+    // `project.submitted` queues the checks.
+    app.settle().await;
     let queued = app.gql(LINK_CHECK, json!({ "id": id })).await;
     assert_eq!(
         queued["data"]["project"]["linkCheck"]["live"]["state"], "QUEUED",

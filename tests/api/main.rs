@@ -6,6 +6,7 @@ mod badges;
 mod connections;
 mod dataloader;
 mod email;
+mod events;
 mod helpers;
 mod http;
 mod job_admin;

@@ -284,6 +284,8 @@ async fn metrics_are_served_by_the_server_and_the_worker_behind_an_optional_toke
         )
         .await;
     assert!(created["errors"].is_null(), "{created}");
+    // `project.submitted` enqueues the link checks (here, in this process).
+    server.settle().await;
     let metrics = format!("{}/metrics", server.address);
     let refused = reqwest::get(&metrics).await.unwrap();
     assert_eq!(refused.status(), 401);
