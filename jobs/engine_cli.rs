@@ -40,10 +40,10 @@ pub enum EngineCommand {
 }
 
 /// `--flag value` pairs after the positional words.
-struct Flags<'a>(Vec<(&'a str, &'a str)>);
+pub(crate) struct Flags<'a>(Vec<(&'a str, &'a str)>);
 
 impl<'a> Flags<'a> {
-    fn parse(words: &[&'a str], allowed: &[&str]) -> Result<Self, String> {
+    pub(crate) fn parse(words: &[&'a str], allowed: &[&str]) -> Result<Self, String> {
         let mut pairs = Vec::new();
         let mut iter = words.iter();
         while let Some(flag) = iter.next() {
@@ -56,7 +56,7 @@ impl<'a> Flags<'a> {
         Ok(Flags(pairs))
     }
 
-    fn get(&self, flag: &str) -> Option<&'a str> {
+    pub(crate) fn get(&self, flag: &str) -> Option<&'a str> {
         self.0
             .iter()
             .rev()
@@ -64,7 +64,7 @@ impl<'a> Flags<'a> {
             .map(|(_, v)| *v)
     }
 
-    fn parsed<T: std::str::FromStr>(
+    pub(crate) fn parsed<T: std::str::FromStr>(
         &self,
         flag: &str,
         expected: &str,
@@ -113,7 +113,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 }
 
 /// An RFC 3339 time, or a delay from now (`10m`).
-fn run_at(text: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn run_at(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc));
     }
@@ -262,12 +262,12 @@ fn describe_cancel(job: &JobRow) -> &'static str {
     }
 }
 
-struct Output {
-    json: bool,
+pub(crate) struct Output {
+    pub(crate) json: bool,
 }
 
 impl Output {
-    fn print(&self, value: &impl Serialize, text: impl FnOnce() -> String) {
+    pub(crate) fn print(&self, value: &impl Serialize, text: impl FnOnce() -> String) {
         if self.json {
             println!(
                 "{}",
@@ -306,7 +306,7 @@ async fn worker(config: Arc<Config>, metrics_addr: Option<SocketAddr>) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-fn time(at: &Option<DateTime<Utc>>) -> String {
+pub(crate) fn time(at: &Option<DateTime<Utc>>) -> String {
     cell(&at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()))
 }
 

@@ -1,6 +1,7 @@
 //! The `jobs` binary: background work that runs beside the web server, from cron or systemd.
 
 mod engine_cli;
+mod events_cli;
 mod table;
 
 use std::{process::ExitCode, time::Duration};
@@ -32,6 +33,13 @@ USAGE:
     jobs resume QUEUE
     jobs schedules                  Cron schedules, their next and last runs
     jobs stats                      Per queue: jobs by state, oldest wait, throughput
+    jobs events list [--since TIME|AGO] [--limit N]
+                                    Events received (Hasura, captured changes, invokeEvent)
+    jobs events show ID             An event, what it was detected as, and the jobs it made
+    jobs events replay ID           Detect it again (jobs already made are not made twice)
+    jobs events test --payload FILE [--dry-run]
+                                    Detect a Hasura payload; --dry-run prints what would be
+                                    detected and which jobs made, storing nothing
     jobs email                      Send every due email, print a summary and exit (for cron)
     jobs email --watch [--interval SECS]
                                     Keep sending due emails every SECS seconds
@@ -51,6 +59,7 @@ Configuration comes from environment variables and .env; see README.md.";
 
 enum Command {
     Engine(EngineCommand),
+    Events(events_cli::EventsCommand),
     Drain {
         watch: bool,
         interval: Option<Duration>,
@@ -89,6 +98,7 @@ fn parse(args: &[String]) -> Result<Option<Command>, String> {
     }
     match words.as_slice() {
         [] | ["help" | "-h" | "--help", ..] => Ok(None),
+        ["events", rest @ ..] => events_cli::parse(rest).map(|c| Some(Command::Events(c))),
         ["email", "status"] => Ok(Some(Command::Status)),
         ["email", "retry-failed"] => Ok(Some(Command::RetryFailed(None))),
         ["email", "retry-failed", id] => uuid::Uuid::parse_str(id)
@@ -125,6 +135,7 @@ async fn main() -> ExitCode {
     telemetry::init(config.log_format);
     let outcome = match command {
         Command::Engine(command) => engine_cli::run(command, json, config).await,
+        Command::Events(command) => events_cli::run(command, json, config).await,
         command => run(command, config).await,
     };
     match outcome {
@@ -140,7 +151,9 @@ async fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let connection = db::connect(&config.database_url, drain::pool_size(&config.email)).await?;
     match command {
-        Command::Engine(_) => unreachable!("engine commands run in engine_cli"),
+        Command::Engine(_) | Command::Events(_) => {
+            unreachable!("engine and events commands run in their modules")
+        }
         Command::Status => {
             println!("{}", drain::status_report(&connection).await?);
             Ok(ExitCode::SUCCESS)

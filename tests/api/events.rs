@@ -510,3 +510,80 @@ async fn notifications_reach_the_new_user_the_admins_and_the_awarded_owner_once(
         2
     );
 }
+
+async fn run_jobs(app: &TestApp, args: &[&str]) -> (i32, String) {
+    let output = crate::jobs::jobs(app, "smtp://127.0.0.1:9", args)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn jobs_events_lists_shows_replays_and_tests_payloads() {
+    let app = app().await;
+    let meet = Uuid::new_v4().to_string();
+    let fill = [("MEET_ID", meet.clone())];
+    let payload = std::env::temp_dir().join(format!("event-{}.json", Uuid::new_v4()));
+    std::fs::write(&payload, fixture("meet_insert.json", &fill)).unwrap();
+    let path = payload.to_str().unwrap();
+
+    // A dry run stores nothing and says what would happen.
+    let (code, text) = run_jobs(&app, &["events", "test", "--payload", path, "--dry-run"]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("meet.created") && text.contains("email.meet_reminders"),
+        "{text}"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) FROM engine_events").await,
+        0
+    );
+
+    // Without --dry-run it is stored and detected, once however often it is tested.
+    for _ in 0..2 {
+        let (code, text) = run_jobs(&app, &["events", "test", "--payload", path, "--json"]).await;
+        assert_eq!(code, 0, "{text}");
+        let summary: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(summary["detected"][0]["name"], "meet.created", "{text}");
+    }
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) FROM engine_jobs WHERE kind = 'email.meet_reminders'")
+            .await,
+        1
+    );
+    let id = "85558393-c75d-4d2f-9c31-e7f6ac7b8a44";
+    let (code, text) = run_jobs(&app, &["events", "list", "--since", "1h"]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(id) && text.contains("hasura") && text.contains("INSERT"),
+        "{text}"
+    );
+    let (code, text) = run_jobs(&app, &["events", "show", id]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("meet.created") && text.contains("reminders") && text.contains("Spring Jam"),
+        "{text}"
+    );
+    let (code, text) = run_jobs(&app, &["events", "replay", id]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("meet.created"), "{text}");
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) FROM engine_jobs WHERE kind = 'email.meet_reminders'")
+            .await,
+        1
+    );
+    // Bad input: a clear message and exit status 2 (usage) or 1 (not found).
+    let (code, text) = run_jobs(&app, &["events", "show", "nope"]).await;
+    assert_eq!(code, 2, "{text}");
+    let (code, text) = run_jobs(&app, &["events", "show", &Uuid::new_v4().to_string()]).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("no event"), "{text}");
+    std::fs::write(&payload, "{}").unwrap();
+    let (code, text) = run_jobs(&app, &["events", "test", "--payload", path]).await;
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("not a Hasura event"), "{text}");
+    let _ = std::fs::remove_file(&payload);
+}

@@ -431,6 +431,22 @@ impl TestApp {
         row.try_get_by_index::<String>(0).expect("a string")
     }
 
+    /// The first column of `sql`'s first row as a string; empty when it is NULL.
+    pub async fn scalar_string_or_empty(&self, sql: &str) -> String {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect(sql)
+            .expect("a row");
+        row.try_get_by_index::<Option<String>>(0)
+            .expect("a string")
+            .unwrap_or_default()
+    }
+
     /// Inserts a user directly (with the shared password hash) and returns its id.
     pub async fn create_user(&self, email: &str, is_admin: bool) -> Uuid {
         let id = Uuid::new_v4();

@@ -317,3 +317,65 @@ async fn metrics_are_served_by_the_server_and_the_worker_behind_an_optional_toke
         "{text}"
     );
 }
+
+/// The whole path: a GraphQL edit → the captured change → `meet.rescheduled` → a `jobs worker`
+/// child process re-times the reminders.
+#[tokio::test]
+async fn a_worker_process_reschedules_reminders_after_a_graphql_edit() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let (_, admin) = app.admin_client().await;
+    let created = app
+        .gql_with(
+            &admin,
+            "mutation($i: CreateMeetInput!) { createMeet(input: $i) { id } }",
+            serde_json::json!({ "i": {
+                "meetType": "WORKSHOP", "title": "Jam", "description": "Build a game",
+                "instructions": "Have fun", "coverImageUrl": "https://example.com/c.png",
+                "startTime": "2031-06-10T18:00", "endTime": "2031-06-10T20:00", "region": "UTC"
+            }}),
+        )
+        .await;
+    let meet = created["data"]["createMeet"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut child = worker(&app, &sink, &[]);
+    let reminders = format!(
+        r#"SELECT string_agg(to_char("sendAt" AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ',' ORDER BY "sendAt")
+             FROM "scheduledEmails" WHERE "meetRecipientId" = '{meet}'"#
+    );
+    let until = async |expected: &str| {
+        for _ in 0..300 {
+            let value = app.scalar_string_or_empty(&reminders).await;
+            if value == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "reminders never became {expected}: {}",
+            app.scalar_string_or_empty(&reminders).await
+        );
+    };
+    until("06-09 18:00,06-10 17:30").await;
+    let edited = app
+        .gql_with(
+            &admin,
+            "mutation($id: UUID!) { editMeet(id: $id, input: { startTime: \"2031-07-01T09:00\", endTime: \"2031-07-01T11:00\" }) { id } }",
+            serde_json::json!({ "id": meet }),
+        )
+        .await;
+    assert!(edited["errors"].is_null(), "{edited}");
+    until("06-30 09:00,07-01 08:30").await;
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT count(*) FROM engine_event_detections WHERE detector = 'meet.rescheduled'"
+        )
+        .await,
+        1
+    );
+    terminate(&child);
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    let _ = child.start_kill();
+}
