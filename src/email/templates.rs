@@ -225,6 +225,22 @@ mod tests {
     use super::*;
 
     fn sample(title: &str) -> Context {
+        let mut context = meet_sample(title);
+        // What the notification jobs store with their deliveries (`email::effects`).
+        context.insert(
+            "notification",
+            &serde_json::json!({
+                "project": { "id": Uuid::nil(), "title": title, "url": "https://mintbean.io/projects/1",
+                             "source_code_url": "https://github.com/a/b", "live_url": "https://b.example" },
+                "author": { "name": "Ada Lovelace" },
+                "meet": { "title": "Spring Jam" },
+                "badge": { "title": "Gold", "description": "Best in show" },
+            }),
+        );
+        context
+    }
+
+    fn meet_sample(title: &str) -> Context {
         context(
             SiteView {
                 name: "Mintbean".into(),
