@@ -132,6 +132,9 @@ pub struct EventsConfig {
     /// `EVENTS_CAPTURE_TABLES`: tables captured besides those Mintbean's detectors watch
     /// (`table` or `schema.table`, comma-separated).
     pub capture_tables: Vec<String>,
+    /// `EVENTS_HASURA_TABLES`: tables whose events Hasura's triggers deliver: they are not
+    /// captured natively (else each change would be detected twice).
+    pub hasura_tables: Vec<String>,
     /// Detections run at once by one worker process (`EVENTS_CONCURRENCY`).
     pub concurrency: usize,
 }
@@ -522,6 +525,7 @@ fn read_events_config(r: &mut Reader<'_>) -> EventsConfig {
         hasura_secret,
         hasura_secret_header,
         capture_tables: r.list("EVENTS_CAPTURE_TABLES", ','),
+        hasura_tables: r.list("EVENTS_HASURA_TABLES", ','),
         concurrency: r.parsed("EVENTS_CONCURRENCY", 4, "a positive integer"),
     }
 }

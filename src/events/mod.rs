@@ -56,20 +56,40 @@ pub fn excluded_columns(table: &str) -> &'static [&'static str] {
         .unwrap_or(&[])
 }
 
-/// Makes sure Mintbean's tables and `EVENTS_CAPTURE_TABLES` are captured (idempotent).
+fn qualified(table: &str) -> String {
+    if table.contains('.') {
+        table.to_owned()
+    } else {
+        format!("public.{table}")
+    }
+}
+
+/// Makes sure Mintbean's tables and `EVENTS_CAPTURE_TABLES` are captured, except those of
+/// `EVENTS_HASURA_TABLES`, whose native capture is removed (idempotent).
 pub async fn ensure_capture(db: &impl ConnectionTrait, config: &Config) -> anyhow::Result<()> {
+    let settings = &config.jobs.events;
+    let from_hasura: Vec<String> = settings
+        .hasura_tables
+        .iter()
+        .map(|t| qualified(t))
+        .collect();
     let captured = events::captured_tables(db).await?;
+    for table in &settings.hasura_tables {
+        if captured.contains(&qualified(table)) {
+            events::uncapture_table(db, table).await?;
+            tracing::info!(
+                table,
+                "events of this table come from Hasura: native capture removed"
+            );
+        }
+    }
     let wanted = CAPTURED
         .iter()
         .map(|(table, _)| table.to_string())
-        .chain(config.jobs.events.capture_tables.iter().cloned());
+        .chain(settings.capture_tables.iter().cloned());
     for table in wanted {
-        let qualified = if table.contains('.') {
-            table.clone()
-        } else {
-            format!("public.{table}")
-        };
-        if !captured.contains(&qualified) {
+        let name = qualified(&table);
+        if !captured.contains(&name) && !from_hasura.contains(&name) {
             events::capture_table(db, &table, excluded_columns(&table)).await?;
             tracing::info!(table, "capturing changes as events");
         }

@@ -587,3 +587,53 @@ async fn jobs_events_lists_shows_replays_and_tests_payloads() {
     assert!(text.contains("not a Hasura event"), "{text}");
     let _ = std::fs::remove_file(&payload);
 }
+
+#[tokio::test]
+async fn tables_whose_events_come_from_hasura_are_not_captured_twice() {
+    let app = app().await;
+    let captured = async || engine::events::captured_tables(&app.db).await.unwrap();
+    assert_eq!(
+        captured().await,
+        vec![
+            "public.badgesProjects",
+            "public.meetRegistrations",
+            "public.meets",
+            "public.projects",
+            "public.users"
+        ]
+    );
+    let url = crate::helpers::database_url(&app.db_name);
+    let hasura = crate::helpers::test_config(&url, &[("EVENTS_HASURA_TABLES", "meets")]);
+    mintbean::events::ensure_capture(&app.db, &hasura)
+        .await
+        .unwrap();
+    assert!(!captured().await.contains(&"public.meets".to_string()));
+    app.create_meet(
+        "Jam",
+        "WORKSHOP",
+        "2031-06-10T18:00:00",
+        "2031-06-10T20:00:00",
+        "UTC",
+    )
+    .await;
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) FROM engine_events WHERE table_name = 'meets'")
+            .await,
+        0
+    );
+    // Back to native capture, and an extra table captured by configuration.
+    let native = crate::helpers::test_config(&url, &[("EVENTS_CAPTURE_TABLES", "posts")]);
+    mintbean::events::ensure_capture(&app.db, &native)
+        .await
+        .unwrap();
+    let tables = captured().await;
+    assert!(
+        tables.contains(&"public.meets".to_string())
+            && tables.contains(&"public.posts".to_string()),
+        "{tables:?}"
+    );
+    mintbean::events::ensure_capture(&app.db, &native)
+        .await
+        .unwrap();
+    assert_eq!(captured().await.len(), 6);
+}

@@ -64,6 +64,16 @@ pub async fn capture_table(
     Ok(())
 }
 
+/// Stops capturing `table` (its events come from elsewhere, e.g. Hasura). Idempotent.
+pub async fn uncapture_table(db: &impl ConnectionTrait, table: &str) -> Result<(), EngineError> {
+    let (schema, name) = table.split_once('.').unwrap_or(("public", table));
+    let qualified = format!("{}.{}", identifier(schema)?, identifier(name)?);
+    let trigger = identifier(&trigger_name(name))?;
+    db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS {trigger} ON {qualified}"))
+        .await?;
+    Ok(())
+}
+
 fn trigger_name(table: &str) -> String {
     let mut name = format!("engine_capture_{table}");
     name.truncate(63);

@@ -18,7 +18,9 @@ mod detector;
 mod envelope;
 mod store;
 
-pub use capture::{CAPTURE_OFF, capture_table, captured_tables, manual_event, set_session};
+pub use capture::{
+    CAPTURE_OFF, capture_table, captured_tables, manual_event, set_session, uncapture_table,
+};
 pub use detector::{DetectError, Detection, Detector, Detectors, Outcome, PlannedJob};
 pub use envelope::{Envelope, EnvelopeError, Event, Op, Source, json_equal};
 pub use store::{
