@@ -637,3 +637,50 @@ async fn tables_whose_events_come_from_hasura_are_not_captured_twice() {
         .unwrap();
     assert_eq!(captured().await.len(), 6);
 }
+
+/// A job whose end was never recorded (its worker died after its transaction committed) runs
+/// again: that second run must not queue its email twice.
+#[tokio::test]
+async fn email_jobs_run_twice_queue_their_email_once() {
+    let app = app().await;
+    let sink = SmtpSink::start().await;
+    let (_, user) = app.user_client("u@example.com").await;
+    let meet = app
+        .create_meet(
+            "Jam",
+            "WORKSHOP",
+            "2031-06-10T18:00:00",
+            "2031-06-10T20:00:00",
+            "UTC",
+        )
+        .await;
+    data(
+        &app.gql_with(
+            &user,
+            "mutation($id: UUID!) { registerForMeet(meetId: $id) }",
+            json!({ "id": meet }),
+        )
+        .await,
+    );
+    app.settle().await;
+    let rerun = "UPDATE engine_jobs SET state = 'available', finished_at = NULL, run_at = now()
+                  WHERE kind IN ('email.registration_confirmation', 'email.welcome')";
+    let confirmations = r#"SELECT (SELECT count(*) FROM "scheduledEmails" WHERE "templateName" LIKE '%registration-confirmation')
+                                + (SELECT count(*) FROM email_deliveries WHERE template_name LIKE '%registration-confirmation')"#;
+    let welcomes =
+        "SELECT count(*) FROM email_deliveries WHERE template_name = 'notifications/welcome'";
+    assert_eq!(app.scalar_i64(confirmations).await, 1);
+    let welcomed = app.scalar_i64(welcomes).await;
+    assert!(welcomed >= 1);
+    app.sql(rerun).await;
+    app.settle().await;
+    assert_eq!(app.scalar_i64(confirmations).await, 1);
+    assert_eq!(app.scalar_i64(welcomes).await, welcomed);
+    // After the drain moved it into a delivery, a rerun still queues nothing.
+    let summary = drain(&drainer(&app, &sink.url(), &[]).await).await;
+    assert!(summary.sent >= 2, "{summary:?}");
+    app.sql(rerun).await;
+    app.settle().await;
+    assert_eq!(app.scalar_i64(confirmations).await, 1);
+    assert_eq!(drain(&drainer(&app, &sink.url(), &[]).await).await.sent, 0);
+}
