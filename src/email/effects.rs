@@ -30,6 +30,24 @@ fn settings() -> KindSettings {
     }
 }
 
+/// A job kind of this module: its settings, and `run` as the type's `handle`.
+macro_rules! email_job {
+    ($job:ty, $kind:literal) => {
+        impl Job for $job {
+            const KIND: &'static str = $kind;
+            type State = JobState;
+
+            fn settings() -> KindSettings {
+                settings()
+            }
+
+            async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+                self.handle(ctx).await
+            }
+        }
+    };
+}
+
 fn failed(error: AppError) -> JobError {
     JobError::retryable(error)
 }
@@ -52,15 +70,10 @@ pub struct SyncMeetReminders {
     pub meet_id: Uuid,
 }
 
-impl Job for SyncMeetReminders {
-    const KIND: &'static str = "email.meet_reminders";
-    type State = JobState;
+email_job!(SyncMeetReminders, "email.meet_reminders");
 
-    fn settings() -> KindSettings {
-        settings()
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+impl SyncMeetReminders {
+    async fn handle(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
         let config = ctx.state.config.email.clone();
         let queued = in_transaction(&ctx, async |txn| {
             enqueue::sync_reminders(txn, self.meet_id, &config).await
@@ -77,15 +90,10 @@ pub struct CancelMeetEmails {
     pub meet_id: Uuid,
 }
 
-impl Job for CancelMeetEmails {
-    const KIND: &'static str = "email.meet_cancelled";
-    type State = JobState;
+email_job!(CancelMeetEmails, "email.meet_cancelled");
 
-    fn settings() -> KindSettings {
-        settings()
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+impl CancelMeetEmails {
+    async fn handle(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
         in_transaction(&ctx, async |txn| {
             enqueue::on_meet_deleted(txn, self.meet_id).await
         })
@@ -104,15 +112,10 @@ pub struct ConfirmRegistration {
     pub email_id: Uuid,
 }
 
-impl Job for ConfirmRegistration {
-    const KIND: &'static str = "email.registration_confirmation";
-    type State = JobState;
+email_job!(ConfirmRegistration, "email.registration_confirmation");
 
-    fn settings() -> KindSettings {
-        settings()
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+impl ConfirmRegistration {
+    async fn handle(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
         let config = ctx.state.config.email.clone();
         let queued = in_transaction(&ctx, async |txn| {
             enqueue::confirm_registration(txn, self.email_id, self.user_id, self.meet_id, &config)
@@ -173,15 +176,10 @@ pub struct Welcome {
     pub user_id: Uuid,
 }
 
-impl Job for Welcome {
-    const KIND: &'static str = "email.welcome";
-    type State = JobState;
+email_job!(Welcome, "email.welcome");
 
-    fn settings() -> KindSettings {
-        settings()
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+impl Welcome {
+    async fn handle(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
         let user = users::Entity::find_by_id(self.user_id)
             .one(ctx.db())
             .await
@@ -220,15 +218,10 @@ pub struct ProjectSubmitted {
     pub project_id: Uuid,
 }
 
-impl Job for ProjectSubmitted {
-    const KIND: &'static str = "email.project_submitted";
-    type State = JobState;
+email_job!(ProjectSubmitted, "email.project_submitted");
 
-    fn settings() -> KindSettings {
-        settings()
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+impl ProjectSubmitted {
+    async fn handle(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
         let db = ctx.db();
         let project = live_project(&ctx, self.project_id).await?;
         let author = users::Entity::find_by_id(project.user_id)
@@ -270,15 +263,10 @@ pub struct BadgeAwarded {
     pub badge_id: Uuid,
 }
 
-impl Job for BadgeAwarded {
-    const KIND: &'static str = "email.badge_awarded";
-    type State = JobState;
+email_job!(BadgeAwarded, "email.badge_awarded");
 
-    fn settings() -> KindSettings {
-        settings()
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+impl BadgeAwarded {
+    async fn handle(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
         let db = ctx.db();
         let project = live_project(&ctx, self.project_id).await?;
         let badge = badges::Entity::find_by_id(self.badge_id)

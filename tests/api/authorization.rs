@@ -57,9 +57,7 @@ struct Fixtures {
 }
 
 async fn create(app: &TestApp, client: &Client, query: &str, variables: Value) -> String {
-    let body = app.gql_with(client, query, variables).await;
-    let field = data(&body).as_object().unwrap().values().next().unwrap();
-    field["id"].as_str().unwrap().to_owned()
+    app.created_id(client, query, variables).await
 }
 
 const NEW_PROJECT: &str = "mutation($m: UUID) { createProject(input: { title: \"P\", meetId: $m, sourceCodeUrl: \"https://a.example\", liveUrl: \"https://b.example\" }) { id } }";

@@ -305,21 +305,9 @@ async fn captured_changes_name_their_actor_and_a_rolled_back_change_is_no_event(
     );
 
     // Through GraphQL: the admin is the actor; a refused mutation is no event either.
-    let created = app
-        .gql_with(
-            &admin,
-            "mutation($i: CreateMeetInput!) { createMeet(input: $i) { id } }",
-            json!({ "i": {
-                "meetType": "WORKSHOP", "title": "Jam", "description": "Build a game", "instructions": "Have fun",
-                "coverImageUrl": "https://example.com/c.png", "startTime": "2031-06-10T18:00",
-                "endTime": "2031-06-10T20:00", "region": "UTC"
-            }}),
-        )
+    let meet = app
+        .create_workshop(&admin, "2031-06-10T18:00", "2031-06-10T20:00")
         .await;
-    let meet = data(&created)["createMeet"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let actor = app
         .scalar_string(&format!(
             "SELECT session_variables->>'x-hasura-role' || ' ' || (session_variables->>'x-hasura-user-id')
@@ -428,31 +416,22 @@ async fn notifications_reach_the_new_user_the_admins_and_the_awarded_owner_once(
     let sink = SmtpSink::start().await;
     let (_, admin) = app.admin_client().await;
     let register = "mutation { register(input: { email: \"new@example.com\", firstName: \"Nia\", lastName: \"New\", password: \"password-123\", passwordConfirmation: \"password-123\" }) { id } }";
-    let body = app.gql(register, json!({})).await;
-    let owner_id = data(&body)["register"]["id"].as_str().unwrap().to_owned();
+    let owner_id = app.created_id(&app.client, register, json!({})).await;
     let owner = app.login_with("new@example.com", "password-123").await;
-    let project = app
-        .gql_with(
+    let project_id = app
+        .created_id(
             &owner,
             "mutation { createProject(input: { title: \"Snake\", sourceCodeUrl: \"https://a.example/s\", liveUrl: \"https://b.example/l\" }) { id } }",
             json!({}),
         )
         .await;
-    let project_id = data(&project)["createProject"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let badge = app
-        .gql_with(
+    let badge_id = app
+        .created_id(
             &admin,
             "mutation { createBadge(input: { alias: \":gold:\", badgeShape: STAR, faIcon: \"star\", title: \"Gold\", description: \"Best in show\" }) { id } }",
             json!({}),
         )
         .await;
-    let badge_id = data(&badge)["createBadge"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let award = "mutation($p: UUID!, $b: [UUID!]!) { awardBadgesToProject(projectId: $p, badgeIds: $b) { id } }";
     data(
         &app.gql_with(&admin, award, json!({ "p": project_id, "b": [badge_id] }))

@@ -368,6 +368,29 @@ impl TestApp {
     }
 
     /// As [`gql_with`] with the app's default (anonymous unless logged in) client.
+    /// Runs a mutation that must succeed and returns the `id` of its (only) field.
+    pub async fn created_id(&self, client: &Client, query: &str, variables: Value) -> String {
+        let body = self.gql_with(client, query, variables).await;
+        let field = data(&body).as_object().unwrap().values().next().unwrap();
+        field["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// A UTC workshop from `start` to `end` (`2031-06-10T18:00`) created through GraphQL by
+    /// `admin`, who is then the actor of the change.
+    pub async fn create_workshop(&self, admin: &Client, start: &str, end: &str) -> String {
+        let input = json!({
+            "meetType": "WORKSHOP", "title": "Jam", "description": "Build a game",
+            "instructions": "Have fun", "coverImageUrl": "https://example.com/c.png",
+            "startTime": start, "endTime": end, "region": "UTC"
+        });
+        self.created_id(
+            admin,
+            "mutation($i: CreateMeetInput!) { createMeet(input: $i) { id } }",
+            json!({ "i": input }),
+        )
+        .await
+    }
+
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.gql_with(&self.client, query, variables).await
     }

@@ -325,21 +325,9 @@ async fn a_worker_process_reschedules_reminders_after_a_graphql_edit() {
     let app = TestApp::spawn().await;
     let sink = SmtpSink::start().await;
     let (_, admin) = app.admin_client().await;
-    let created = app
-        .gql_with(
-            &admin,
-            "mutation($i: CreateMeetInput!) { createMeet(input: $i) { id } }",
-            serde_json::json!({ "i": {
-                "meetType": "WORKSHOP", "title": "Jam", "description": "Build a game",
-                "instructions": "Have fun", "coverImageUrl": "https://example.com/c.png",
-                "startTime": "2031-06-10T18:00", "endTime": "2031-06-10T20:00", "region": "UTC"
-            }}),
-        )
+    let meet = app
+        .create_workshop(&admin, "2031-06-10T18:00", "2031-06-10T20:00")
         .await;
-    let meet = created["data"]["createMeet"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let mut child = worker(&app, &sink, &[]);
     let reminders = format!(
         r#"SELECT string_agg(to_char("sendAt" AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ',' ORDER BY "sendAt")
