@@ -279,14 +279,7 @@ async fn switches_turn_reminders_and_confirmations_off() {
         "UTC",
     )
     .await;
-    data(
-        &app.gql_with(
-            &user,
-            "mutation($id: UUID!) { registerForMeet(meetId: $id) }",
-            json!({ "id": meet }),
-        )
-        .await,
-    );
+    app.register_for_meet(&user, meet).await;
     assert!(queued(&app).await.is_empty());
 }
 
@@ -305,14 +298,7 @@ async fn registering_queues_an_immediate_confirmation() {
     )
     .await;
     app.sql("DELETE FROM \"scheduledEmails\"").await;
-    data(
-        &app.gql_with(
-            &user,
-            "mutation($id: UUID!) { registerForMeet(meetId: $id) }",
-            json!({ "id": meet }),
-        )
-        .await,
-    );
+    app.register_for_meet(&user, meet).await;
     let rows = queued(&app).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].0, "workshops/registration-confirmation");

@@ -633,14 +633,7 @@ async fn email_jobs_run_twice_queue_their_email_once() {
             "UTC",
         )
         .await;
-    data(
-        &app.gql_with(
-            &user,
-            "mutation($id: UUID!) { registerForMeet(meetId: $id) }",
-            json!({ "id": meet }),
-        )
-        .await,
-    );
+    app.register_for_meet(&user, meet).await;
     app.settle().await;
     let rerun = "UPDATE engine_jobs SET state = 'available', finished_at = NULL, run_at = now()
                   WHERE kind IN ('email.registration_confirmation', 'email.welcome')";

@@ -391,6 +391,18 @@ impl TestApp {
         .await
     }
 
+    /// `client` registers for `meet` (which must succeed).
+    pub async fn register_for_meet(&self, client: &Client, meet: impl serde::Serialize) {
+        let body = self
+            .gql_with(
+                client,
+                "mutation($id: UUID!) { registerForMeet(meetId: $id) }",
+                json!({ "id": meet }),
+            )
+            .await;
+        data(&body);
+    }
+
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.gql_with(&self.client, query, variables).await
     }
@@ -428,43 +440,30 @@ impl TestApp {
         txn.commit().await.unwrap();
     }
 
-    pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        let row = self
-            .db
+    async fn first_row(&self, sql: &str) -> sea_orm::QueryResult {
+        self.db
             .query_one_raw(Statement::from_string(
                 self.db.get_database_backend(),
                 sql.to_owned(),
             ))
             .await
             .expect(sql)
-            .expect("a row");
+            .expect("a row")
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row = self.first_row(sql).await;
         row.try_get_by_index::<i64>(0).expect("an integer")
     }
 
     pub async fn scalar_string(&self, sql: &str) -> String {
-        let row = self
-            .db
-            .query_one_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                sql.to_owned(),
-            ))
-            .await
-            .expect(sql)
-            .expect("a row");
+        let row = self.first_row(sql).await;
         row.try_get_by_index::<String>(0).expect("a string")
     }
 
     /// The first column of `sql`'s first row as a string; empty when it is NULL.
     pub async fn scalar_string_or_empty(&self, sql: &str) -> String {
-        let row = self
-            .db
-            .query_one_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                sql.to_owned(),
-            ))
-            .await
-            .expect(sql)
-            .expect("a row");
+        let row = self.first_row(sql).await;
         row.try_get_by_index::<Option<String>>(0)
             .expect("a string")
             .unwrap_or_default()
