@@ -1,11 +1,14 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run test emails bench bench-jobs pristine migrate lint fmt ci db-stop help
+.PHONY: run test test-e2e emails bench bench-jobs pristine migrate lint fmt ci db-stop help
 
 run: ## Start PostgreSQL if needed, migrate, seed, serve GraphQL on :4000
 	@scripts/dev.sh run
 
 test: ## Run the whole test suite against a private PostgreSQL cluster
 	@scripts/dev.sh test
+
+test-e2e: ## The dashboard in headless Chromium (screenshots in target/e2e/); part of make test
+	@scripts/dev.sh test-e2e
 
 emails: ## Send the due emails once (without SMTP_URL: .eml files in .data/outbox/)
 	@scripts/dev.sh jobs email

@@ -42,6 +42,20 @@ ensure_database_url() {
 
 mintbean() { cargo run --quiet --bin mintbean -- "$@"; }
 
+# Headless Chromium and chromedriver (Debian's packages) for the dashboard's browser test.
+ensure_chromium() {
+	if [ -n "${CHROMEDRIVER:-}" ] || { command -v chromedriver >/dev/null && command -v chromium >/dev/null; }; then return; fi
+	if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then
+		echo "installing chromium and chromium-driver for the browser test (once)"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+		return
+	fi
+	echo "the browser test needs Chromium and its driver: sudo apt-get install chromium chromium-driver" >&2
+	echo "(or set CHROMEDRIVER=/path/to/chromedriver and CHROMIUM=/path/to/chromium)" >&2
+	exit 1
+}
+
 # schemathesis (PyPI) for the OpenAPI fuzzing test, in a virtualenv under .data/.
 ensure_schemathesis() {
 	if [ -n "${SCHEMATHESIS:-}" ]; then return; fi
@@ -74,7 +88,15 @@ test)
 		start_cluster test
 	fi
 	ensure_schemathesis
+	ensure_chromium
 	cargo test --workspace
+	;;
+test-e2e)
+	if [ -z "${TEST_DATABASE_URL:-}" ]; then
+		start_cluster test
+	fi
+	ensure_chromium
+	cargo test --test api -- dashboard::
 	;;
 jobs)
 	# `scripts/dev.sh jobs email [--watch]`: the jobs binary against the development database.

@@ -32,6 +32,7 @@ pub fn registry(state: JobState) -> Registry<JobState> {
         .register::<DrainEmails>()
         .register::<CheckLink>()
         .register::<LinkCheckTool>()
+        .register::<link_check::RecheckAllLinks>()
         .register::<engine::webhooks::DeliverWebhook<JobState>>()
         .register::<engine::events::DetectEvent<JobState>>()
         .register::<effects::SyncMeetReminders>()

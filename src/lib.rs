@@ -7,6 +7,7 @@ pub mod auth;
 pub mod background;
 pub mod badges;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod email;
 pub mod error;

@@ -364,6 +364,37 @@ pub struct QueueStats {
 }
 
 /// Per queue: jobs by state, the oldest due job's wait, recent throughput and pause.
+/// Attempts that ended in one time bucket of one queue.
+#[derive(Clone, Debug, Serialize, FromQueryResult)]
+pub struct Activity {
+    pub queue: String,
+    pub bucket: DateTime<Utc>,
+    pub completed: i64,
+    /// Attempts that did not complete (retried, failed, panicked, timed out, lease lost).
+    pub failed: i64,
+}
+
+/// Per queue, attempts completed and failed in buckets of `bucket_minutes` over the last
+/// `minutes` (buckets without attempts are absent).
+pub async fn activity(
+    db: &impl ConnectionTrait,
+    minutes: i32,
+    bucket_minutes: i32,
+) -> Result<Vec<Activity>, EngineError> {
+    Ok(Activity::find_by_statement(statement(
+        "SELECT j.queue,
+                date_bin(make_interval(mins => $2), a.finished_at, timestamptz '2000-01-01') AS bucket,
+                count(*) FILTER (WHERE a.outcome = 'completed') AS completed,
+                count(*) FILTER (WHERE a.outcome NOT IN ('completed', 'released', 'cancelled')) AS failed
+           FROM engine_job_attempts a JOIN engine_jobs j ON j.id = a.job_id
+          WHERE a.finished_at > now() - make_interval(mins => $1)
+          GROUP BY 1, 2 ORDER BY 1, 2",
+        vec![minutes.clamp(1, 1440).into(), bucket_minutes.clamp(1, 60).into()],
+    ))
+    .all(db)
+    .await?)
+}
+
 pub async fn stats(db: &impl ConnectionTrait) -> Result<Vec<QueueStats>, EngineError> {
     let rows = db
         .query_all_raw(statement(

@@ -443,6 +443,8 @@ pub const DOWN_V2: &[&str] = &[
 /// those caused, and the trigger function that captures changes without Hasura.
 pub const UP_V3: &[&str] = &[
     "ALTER TABLE engine_jobs ADD COLUMN correlation_id uuid",
+    // Recent activity per queue (the dashboard's last hour): attempts arrive in time order.
+    "CREATE INDEX engine_job_attempts_finished ON engine_job_attempts USING brin (finished_at)",
     "CREATE INDEX engine_jobs_correlation ON engine_jobs (correlation_id) WHERE correlation_id IS NOT NULL",
     r#"CREATE TABLE engine_events (
         id uuid PRIMARY KEY,
@@ -522,6 +524,7 @@ pub const DOWN_V3: &[&str] = &[
     "DROP TABLE IF EXISTS engine_event_detections",
     "DROP TABLE IF EXISTS engine_events",
     "DROP INDEX IF EXISTS engine_jobs_correlation",
+    "DROP INDEX IF EXISTS engine_job_attempts_finished",
     "ALTER TABLE engine_jobs DROP COLUMN IF EXISTS correlation_id",
 ];
 

@@ -1,8 +1,9 @@
 //! Finding jobs with AWSuper's query language, fixed: `field=value` (exact, whitelisted fields;
 //! `args.NAME=value` on a top-level argument), `field[min]` / `field[max]` (numbers, times),
 //! repeated keys OR-ed, `sort[field]=asc|desc` (one field; `id` breaks ties), `limit` (default
-//! 10, at most 100) and a keyset `cursor` from the previous page. Everything else is refused,
-//! naming the parameter.
+//! 10, at most 100) and a keyset `cursor` from the previous page; `key` (dedupe, concurrency or
+//! group key) and `error` (text in the last error). Everything else is refused, naming the
+//! parameter.
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as BASE64};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -53,6 +54,10 @@ pub struct Query {
     sort: Option<(String, bool)>,
     pub limit: u64,
     cursor: Option<Cursor>,
+    /// `key`: any of the dedupe, concurrency or group keys.
+    key: Option<String>,
+    /// `error`: text the last error contains (case-insensitive).
+    error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
@@ -97,6 +102,18 @@ impl Query {
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
                     .ok_or_else(|| refuse(key, format!("a number from 1 to {MAX_LIMIT}")))?;
+                return Ok(());
+            }
+            "key" | "error" => {
+                if value.is_empty() || value.len() > 200 || value.contains('\0') {
+                    return Err(refuse(key, "1 to 200 characters"));
+                }
+                let slot = if key == "key" {
+                    &mut self.key
+                } else {
+                    &mut self.error
+                };
+                *slot = Some(value.to_owned());
                 return Ok(());
             }
             "cursor" => {
@@ -291,6 +308,20 @@ pub async fn search(
 }
 
 fn filters(query: &Query, sql: &mut Sql) {
+    if let Some(key) = &query.key {
+        let p = sql.param(key.clone());
+        sql.conditions.push(format!(
+            "(dedupe_key = {p} OR concurrency_key = {p} OR group_key = {p})"
+        ));
+    }
+    if let Some(text) = &query.error {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = sql.param(format!("%{escaped}%"));
+        sql.conditions.push(format!("last_error ILIKE {p}"));
+    }
     for (field, kind, values) in &query.exact {
         let column = sql.column(field);
         let alternatives: Vec<String> = values

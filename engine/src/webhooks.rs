@@ -430,6 +430,36 @@ fn processing_ms(task: &Value) -> Option<i64> {
     Some((at("finishedAt")? - at("startedAt")?).num_milliseconds())
 }
 
+/// Sends a delivery (a job of kind [`KIND`]) again: a failed, discarded or cancelled one is
+/// retried; a completed one is copied into a new delivery job (same event, same endpoint; the
+/// receiver sees the same event id and can deduplicate on it).
+pub async fn redeliver(
+    db: &impl ConnectionTrait,
+    job_id: i64,
+) -> Result<crate::admin::JobRow, EngineError> {
+    let job = crate::admin::find(db, job_id)
+        .await?
+        .filter(|job| job.kind == KIND)
+        .ok_or_else(|| EngineError::NotFound(format!("no webhook delivery {job_id}")))?;
+    match job.state.as_str() {
+        "failed" | "discarded" | "cancelled" => crate::admin::retry(db, job_id).await,
+        "completed" => {
+            let mut copy = crate::NewJob::new(KIND, job.args.clone())
+                .queue(job.queue.clone())
+                .max_attempts(job.max_attempts)
+                .created_by("redeliver");
+            copy.group_key = job.group_key.clone();
+            let enqueued = crate::enqueue(db, copy).await?;
+            crate::admin::find(db, enqueued.id)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("no job {}", enqueued.id)))
+        }
+        state => Err(EngineError::Conflict(format!(
+            "delivery {job_id} is {state}: it is still to be sent"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -774,39 +774,59 @@ fn claim_statement() -> &'static str {
     &CLAIM
 }
 
-/// Counts of deliveries by status and the most recent failures, for `jobs email status`.
-pub async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
-    let counts: Vec<(String, i64)> = delivery::Entity::find()
+/// The queue and the deliveries: what `jobs email status` and the dashboard show.
+pub struct EmailStatus {
+    pub queued: u64,
+    pub due: u64,
+    /// Every status, with its count (zero included).
+    pub deliveries: Vec<(&'static str, i64)>,
+    /// The latest failed deliveries, newest first.
+    pub failures: Vec<delivery::Model>,
+}
+
+pub async fn status(db: &impl ConnectionTrait, failures: u64) -> Result<EmailStatus, DbErr> {
+    let counts: HashMap<String, i64> = delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Status)
         .column_as(delivery::Column::Id.count(), "count")
         .group_by(delivery::Column::Status)
-        .into_tuple()
+        .into_tuple::<(String, i64)>()
         .all(db)
-        .await?;
-    let queued = scheduled_email::Entity::find().count(db).await?;
-    let due = scheduled_email::Entity::find()
-        .filter(scheduled_email::Column::SendAt.lte(Utc::now()))
-        .count(db)
-        .await?;
-    let mut out = format!("queue: {queued} scheduled emails ({due} due now)\ndeliveries:");
-    let counts: HashMap<String, i64> = counts.into_iter().collect();
-    for status in Status::ALL {
-        let name = status.as_str();
-        out.push_str(&format!(
-            " {name} {}",
-            counts.get(name).copied().unwrap_or(0)
-        ));
+        .await?
+        .into_iter()
+        .collect();
+    Ok(EmailStatus {
+        queued: scheduled_email::Entity::find().count(db).await?,
+        due: scheduled_email::Entity::find()
+            .filter(scheduled_email::Column::SendAt.lte(Utc::now()))
+            .count(db)
+            .await?,
+        deliveries: Status::ALL
+            .iter()
+            .map(|s| (s.as_str(), counts.get(s.as_str()).copied().unwrap_or(0)))
+            .collect(),
+        failures: delivery::Entity::find()
+            .filter(delivery::Column::Status.eq(Status::Failed.as_str()))
+            .order_by_desc(delivery::Column::UpdatedAt)
+            .limit(failures)
+            .all(db)
+            .await?,
+    })
+}
+
+/// Counts of deliveries by status and the most recent failures, for `jobs email status`.
+pub async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
+    let status = status(db, 20).await?;
+    let mut out = format!(
+        "queue: {} scheduled emails ({} due now)\ndeliveries:",
+        status.queued, status.due
+    );
+    for (name, count) in &status.deliveries {
+        out.push_str(&format!(" {name} {count}"));
     }
-    let failures = delivery::Entity::find()
-        .filter(delivery::Column::Status.eq(Status::Failed.as_str()))
-        .order_by_desc(delivery::Column::UpdatedAt)
-        .limit(20)
-        .all(db)
-        .await?;
-    if !failures.is_empty() {
+    if !status.failures.is_empty() {
         out.push_str("\nrecent failures:");
-        for f in failures {
+        for f in status.failures {
             out.push_str(&format!(
                 "\n  {} {} to {:?}: {}",
                 f.id,
@@ -820,7 +840,7 @@ pub async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
 }
 
 /// Makes failed deliveries pending again (with fresh retries), e.g. after fixing the mail server.
-pub async fn retry_failed(db: &DatabaseConnection, id: Option<Uuid>) -> Result<u64, DbErr> {
+pub async fn retry_failed(db: &impl ConnectionTrait, id: Option<Uuid>) -> Result<u64, DbErr> {
     let mut update = delivery::Entity::update_many()
         .col_expr(
             delivery::Column::Status,

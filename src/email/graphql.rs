@@ -45,11 +45,91 @@ pub struct SendContactFormEmailInput {
     pub html: String,
 }
 
+#[derive(SimpleObject)]
+pub struct DeliveryCount {
+    pub status: String,
+    pub count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct FailedDelivery {
+    pub id: Uuid,
+    pub template: String,
+    pub recipient: String,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub updated_at: crate::graphql::scalars::DateTime,
+}
+
+/// The email queue and its deliveries.
+#[derive(SimpleObject)]
+pub struct EmailStatus {
+    /// Rows of `scheduledEmails`.
+    pub queued: i64,
+    /// Of those, due now.
+    pub due: i64,
+    #[graphql(complexity = "list_complexity(child_complexity)")]
+    pub deliveries: Vec<DeliveryCount>,
+    #[graphql(complexity = "list_complexity(child_complexity)")]
+    pub latest_failures: Vec<FailedDelivery>,
+}
+
+impl From<super::drain::EmailStatus> for EmailStatus {
+    fn from(status: super::drain::EmailStatus) -> Self {
+        EmailStatus {
+            queued: status.queued as i64,
+            due: status.due as i64,
+            deliveries: status
+                .deliveries
+                .into_iter()
+                .map(|(status, count)| DeliveryCount {
+                    status: status.to_owned(),
+                    count,
+                })
+                .collect(),
+            latest_failures: status
+                .failures
+                .into_iter()
+                .map(|d| FailedDelivery {
+                    id: d.id,
+                    template: d.template_name,
+                    recipient: d.recipient_email,
+                    error: d.last_error,
+                    attempts: d.attempts,
+                    updated_at: crate::graphql::scalars::DateTime(d.updated_at),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct EmailQuery;
+
+#[Object]
+impl EmailQuery {
+    /// Admins. The email queue, deliveries by status, the latest failures.
+    async fn email_status(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] failures: u64,
+    ) -> Result<EmailStatus> {
+        let status = super::admin::status(&app(ctx).db, &caller(ctx).await?, failures).await?;
+        Ok(status.into())
+    }
+}
+
 #[derive(Default)]
 pub struct EmailMutation;
 
 #[Object]
 impl EmailMutation {
+    /// Admins. Makes failed deliveries (or the one `id`) pending again; answers how many.
+    async fn retry_failed_emails(&self, ctx: &Context<'_>, id: Option<Uuid>) -> Result<i64> {
+        let count = super::admin::retry_failed(&app(ctx).db, &caller(ctx).await?, id).await?;
+        Ok(count as i64)
+    }
+
     /// Sends a message to the platform's contact addresses. Limited per client per hour.
     async fn send_contact_form_email(
         &self,

@@ -1,6 +1,7 @@
 //! Email: the `scheduledEmails` queue, what puts emails on it, and the drainer that sends them
 //! (templates, calendar invites, SMTP) exactly once per recipient.
 
+pub mod admin;
 pub mod contact;
 pub mod contact_message;
 pub mod delivery;

@@ -125,3 +125,24 @@ pub async fn invoke(
     .ok_or_else(|| AppError::not_found("Row"))?;
     Ok(events::ingest(db, detectors, &event).await?.summary)
 }
+
+/// Admins. Events newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    caller: &crate::auth::Caller,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    first: u64,
+) -> AppResult<Vec<events::EventRow>> {
+    caller.require_admin()?;
+    Ok(events::list(db, since, first.clamp(1, 200)).await?)
+}
+
+/// Admins. One event's bookkeeping.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    caller: &crate::auth::Caller,
+    id: uuid::Uuid,
+) -> AppResult<Option<events::EventRow>> {
+    caller.require_admin()?;
+    Ok(events::list_ids(db, &[id]).await?.pop())
+}

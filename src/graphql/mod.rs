@@ -9,8 +9,8 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::{
     badges::graphql::{BadgeMutation, BadgeQuery},
-    email::graphql::EmailMutation,
-    events::graphql::EventMutation,
+    email::graphql::{EmailMutation, EmailQuery},
+    events::graphql::{EventMutation, EventQuery},
     kanban::graphql::{KanbanMutation, KanbanQuery},
     meets::graphql::{MeetMutation, MeetQuery},
     posts::graphql::PostQuery,
@@ -29,6 +29,8 @@ pub struct Query(
     BadgeQuery,
     KanbanQuery,
     JobQuery,
+    EmailQuery,
+    EventQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         config: state.config.clone(),
         detectors: state.detectors.clone(),
     };
+    let dashboard = crate::dashboard::routes(state.clone());
     let mut router = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::tasks::koalati::routes(tasks.clone()))
         .merge(crate::tasks::openapi::routes(tasks))
         .merge(crate::events::hasura::routes(hooks))
+        .merge(dashboard)
         .fallback(not_found)
         .layer(middleware::map_response(errors::json_error_bodies))
         .layer(middleware::from_fn_with_state(capacity, shed_load))
@@ -86,6 +88,21 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+}
+
+/// A file built into the binary (no CDN: the pages work offline), cached for a day.
+pub fn static_asset(content_type: &'static str, bytes: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// At most `MAX_CONCURRENT_REQUESTS` requests run at once; the rest are answered at once with

@@ -220,3 +220,62 @@ pub async fn latest(
         .map(|check| (check.project_id, check))
         .collect())
 }
+
+/// `project.recheck_links`: every live project's links checked again (after an outage, or to
+/// refresh the reports), as link-check jobs; its progress is `{done, total}` as they finish, and
+/// cancelling it stops the waiting (checks already queued still run).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecheckAllLinks {}
+
+impl Job for RecheckAllLinks {
+    const KIND: &'static str = "project.recheck_links";
+    type State = JobState;
+
+    fn settings() -> KindSettings {
+        KindSettings {
+            // Not `links`: it waits for the checks it queued there.
+            queue: "default",
+            max_attempts: 1,
+            timeout: Some(std::time::Duration::from_secs(2 * 3600)),
+            ..KindSettings::default()
+        }
+    }
+
+    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
+        let projects = super::entity::Entity::live()
+            .all(ctx.db())
+            .await
+            .map_err(JobError::retryable)?;
+        let mut checks = Vec::new();
+        for project in &projects {
+            checks.extend(jobs_for(project, 1).map_err(JobError::permanent)?);
+        }
+        let ids: Vec<i64> = engine::enqueue_many(ctx.db(), checks)
+            .await
+            .map_err(JobError::retryable)?
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let total = ids.len();
+        loop {
+            ctx.checkpoint()?;
+            let outcomes = engine::events::wait_for_jobs(
+                ctx.db(),
+                &ids,
+                std::time::Duration::from_millis(500),
+            )
+            .await
+            .map_err(JobError::retryable)?;
+            let done = outcomes
+                .iter()
+                .filter(|o| !matches!(o.state.as_str(), "available" | "running"))
+                .count();
+            ctx.progress(serde_json::json!({ "done": done, "total": total }))
+                .await?;
+            if done >= total {
+                return Ok(serde_json::json!({ "projects": projects.len(), "checked": total }));
+            }
+        }
+    }
+}

@@ -27,6 +27,9 @@ pub struct JobFilter {
     pub queue: Option<String>,
     pub group_key: Option<String>,
     pub created_by: Option<String>,
+    /// Any of a job's dedupe, concurrency and group keys.
+    pub key: Option<String>,
+    pub error_contains: Option<String>,
 }
 
 /// Newest first, `first` (≤ 100) at a time after the cursor `after`.
@@ -50,6 +53,8 @@ pub async fn jobs(
         ("queue", filter.queue),
         ("group_key", filter.group_key),
         ("created_by", filter.created_by),
+        ("key", filter.key),
+        ("error", filter.error_contains),
         ("cursor", after),
     ] {
         if let Some(value) = value {
@@ -82,6 +87,33 @@ pub async fn attempts_of(
 pub async fn queues(db: &DatabaseConnection, caller: &Caller) -> AppResult<Vec<QueueStats>> {
     caller.require_admin()?;
     Ok(admin::stats(db).await?)
+}
+
+/// Admins. Attempts completed and failed per queue, in 5-minute buckets over `minutes`.
+pub async fn activity(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    minutes: i32,
+) -> AppResult<Vec<admin::Activity>> {
+    caller.require_admin()?;
+    Ok(admin::activity(db, minutes, 5).await?)
+}
+
+/// Admins. Every job kind this server knows (what `enqueueJob` accepts).
+pub fn kinds(
+    caller: &Caller,
+    registry: &engine::Registry<crate::state::JobState>,
+) -> AppResult<Vec<String>> {
+    caller.require_admin()?;
+    let mut kinds: Vec<String> = registry.kinds().map(|(kind, _)| kind.to_owned()).collect();
+    kinds.sort();
+    Ok(kinds)
+}
+
+/// Admins. Sends a webhook delivery again: a failed one is retried, a finished one copied.
+pub async fn redeliver(db: &DatabaseConnection, caller: &Caller, job_id: i64) -> AppResult<JobRow> {
+    caller.require_admin()?;
+    Ok(engine::webhooks::redeliver(db, job_id).await?)
 }
 
 pub async fn schedules(db: &DatabaseConnection, caller: &Caller) -> AppResult<Vec<ScheduleRow>> {

@@ -180,6 +180,10 @@ pub struct JobFilter {
     pub queue: Option<String>,
     pub group_key: Option<String>,
     pub created_by: Option<String>,
+    /// A dedupe, concurrency or group key.
+    pub key: Option<String>,
+    /// Text in the last error (case-insensitive).
+    pub error_contains: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -213,6 +217,15 @@ impl From<QueueStats> for Queue {
             paused_until: opt_time(q.paused_until),
         }
     }
+}
+
+/// Attempts of one queue that ended in a 5-minute bucket.
+#[derive(SimpleObject)]
+pub struct QueueActivity {
+    pub queue: String,
+    pub bucket: DateTime,
+    pub completed: i64,
+    pub failed: i64,
 }
 
 #[derive(SimpleObject)]
@@ -387,6 +400,8 @@ impl JobQuery {
             queue: filter.queue,
             group_key: filter.group_key,
             created_by: filter.created_by,
+            key: filter.key,
+            error_contains: filter.error_contains,
         };
         let page = admin::jobs(&app(ctx).db, &caller(ctx).await?, filter, first, after).await?;
         Ok(JobPage {
@@ -405,6 +420,31 @@ impl JobQuery {
     async fn queues(&self, ctx: &Context<'_>) -> Result<Vec<Queue>> {
         let queues = admin::queues(&app(ctx).db, &caller(ctx).await?).await?;
         Ok(queues.into_iter().map(Queue::from).collect())
+    }
+
+    /// Per queue, attempts completed and failed in 5-minute buckets over the last `minutes`.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
+    async fn queue_activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 60)] minutes: i32,
+    ) -> Result<Vec<QueueActivity>> {
+        let rows = admin::activity(&app(ctx).db, &caller(ctx).await?, minutes).await?;
+        Ok(rows
+            .into_iter()
+            .map(|a| QueueActivity {
+                queue: a.queue,
+                bucket: DateTime(a.bucket),
+                completed: a.completed,
+                failed: a.failed,
+            })
+            .collect())
+    }
+
+    /// Every job kind `enqueueJob` accepts.
+    #[graphql(complexity = "list_complexity(child_complexity)")]
+    async fn job_kinds(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(admin::kinds(&caller(ctx).await?, &app(ctx).jobs)?)
     }
 
     #[graphql(complexity = "list_complexity(child_complexity)")]
@@ -455,6 +495,13 @@ impl JobMutation {
 
     async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> Result<Job> {
         let job = admin::cancel(&app(ctx).db, &caller(ctx).await?, job_id(&id)?).await?;
+        Ok(job.into())
+    }
+
+    /// Sends a webhook delivery again (retried if it failed, copied if it was delivered).
+    async fn redeliver_webhook(&self, ctx: &Context<'_>, job_id: ID) -> Result<Job> {
+        let job =
+            admin::redeliver(&app(ctx).db, &caller(ctx).await?, self::job_id(&job_id)?).await?;
         Ok(job.into())
     }
 

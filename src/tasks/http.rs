@@ -253,7 +253,8 @@ pub(crate) async fn show(
 /// Tasks of a kind: `field=value` (repeat for OR), `field[min]`/`field[max]`,
 /// `sort[field]=asc|desc`, `limit` (≤ 100), `cursor`. Fields: id, state, queue, priority,
 /// attempt, max_attempts, created_by, group_key, dedupe_key, concurrency_key, created_at,
-/// run_at, started_at, finished_at, args.NAME.
+/// run_at, started_at, finished_at, args.NAME; `key` (any of the three keys), `error` (text in
+/// the last error).
 #[utoipa::path(get, path = "/tasks/{kind}", tag = "tasks",
     params(("kind" = String, Path),
            ("state" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),

@@ -5,8 +5,7 @@
 
 use axum::{
     Json, Router,
-    http::{HeaderValue, header},
-    response::{Html, IntoResponse, Response},
+    response::{Html, Response},
     routing::get,
 };
 use serde_json::Value;
@@ -145,29 +144,15 @@ async fn docs_page() -> Html<&'static str> {
     Html(PAGE)
 }
 
-fn asset(content_type: &'static str, bytes: &'static [u8]) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=86400"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 async fn css() -> Response {
-    asset(
+    crate::http::static_asset(
         "text/css; charset=utf-8",
         include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
     )
 }
 
 async fn script() -> Response {
-    asset(
+    crate::http::static_asset(
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
     )

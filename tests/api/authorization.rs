@@ -271,6 +271,38 @@ fn rules(f: &Fixtures) -> Vec<(&'static str, Access, &'static str, Value)> {
             json!({}),
         ),
         (
+            "queueActivity",
+            Access::AdminOnly,
+            "{ queueActivity { queue } }",
+            json!({}),
+        ),
+        ("jobKinds", Access::AdminOnly, "{ jobKinds }", json!({})),
+        ("events", Access::AdminOnly, "{ events { id } }", json!({})),
+        (
+            "event",
+            Access::AdminOnly,
+            "query($id: UUID!) { event(id: $id) { id } }",
+            json!({ "id": Uuid::new_v4() }),
+        ),
+        (
+            "emailStatus",
+            Access::AdminOnly,
+            "{ emailStatus { queued } }",
+            json!({}),
+        ),
+        (
+            "retryFailedEmails",
+            Access::AdminOnly,
+            "mutation { retryFailedEmails }",
+            json!({}),
+        ),
+        (
+            "redeliverWebhook",
+            Access::AdminOnly,
+            "mutation { redeliverWebhook(jobId: \"1\") { id } }",
+            json!({}),
+        ),
+        (
             "retryJob",
             Access::AdminOnly,
             "mutation { retryJob(id: \"1\") { id } }",

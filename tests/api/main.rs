@@ -4,6 +4,7 @@
 mod authorization;
 mod badges;
 mod connections;
+mod dashboard;
 mod dataloader;
 mod email;
 mod events;
@@ -29,5 +30,7 @@ mod server;
 mod smtp_sink;
 mod tasks;
 mod users;
+#[path = "../support/webdriver.rs"]
+mod webdriver;
 mod webhooks;
 mod worker;

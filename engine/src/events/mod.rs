@@ -25,6 +25,6 @@ pub use detector::{DetectError, Detection, Detector, Detectors, Outcome, Planned
 pub use envelope::{Envelope, EnvelopeError, Event, Op, Source, json_equal};
 pub use store::{
     DETECT_KIND, DetectEvent, DetectionSummary, EventRow, EventState, EventSummary, Ingested,
-    JobOutcome, JobSummary, SummaryError, detect_stored, find, ingest, list, summary,
-    wait_for_jobs,
+    JobOutcome, JobSummary, SummaryError, detect_stored, find, find_many, ingest, list, list_ids,
+    summaries, summary, wait_for_jobs,
 };

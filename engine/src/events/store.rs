@@ -306,64 +306,95 @@ pub async fn summary(
     db: &impl ConnectionTrait,
     event_id: Uuid,
 ) -> Result<EventSummary, EngineError> {
-    let state: String = db
-        .query_one_raw(statement(
-            "SELECT state FROM engine_events WHERE id = $1",
-            vec![event_id.into()],
-        ))
+    summaries(db, &[event_id])
         .await?
-        .ok_or_else(|| EngineError::NotFound(format!("no event {event_id}")))?
-        .try_get("", "state")?;
+        .pop()
+        .ok_or_else(|| EngineError::NotFound(format!("no event {event_id}")))
+}
+
+/// The summaries of the stored events among `ids` (three statements however many).
+pub async fn summaries(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<EventSummary>, EngineError> {
+    let ids: Vec<Uuid> = ids.to_vec();
+    let events = db
+        .query_all_raw(statement(
+            "SELECT id, state FROM engine_events WHERE id = ANY ($1)",
+            vec![ids.clone().into()],
+        ))
+        .await?;
     let detections = db
         .query_all_raw(statement(
-            "SELECT detector, state, error FROM engine_event_detections
-              WHERE event_id = $1 ORDER BY detector",
-            vec![event_id.into()],
+            "SELECT event_id, detector, state, error FROM engine_event_detections
+              WHERE event_id = ANY ($1) ORDER BY detector",
+            vec![ids.clone().into()],
         ))
         .await?;
     let jobs = db
         .query_all_raw(statement(
-            "SELECT l.detector, l.name, l.job_id, j.kind, coalesce(j.state, 'pruned') AS state
+            "SELECT l.event_id, l.detector, l.name, l.job_id, j.kind,
+                    coalesce(j.state, 'pruned') AS state
                FROM engine_event_jobs l LEFT JOIN engine_jobs j ON j.id = l.job_id
-              WHERE l.event_id = $1 ORDER BY l.job_id, l.name",
-            vec![event_id.into()],
+              WHERE l.event_id = ANY ($1) ORDER BY l.job_id, l.name",
+            vec![ids.into()],
         ))
         .await?;
-    let mut summary = EventSummary {
-        event_id,
-        state,
-        detected: Vec::new(),
-        errors: Vec::new(),
-    };
-    for row in detections {
-        let detector: String = row.try_get("", "detector")?;
-        if row.try_get::<String>("", "state")? == "detection_failed" {
-            summary.errors.push(SummaryError {
-                detector: detector.clone(),
-                error: row
-                    .try_get::<Option<String>>("", "error")?
-                    .unwrap_or_default(),
-            });
-        }
-        let mut found = Vec::new();
-        for job in jobs.iter() {
-            if job.try_get::<String>("", "detector")? == detector {
-                found.push(JobSummary {
-                    name: job.try_get("", "name")?,
-                    job_id: job.try_get("", "job_id")?,
-                    kind: job.try_get("", "kind")?,
-                    state: job.try_get("", "state")?,
-                });
+    let mut summaries = Vec::with_capacity(events.len());
+    for event in events {
+        let event_id: Uuid = event.try_get("", "id")?;
+        let mut summary = EventSummary {
+            event_id,
+            state: event.try_get("", "state")?,
+            detected: Vec::new(),
+            errors: Vec::new(),
+        };
+        for row in &detections {
+            if row.try_get::<Uuid>("", "event_id")? == event_id {
+                add_detection(&mut summary, row, &jobs)?;
             }
         }
-        if !found.is_empty() || summary.errors.iter().all(|e| e.detector != detector) {
-            summary.detected.push(DetectionSummary {
-                name: detector,
-                jobs: found,
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
+/// One detection row, with its jobs among `jobs`, into `summary`.
+fn add_detection(
+    summary: &mut EventSummary,
+    row: &sea_orm::QueryResult,
+    jobs: &[sea_orm::QueryResult],
+) -> Result<(), sea_orm::DbErr> {
+    let detector: String = row.try_get("", "detector")?;
+    let failed = row.try_get::<String>("", "state")? == "detection_failed";
+    if failed {
+        summary.errors.push(SummaryError {
+            detector: detector.clone(),
+            error: row
+                .try_get::<Option<String>>("", "error")?
+                .unwrap_or_default(),
+        });
+    }
+    let mut found = Vec::new();
+    for job in jobs {
+        if job.try_get::<Uuid>("", "event_id")? == summary.event_id
+            && job.try_get::<String>("", "detector")? == detector
+        {
+            found.push(JobSummary {
+                name: job.try_get("", "name")?,
+                job_id: job.try_get("", "job_id")?,
+                kind: job.try_get("", "kind")?,
+                state: job.try_get("", "state")?,
             });
         }
     }
-    Ok(summary)
+    if !found.is_empty() || !failed {
+        summary.detected.push(DetectionSummary {
+            name: detector,
+            jobs: found,
+        });
+    }
+    Ok(())
 }
 
 /// How a job ended (or where it is when the wait ran out).
@@ -422,16 +453,37 @@ pub async fn list(
     .await?)
 }
 
+/// The bookkeeping of the events among `ids`.
+pub async fn list_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<EventRow>, EngineError> {
+    Ok(EventRow::find_by_statement(statement(
+        "SELECT id, source, trigger_name, table_schema, table_name, op, state, created_at,
+                received_at, detected_at, deliveries
+           FROM engine_events WHERE id = ANY ($1)",
+        vec![ids.to_vec().into()],
+    ))
+    .all(db)
+    .await?)
+}
+
 /// One stored event.
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Event>, EngineError> {
+    Ok(find_many(db, &[id]).await?.pop())
+}
+
+/// The stored events among `ids`.
+pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Event>, EngineError> {
     StoredEvent::find_by_statement(statement(
-        &format!("SELECT {EVENT_COLUMNS} FROM engine_events WHERE id = $1"),
-        vec![id.into()],
+        &format!("SELECT {EVENT_COLUMNS} FROM engine_events WHERE id = ANY ($1)"),
+        vec![ids.to_vec().into()],
     ))
-    .one(db)
+    .all(db)
     .await?
+    .into_iter()
     .map(StoredEvent::into_event)
-    .transpose()
+    .collect()
 }
 
 /// What the detection job needs from the application's state.
