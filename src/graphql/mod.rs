@@ -3,6 +3,7 @@
 pub mod context;
 pub mod limits;
 pub mod loader;
+pub mod nulls;
 pub mod scalars;
 
 use async_graphql::{MergedObject, Schema};

@@ -26,6 +26,7 @@ use crate::{
         context::ClientAddress,
         limits::{self, Limits, MAX_BATCH},
         loader::loaders,
+        nulls::fill_errored_fields,
     },
 };
 
@@ -86,6 +87,12 @@ pub async fn handle(
         );
     };
     label_uncoded_errors(&mut response);
+    match &mut response {
+        BatchResponse::Single(r) => fill_errored_fields(r, &http.nullable_roots),
+        BatchResponse::Batch(rs) => rs
+            .iter_mut()
+            .for_each(|r| fill_errored_fields(r, &http.nullable_roots)),
+    }
     respond(&response, &session, config.graphql.max_response_bytes)
 }
 

@@ -36,6 +36,8 @@ use crate::{
 pub struct HttpState {
     pub state: AppState,
     pub schema: AppSchema,
+    /// Which root fields may be null (for errored fields, `graphql::nulls`).
+    pub nullable_roots: Arc<crate::graphql::nulls::NullableRoots>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,7 +63,11 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
         .route("/health", get(health))
-        .with_state(HttpState { state, schema })
+        .with_state(HttpState {
+            nullable_roots: Arc::new(crate::graphql::nulls::NullableRoots::from_sdl(&schema.sdl())),
+            state,
+            schema,
+        })
         .merge(metrics)
         .merge(crate::tasks::http::routes(tasks.clone()))
         .merge(crate::tasks::koalati::routes(tasks.clone()))

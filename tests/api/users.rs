@@ -397,3 +397,19 @@ async fn bcrypt_hashes_from_the_node_backend_log_in_and_are_upgraded() {
             .await,
     );
 }
+
+/// GraphQL's rule, as the Node backend answered: an errored nullable field is `null`, its key
+/// present; a lone errored nullable root field leaves `data` an object.
+#[tokio::test]
+async fn an_errored_nullable_field_is_null_not_missing() {
+    let app = TestApp::spawn().await;
+    let body = app.gql("{ badges { id } me { id } }", json!({})).await;
+    assert_eq!(body["data"], json!({ "badges": [], "me": null }), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let body = app.gql("{ me { id } }", json!({})).await;
+    assert_eq!(body["data"], json!({ "me": null }), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["me"]));
+    // A non-null root field's error still leaves `data` null.
+    let body = app.gql("{ jobs { totalCount } }", json!({})).await;
+    assert!(body["data"].is_null(), "{body}");
+}
