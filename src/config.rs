@@ -178,8 +178,18 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
+    /// `REHASH_LEGACY_PASSWORDS` (default true): a Node (bcrypt) hash becomes argon2id at the
+    /// user's next login. False keeps bcrypt, so the Node backend can still be switched back to.
+    pub rehash_legacy_passwords: bool,
     pub email: EmailConfig,
     pub jobs: JobsConfig,
+}
+
+impl Config {
+    /// Production with a `JWT_SECRET` under 16 characters (allowed by `ALLOW_WEAK_JWT_SECRET`).
+    pub fn weak_jwt_secret(&self) -> bool {
+        self.environment == Environment::Production && self.jwt_secret.expose().len() < 16
+    }
 }
 
 /// A secret value whose `Debug` never shows it.
@@ -341,6 +351,7 @@ impl Config {
                 "a positive integer",
             ),
             trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
+            rehash_legacy_passwords: r.flag("REHASH_LEGACY_PASSWORDS", true),
             email: read_email_config(&mut r, component, production),
             jobs: read_jobs_config(&mut r),
             log_format: read_log_format(&mut r),
@@ -421,10 +432,15 @@ fn read_jwt_secret(r: &mut Reader<'_>, component: Component, production: bool) -
     } else {
         r.optional("JWT_SECRET").unwrap_or_default()
     };
-    if production && component == Component::Server && !secret.is_empty() && secret.len() < 16 {
-        r.errors
-            .invalid
-            .push("JWT_SECRET is too short for production (use at least 16 characters)".into());
+    let weak =
+        production && component == Component::Server && !secret.is_empty() && secret.len() < 16;
+    // A site moving from the Node backend keeps its secret, or every user is logged out.
+    if weak && !r.flag("ALLOW_WEAK_JWT_SECRET", false) {
+        r.errors.invalid.push(
+            "JWT_SECRET is too short for production (use at least 16 characters, or keep the Node \
+             backend's with ALLOW_WEAK_JWT_SECRET=true)"
+                .into(),
+        );
     }
     Secret(secret)
 }

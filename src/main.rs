@@ -152,6 +152,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         db::connect_with(&config.database_url, &db::PoolSettings::server(&config)).await?;
     let playground = config.graphql.playground;
     let state = AppState::new(connection, config)?;
+    if state.config.weak_jwt_secret() {
+        tracing::warn!(
+            "JWT_SECRET is shorter than 16 characters (ALLOW_WEAK_JWT_SECRET=true): sessions can be \
+             forged by guessing it; move to a long random secret once the Node backend is retired"
+        );
+    }
     mintbean::events::ensure_capture(&state.db, &state.config).await?;
     let listener = tokio::net::TcpListener::bind(address).await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -154,7 +154,7 @@ async fn seed_accounts(
             password: account.password.clone(),
             password_confirmation: account.password.clone(),
         };
-        let user = users::register(db, passwords, new).await?;
+        let user = users::register(db, &Caller::Anonymous, passwords, new).await?;
         if account.admin {
             people.admin = Caller::from(Some(users::make_admin(db, user.id).await?));
         } else {

@@ -31,7 +31,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
-        let passwords = PasswordHasher::new(config.password_hash_concurrency);
+        let passwords = PasswordHasher::new(config.password_hash_concurrency)
+            .rehash_legacy(config.rehash_legacy_passwords);
         let config = Arc::new(config);
         let jobs = JobState::new(db.clone(), config.clone()).map_err(anyhow::Error::msg)?;
         let detectors = jobs.detectors.clone();

@@ -167,3 +167,11 @@ mod tests {
         assert!(hex_colour("iconHex", "ffaa0g").is_err());
     }
 }
+
+/// An edit that names no field (the Node backend's rule for every `edit…` mutation).
+pub fn nothing_to_edit() -> AppError {
+    AppError::BadInput {
+        field: None,
+        message: "Must edit at least one field".into(),
+    }
+}

@@ -23,6 +23,9 @@ pub struct PasswordHasher {
     /// A real hash of a random password: verifying against it when an email is unknown makes a
     /// failed login take as long as a wrong password does.
     decoy_hash: Arc<String>,
+    /// `REHASH_LEGACY_PASSWORDS`: replace a bcrypt (Node) hash with argon2id at its next login.
+    /// Off while a migration may still be rolled back: the Node backend reads only bcrypt.
+    rehash_legacy: bool,
 }
 
 /// The result of checking a password against a stored hash.
@@ -32,6 +35,8 @@ pub enum Verification {
     Valid,
     /// Valid, but stored with an old algorithm or parameters: store a fresh hash.
     ValidNeedsRehash,
+    /// Valid, a bcrypt hash of the Node backend, to be kept (`REHASH_LEGACY_PASSWORDS=false`).
+    ValidLegacyKept,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -47,8 +52,12 @@ pub fn hash_blocking(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(format!("argon2 hashing failed: {e}")))
 }
 
+fn is_bcrypt(stored: &str) -> bool {
+    stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$")
+}
+
 fn verify_blocking(password: &str, stored: &str) -> Verification {
-    if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
+    if is_bcrypt(stored) {
         return match bcrypt::verify(password, stored) {
             Ok(true) => Verification::ValidNeedsRehash,
             _ => Verification::Invalid,
@@ -67,7 +76,14 @@ impl PasswordHasher {
         PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             decoy_hash: Arc::new(decoy),
+            rehash_legacy: true,
         }
+    }
+
+    /// Whether bcrypt hashes are replaced at login (default) or kept.
+    pub fn rehash_legacy(mut self, rehash: bool) -> Self {
+        self.rehash_legacy = rehash;
+        self
     }
 
     async fn run_blocking<T: Send + 'static>(
@@ -93,8 +109,16 @@ impl PasswordHasher {
 
     pub async fn verify(&self, password: &str, stored_hash: &str) -> AppResult<Verification> {
         let (password, stored) = (password.to_owned(), stored_hash.to_owned());
-        self.run_blocking(move || verify_blocking(&password, &stored))
-            .await
+        let legacy = is_bcrypt(&stored);
+        let verification = self
+            .run_blocking(move || verify_blocking(&password, &stored))
+            .await?;
+        Ok(match verification {
+            Verification::ValidNeedsRehash if legacy && !self.rehash_legacy => {
+                Verification::ValidLegacyKept
+            }
+            other => other,
+        })
     }
 
     /// Spends the same effort as a real verification, for unknown accounts.
@@ -142,6 +166,12 @@ mod tests {
         assert_eq!(
             hasher.verify("nope", &legacy).await.unwrap(),
             Verification::Invalid
+        );
+        // Kept while a migration may be rolled back.
+        let keeping = PasswordHasher::new(2).rehash_legacy(false);
+        assert_eq!(
+            keeping.verify("password", &legacy).await.unwrap(),
+            Verification::ValidLegacyKept
         );
     }
 

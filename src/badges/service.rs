@@ -46,6 +46,19 @@ pub struct BadgeChanges {
     pub weight: Option<i32>,
 }
 
+impl BadgeChanges {
+    fn is_empty(&self) -> bool {
+        self.alias.is_none()
+            && self.badge_shape.is_none()
+            && self.fa_icon.is_none()
+            && self.background_hex.is_none()
+            && self.icon_hex.is_none()
+            && self.title.is_none()
+            && self.description.is_none()
+            && self.weight.is_none()
+    }
+}
+
 impl From<NewBadge> for BadgeChanges {
     fn from(badge: NewBadge) -> Self {
         BadgeChanges {
@@ -64,26 +77,10 @@ impl From<NewBadge> for BadgeChanges {
 const DEFAULT_DESCRIPTION: &str = "No description provided.";
 const ALIAS_TAKEN: &str = "alias is already used by another badge";
 
-/// Aliases look like emoji short codes: `:trophy:`.
+/// Any 3 to 25 characters, unique, as the Node backend accepted (the frontend uses `:name:`,
+/// but badges carried over from Node may be called `legacy badge`).
 fn alias(value: &str) -> AppResult<String> {
-    let alias = value.trim();
-    let inner = alias
-        .strip_prefix(':')
-        .and_then(|rest| rest.strip_suffix(':'))
-        .unwrap_or("");
-    let valid = (3..=25).contains(&alias.len())
-        && !inner.is_empty()
-        && inner
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'));
-    if valid {
-        Ok(alias.to_owned())
-    } else {
-        Err(AppError::bad_input(
-            "alias",
-            "alias must look like :name: (3-25 characters: letters, digits, _, - or +)",
-        ))
-    }
+    validation::text("alias", value, 3, 25)
 }
 
 fn apply(model: &mut ActiveModel, fields: BadgeChanges) -> AppResult<()> {
@@ -169,6 +166,9 @@ pub async fn edit(
     fields: BadgeChanges,
 ) -> AppResult<Badge> {
     caller.require_admin()?;
+    if fields.is_empty() {
+        return Err(validation::nothing_to_edit());
+    }
     let badge = find(db, id)
         .await?
         .ok_or_else(|| AppError::not_found("Badge"))?;

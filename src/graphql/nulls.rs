@@ -70,14 +70,12 @@ pub fn fill_errored_fields(response: &mut Response, roots: &NullableRoots) {
 
 fn insert_null(value: &mut Value, path: &[PathSegment]) {
     match (value, path.first()) {
-        (Value::Object(map), Some(PathSegment::Field(name))) => {
-            match map.get_mut(name.as_str()) {
-                Some(child) => insert_null(child, &path[1..]),
-                None => {
-                    map.insert(Name::new(name), Value::Null);
-                }
+        (Value::Object(map), Some(PathSegment::Field(name))) => match map.get_mut(name.as_str()) {
+            Some(child) => insert_null(child, &path[1..]),
+            None => {
+                map.insert(Name::new(name), Value::Null);
             }
-        }
+        },
         (Value::List(items), Some(PathSegment::Index(index))) => {
             if let Some(child) = items.get_mut(*index) {
                 insert_null(child, &path[1..]);

@@ -64,7 +64,9 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws::handle))
         .route("/health", get(health))
         .with_state(HttpState {
-            nullable_roots: Arc::new(crate::graphql::nulls::NullableRoots::from_sdl(&schema.sdl())),
+            nullable_roots: Arc::new(crate::graphql::nulls::NullableRoots::from_sdl(
+                &schema.sdl(),
+            )),
             state,
             schema,
         })

@@ -25,9 +25,11 @@ use crate::{
     validation,
 };
 
-const TITLE_MAX: usize = 128;
-const DESCRIPTION_MAX: usize = 5000;
-const BODY_MAX: usize = 20_000;
+/// The Node backend's lengths: titles 2–64, canon descriptions 3–150, card bodies at least 3
+/// (with a generous maximum Node did not have).
+const TITLE: (usize, usize) = (2, 64);
+const DESCRIPTION: (usize, usize) = (3, 150);
+const BODY: (usize, usize) = (3, 10_000);
 
 pub struct NewCanon {
     pub title: String,
@@ -102,11 +104,11 @@ fn index_of(index: Option<i32>) -> AppResult<usize> {
 }
 
 fn canon_title(value: &str) -> AppResult<String> {
-    validation::text("title", value, 1, TITLE_MAX)
+    validation::text("title", value, TITLE.0, TITLE.1)
 }
 
 fn canon_description(value: &str) -> AppResult<String> {
-    validation::text("description", value, 1, DESCRIPTION_MAX)
+    validation::text("description", value, DESCRIPTION.0, DESCRIPTION.1)
 }
 
 pub fn live_cards(cards: &[Card]) -> Vec<LiveCard> {
@@ -201,6 +203,9 @@ pub async fn edit_canon(
     changes: CanonChanges,
 ) -> AppResult<Canon> {
     caller.require_admin()?;
+    if changes.title.is_none() && changes.description.is_none() {
+        return Err(validation::nothing_to_edit());
+    }
     let canon = find_canon(db, id)
         .await?
         .ok_or_else(|| AppError::not_found("Kanban canon"))?;
@@ -292,8 +297,8 @@ async fn set_card_status(
 #[tracing::instrument(skip_all)]
 pub async fn create_card(db: &impl Db, caller: &Caller, input: NewCard) -> AppResult<Card> {
     caller.require_admin()?;
-    let title = validation::text("title", &input.title, 1, TITLE_MAX)?;
-    let body = validation::text("body", &input.body, 1, BODY_MAX)?;
+    let title = validation::text("title", &input.title, TITLE.0, TITLE.1)?;
+    let body = validation::text("body", &input.body, BODY.0, BODY.1)?;
     let column = input.status.unwrap_or(KanbanColumn::Todo);
     let index = index_of(input.index)?;
     let txn = db.begin().await?;
@@ -330,8 +335,15 @@ pub async fn edit_card(
     changes: CardChanges,
 ) -> AppResult<Card> {
     caller.require_admin()?;
-    let title = validation::optional_text("title", changes.title.as_deref(), 1, TITLE_MAX)?;
-    let body = validation::optional_text("body", changes.body.as_deref(), 1, BODY_MAX)?;
+    if changes.title.is_none()
+        && changes.body.is_none()
+        && changes.status.is_none()
+        && changes.index.is_none()
+    {
+        return Err(validation::nothing_to_edit());
+    }
+    let title = validation::optional_text("title", changes.title.as_deref(), TITLE.0, TITLE.1)?;
+    let body = validation::optional_text("body", changes.body.as_deref(), BODY.0, BODY.1)?;
     let index = changes.index.map(|i| index_of(Some(i))).transpose()?;
     let txn = db.begin().await?;
     let (canon, mut card) = lock_card_with_canon(&txn, id).await?;
@@ -521,8 +533,11 @@ pub async fn list_boards_for(
 
 /// Checks that what a new board refers to exists.
 async fn validate_new_board(db: &impl ConnectionTrait, input: &NewBoard) -> AppResult<()> {
+    // Unknown references are NOT_FOUND (naming the field), as `registerForMeet`'s meet is.
     if find_canon(db, input.kanban_canon_id).await?.is_none() {
-        return Err(no_such_canon("kanbanCanonId"));
+        return Err(AppError::NotFound(
+            "kanbanCanonId does not refer to an existing kanban canon".into(),
+        ));
     }
     if users::find(db, input.user_id).await?.is_none() {
         return Err(AppError::bad_input(
@@ -536,9 +551,8 @@ async fn validate_new_board(db: &impl ConnectionTrait, input: &NewBoard) -> AppR
             .one(db)
             .await?;
         if meet.is_none() {
-            return Err(AppError::bad_input(
-                "meetId",
-                "meetId does not refer to an existing meet",
+            return Err(AppError::NotFound(
+                "meetId does not refer to an existing meet".into(),
             ));
         }
     }

@@ -55,6 +55,22 @@ pub struct MeetChanges {
     pub kanban_canon_id: Option<Option<Uuid>>,
 }
 
+impl MeetChanges {
+    fn is_empty(&self) -> bool {
+        self.meet_type.is_none()
+            && self.title.is_none()
+            && self.description.is_none()
+            && self.detailed_description.is_none()
+            && self.instructions.is_none()
+            && self.register_link.is_none()
+            && self.cover_image_url.is_none()
+            && self.start_time.is_none()
+            && self.end_time.is_none()
+            && self.region.is_none()
+            && self.kanban_canon_id.is_none()
+    }
+}
+
 /// A validated start/end pair in a zone.
 #[derive(Clone, Copy, Debug)]
 pub struct Schedule {
@@ -250,6 +266,9 @@ pub async fn edit(
     changes: MeetChanges,
 ) -> AppResult<Meet> {
     caller.require_admin()?;
+    if changes.is_empty() {
+        return Err(validation::nothing_to_edit());
+    }
     let txn = crate::db::begin(db, caller).await?;
     let current = lock_for_update(&txn, id).await?;
     let mut model: ActiveModel = current.clone().into();
@@ -323,8 +342,8 @@ pub async fn register(
     Ok(registration)
 }
 
-/// `(meetId, user)` for every active registration of active users to the given meets, oldest
-/// registration first.
+/// `(meetId, user)` for every active registration of active users to the given meets, by first
+/// name.
 pub async fn list_registrants(
     db: &impl ConnectionTrait,
     meet_ids: &[Uuid],
@@ -333,7 +352,10 @@ pub async fn list_registrants(
         .find_also_related(users::Entity)
         .filter(registration::Column::MeetId.is_in(meet_ids.iter().copied()))
         .filter(users::Column::Deleted.eq(false))
-        .order_by_asc(registration::Column::CreatedAt)
+        // The Node backend's order: by first name.
+        .order_by_asc(users::Column::FirstName)
+        .order_by_asc(users::Column::LastName)
+        .order_by_asc(users::Column::Id)
         .all(db)
         .await?;
     Ok(rows

@@ -154,7 +154,10 @@ async fn owner_of(
 ) -> AppResult<Uuid> {
     let actor = caller.require_user()?;
     match input.user_id {
-        Some(user_id) if caller.is_admin() && user_id != actor.id => {
+        Some(user_id) if user_id != actor.id && !caller.is_admin() => Err(AppError::forbidden(
+            "Only admins can submit a project for another user",
+        )),
+        Some(user_id) if user_id != actor.id => {
             let owner = user_service::find(db, user_id).await?.ok_or_else(|| {
                 AppError::bad_input("userId", "userId does not refer to an existing user")
             })?;

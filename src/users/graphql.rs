@@ -166,6 +166,13 @@ impl UserQuery {
         UserById::load_public(ctx, id).await
     }
 
+    /// Admins. Every active user, newest first (the frontend's `allUsers`).
+    #[graphql(complexity = "crate::graphql::limits::list_complexity(child_complexity)")]
+    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<PublicUser>> {
+        let users = service::list(&app(ctx).db, &caller(ctx).await?).await?;
+        Ok(users.into_iter().map(PublicUser::from).collect())
+    }
+
     /// The logged-in user; `UNAUTHENTICATED` when logged out.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<PrivateUser>> {
         let user = service::me(&caller(ctx).await?)?;
@@ -207,10 +214,12 @@ impl UserMutation {
         logged_in(ctx, user)
     }
 
-    /// Ends the session: clears the cookie and revokes its token on the server.
+    /// Ends the session: clears the cookie and revokes its token on the server. `false` when
+    /// there was no session.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        let had_session = caller(ctx).await?.user().is_some();
         session(ctx).log_out(&app(ctx).db).await?;
-        Ok(true)
+        Ok(had_session)
     }
 
     /// Creates an account and logs it in.
@@ -220,7 +229,13 @@ impl UserMutation {
         input: UserRegistrationInput,
     ) -> Result<PrivateUser> {
         let state = app(ctx);
-        let user = service::register(&state.db, &state.passwords, input.into()).await?;
+        let user = service::register(
+            &state.db,
+            &caller(ctx).await?,
+            &state.passwords,
+            input.into(),
+        )
+        .await?;
         logged_in(ctx, user)
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionSession,
     sea_query::{Expr, ExprTrait, Func},
 };
@@ -82,12 +82,28 @@ fn validate_password(password: &str, confirmation: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Admins. Every active user, newest first.
+pub async fn list(db: &impl ConnectionTrait, caller: &Caller) -> AppResult<Vec<User>> {
+    caller.require_admin()?;
+    Ok(Users::find()
+        .filter(Column::Deleted.eq(false))
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Anyone logged out (as the Node backend: a logged-in caller is refused, "Already logged in").
 #[tracing::instrument(skip_all)]
 pub async fn register(
     db: &impl crate::db::Db,
+    caller: &Caller,
     passwords: &PasswordHasher,
     input: NewAccount,
 ) -> AppResult<User> {
+    if caller.user().is_some() {
+        return Err(AppError::Unauthenticated("Already logged in".into()));
+    }
     let email = validation::email("email", &input.email)?;
     let first_name = validation::text("firstName", &input.first_name, 1, 32)?;
     let last_name = validation::text("lastName", &input.last_name, 1, 32)?;
@@ -97,7 +113,7 @@ pub async fn register(
     }
     let password_hash = passwords.hash(&input.password).await?;
     let now = Utc::now();
-    let txn = crate::db::begin(db, &crate::auth::Caller::Anonymous).await?;
+    let txn = crate::db::begin(db, caller).await?;
     let user = ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email),
@@ -122,8 +138,9 @@ fn email_taken() -> AppError {
     AppError::bad_input("email", EMAIL_TAKEN)
 }
 
-/// Longest password a login checks (registration allows 64): nothing longer is ever hashed.
-const MAX_LOGIN_PASSWORD_CHARS: usize = 256;
+/// A login's password: 2 to 64 characters, as the Node backend checked (registration asks 6–64);
+/// nothing outside is ever hashed.
+const LOGIN_PASSWORD_CHARS: (usize, usize) = (2, 64);
 /// Longest email a login looks up (RFC 5321 allows 254 in practice).
 const MAX_LOGIN_EMAIL_CHARS: usize = 320;
 
@@ -139,10 +156,12 @@ pub async fn authenticate(
     password: &str,
     client: Option<IpAddr>,
 ) -> AppResult<User> {
-    if password.chars().count() > MAX_LOGIN_PASSWORD_CHARS {
+    // The arguments' format first, before any account is looked at (it reveals nothing).
+    let (min, max) = LOGIN_PASSWORD_CHARS;
+    if !(min..=max).contains(&password.chars().count()) {
         return Err(AppError::bad_input(
             "password",
-            format!("password must be at most {MAX_LOGIN_PASSWORD_CHARS} characters"),
+            format!("password must be {min} to {max} characters"),
         ));
     }
     if email.chars().count() > MAX_LOGIN_EMAIL_CHARS {
@@ -151,6 +170,7 @@ pub async fn authenticate(
             format!("email must be at most {MAX_LOGIN_EMAIL_CHARS} characters"),
         ));
     }
+    validation::email("email", email)?;
     let attempt = throttle::begin(
         db,
         limits,
@@ -190,7 +210,7 @@ async fn check_password(
     };
     match passwords.verify(password, &user.password_hash).await? {
         Verification::Invalid => Err(invalid()),
-        Verification::Valid => Ok(user),
+        Verification::Valid | Verification::ValidLegacyKept => Ok(user),
         Verification::ValidNeedsRehash => {
             // Upgrade bcrypt (Node) or outdated argon2 hashes while we hold the plain password.
             let fresh = passwords.hash(password).await?;

@@ -270,6 +270,7 @@ fn rules(f: &Fixtures) -> Vec<(&'static str, Access, &'static str, Value)> {
             "mutation { cancelJob(id: \"1\") { id } }",
             json!({}),
         ),
+        ("users", Access::AdminOnly, "{ users { id } }", json!({})),
         (
             "queueActivity",
             Access::AdminOnly,

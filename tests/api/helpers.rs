@@ -587,6 +587,14 @@ pub fn error_code(body: &Value) -> String {
 }
 
 /// The `extensions.field` of the first error.
+/// The first error's message.
+pub fn message(body: &Value) -> String {
+    body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub fn error_field(body: &Value) -> String {
     body["errors"][0]["extensions"]["field"]
         .as_str()

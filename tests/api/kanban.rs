@@ -261,20 +261,20 @@ async fn canon_moves_validate_index_and_card() {
         .await;
     assert_eq!(error_code(&unknown), "NOT_FOUND");
     let bad_create = app
-        .gql_with(&admin, CREATE_CARD, json!({ "input": { "kanbanCanonId": canon.id, "title": "x", "body": "y", "index": -3 } }))
+        .gql_with(&admin, CREATE_CARD, json!({ "input": { "kanbanCanonId": canon.id, "title": "Card", "body": "Do it", "index": -3 } }))
         .await;
     assert_eq!(error_field(&bad_create), "index");
     let missing_canon = app
         .gql_with(
             &admin,
             CREATE_CARD,
-            json!({ "input": { "kanbanCanonId": Uuid::new_v4(), "title": "x", "body": "y" } }),
+            json!({ "input": { "kanbanCanonId": Uuid::new_v4(), "title": "Card", "body": "Do it" } }),
         )
         .await;
     assert_eq!(error_field(&missing_canon), "kanbanCanonId");
     for (field, input) in [
         ("title", json!({ "title": "", "description": "d" })),
-        ("description", json!({ "title": "t", "description": " " })),
+        ("description", json!({ "title": "Tt", "description": " " })),
     ] {
         let body = app
             .gql_with(&admin, CREATE_CANON, json!({ "input": input }))
@@ -301,7 +301,7 @@ async fn canon_mutations_are_admin_only() {
         ),
         (
             CREATE_CARD,
-            json!({ "input": { "kanbanCanonId": canon.id, "title": "t", "body": "b" } }),
+            json!({ "input": { "kanbanCanonId": canon.id, "title": "Card", "body": "Do it" } }),
         ),
         (
             "mutation($id: UUID!) { editKanbanCanonCard(id: $id, input: { title: \"t\" }) { id } }",
@@ -411,17 +411,30 @@ async fn users_create_their_own_boards_once() {
         ),
         "UNAUTHENTICATED"
     );
-    // Things that do not exist.
-    assert_eq!(
-        error_field(
-            &app.gql_with(
-                &admin,
-                CREATE_BOARD,
-                input(alice_id, None, &Uuid::new_v4().to_string())
-            )
-            .await
-        ),
-        "kanbanCanonId"
+    // Things that do not exist: an unknown canon or meet is NOT_FOUND, naming the field (Node).
+    let unknown_canon = app
+        .gql_with(
+            &admin,
+            CREATE_BOARD,
+            input(alice_id, None, &Uuid::new_v4().to_string()),
+        )
+        .await;
+    assert_eq!(error_code(&unknown_canon), "NOT_FOUND");
+    assert!(
+        crate::helpers::message(&unknown_canon).contains("kanbanCanonId"),
+        "{unknown_canon}"
+    );
+    let unknown_meet = app
+        .gql_with(
+            &admin,
+            CREATE_BOARD,
+            input(alice_id, Some(Uuid::new_v4()), &canon.id),
+        )
+        .await;
+    assert_eq!(error_code(&unknown_meet), "NOT_FOUND");
+    assert!(
+        crate::helpers::message(&unknown_meet).contains("meetId"),
+        "{unknown_meet}"
     );
     assert_eq!(
         error_field(
@@ -429,17 +442,6 @@ async fn users_create_their_own_boards_once() {
                 .await
         ),
         "userId"
-    );
-    assert_eq!(
-        error_field(
-            &app.gql_with(
-                &admin,
-                CREATE_BOARD,
-                input(alice_id, Some(Uuid::new_v4()), &canon.id)
-            )
-            .await
-        ),
-        "meetId"
     );
     assert_eq!(
         app.scalar_i64("SELECT count(*) FROM \"kanbanSessions\"")
@@ -605,7 +607,7 @@ async fn a_board_overlays_the_users_moves_on_the_live_canon() {
 
     // A new canon card appears for every user at its canon place.
     let body = app
-        .gql_with(&admin, CREATE_CARD, json!({ "input": { "kanbanCanonId": canon.id, "title": "New", "body": "b", "status": "WIP", "index": 0 } }))
+        .gql_with(&admin, CREATE_CARD, json!({ "input": { "kanbanCanonId": canon.id, "title": "New", "body": "Do it", "status": "WIP", "index": 0 } }))
         .await;
     let fresh = data(&body)["createKanbanCanonCard"]["id"]
         .as_str()

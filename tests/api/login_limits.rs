@@ -149,7 +149,7 @@ async fn one_client_address_cannot_spray_many_accounts() {
         let body = login_at(
             &url,
             &format!("user{i}@example.com"),
-            "x",
+            "wrong-password",
             Some("203.0.113.7"),
         )
         .await;
@@ -164,7 +164,7 @@ async fn one_client_address_cannot_spray_many_accounts() {
         login_at(
             &url,
             &format!("v6-{i}@example.com"),
-            "x",
+            "wrong-password",
             Some(&format!("2001:db8:0:1::{i}")),
         )
         .await;

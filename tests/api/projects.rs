@@ -80,9 +80,14 @@ async fn user_id_in_the_input_is_only_honoured_for_admins() {
 
     let mut input = project_input(None);
     input["input"]["userId"] = json!(other);
+    // A non-admin naming someone else is refused (Node); naming themself is fine.
     let as_user = app.gql_with(&user, CREATE, input.clone()).await;
+    assert_eq!(error_code(&as_user), "FORBIDDEN", "{as_user}");
+    let mut own = input.clone();
+    own["input"]["userId"] = json!(user_id);
+    let as_themself = app.gql_with(&user, CREATE, own).await;
     assert_eq!(
-        data(&as_user)["createProject"]["userId"],
+        data(&as_themself)["createProject"]["userId"],
         user_id.to_string()
     );
     let as_admin = app.gql_with(&admin, CREATE, input.clone()).await;
