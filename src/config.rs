@@ -760,6 +760,30 @@ mod tests {
     }
 
     #[test]
+    fn a_short_production_secret_needs_allow_weak_jwt_secret() {
+        let base = [
+            ("DATABASE_URL", "postgres://x/y"),
+            ("JWT_SECRET", "node-secret"),
+            ("APP_ENV", "production"),
+            ("SENDER_EMAIL", "Mintbean <hello@mintbean.io>"),
+        ];
+        let err = load(Component::Server, &base).unwrap_err();
+        assert!(err.to_string().contains("ALLOW_WEAK_JWT_SECRET"), "{err}");
+        let mut allowed = base.to_vec();
+        allowed.push(("ALLOW_WEAK_JWT_SECRET", "true"));
+        let config = load(Component::Server, &allowed).unwrap();
+        assert!(config.weak_jwt_secret());
+        assert_eq!(config.jwt_secret.expose(), "node-secret");
+        // Outside production a short secret is fine, and not "weak" in this sense.
+        let dev = load(
+            Component::Server,
+            &[("DATABASE_URL", "postgres://x/y"), ("JWT_SECRET", "short")],
+        )
+        .unwrap();
+        assert!(!dev.weak_jwt_secret());
+    }
+
+    #[test]
     fn production_turns_introspection_off_unless_asked() {
         let base = [
             ("DATABASE_URL", "postgres://x/y"),

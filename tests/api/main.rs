@@ -20,6 +20,7 @@ mod login_limits;
 mod meets;
 mod migrations;
 mod openapi;
+mod parity;
 mod posts;
 mod projects;
 mod schema;

@@ -400,6 +400,31 @@ async fn bcrypt_hashes_from_the_node_backend_log_in_and_are_upgraded() {
     );
 }
 
+/// During a migration that may still be rolled back, bcrypt hashes verify and are kept, so the
+/// Node backend still accepts these users' passwords.
+#[tokio::test]
+async fn with_rehash_legacy_passwords_false_bcrypt_hashes_are_kept() {
+    let app = TestApp::spawn_with(&[("REHASH_LEGACY_PASSWORDS", "false")]).await;
+    let legacy = bcrypt::hash_with_result("legacy-pass", 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoA);
+    app.sql_values(
+        r#"INSERT INTO users (email, "firstName", "lastName", "passwordHash") VALUES ('old@example.com', 'Old', 'Timer', $1)"#,
+        vec![legacy.clone().into()],
+    )
+    .await;
+    let query =
+        "mutation($p: String!) { login(email: \"old@example.com\", password: $p) { email } }";
+    for _ in 0..2 {
+        data(&app.gql_with(&new_client(), query, json!({ "p": "legacy-pass" })).await);
+    }
+    let hash = app
+        .scalar_string("SELECT \"passwordHash\" FROM users WHERE email = 'old@example.com'")
+        .await;
+    assert_eq!(hash, legacy);
+    assert!(bcrypt::verify("legacy-pass", &hash).unwrap());
+}
+
 /// GraphQL's rule, as the Node backend answered: an errored nullable field is `null`, its key
 /// present; a lone errored nullable root field leaves `data` an object.
 #[tokio::test]
