@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{
     BatchRequest, BatchResponse, ErrorExtensionValues, Request, ServerError,
     http::{
-        GraphQLPlaygroundConfig, MultipartOptions, parse_query_string, playground_source,
+        MultipartOptions, parse_query_string,
         receive_batch_body,
     },
 };
@@ -16,7 +16,7 @@ use axum::{
     extract::ConnectInfo,
     extract::State,
     http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 
 use super::{HttpState, csrf, errors::json_error};
@@ -304,7 +304,7 @@ fn read_get(http: &HttpState, query: &str) -> Result<Request, Box<Response>> {
     let has_query = query.split('&').any(|pair| pair.starts_with("query="));
     if !has_query {
         return Err(Box::new(if http.state.config.graphql.playground {
-            playground()
+            super::playground::page()
         } else {
             json_error(
                 StatusCode::BAD_REQUEST,
@@ -340,12 +340,6 @@ fn contains_mutation(request: &mut Request) -> bool {
     request.parsed_query().is_ok_and(limits::has_mutation)
 }
 
-fn playground() -> Response {
-    // Send the session cookie from the Playground too (its default is "omit").
-    let config =
-        GraphQLPlaygroundConfig::new("/graphql").with_setting("request.credentials", "same-origin");
-    Html(playground_source(config)).into_response()
-}
 
 /// Errors raised before or around resolvers (syntax, validation, limits, argument coercion) come
 /// from async-graphql without a code; they are all problems with the client's request.

@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod graphql_ws;
 pub mod metrics;
 pub mod observe;
+pub mod playground;
 pub mod server;
 
 use std::{sync::Arc, time::Duration};
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::tasks::openapi::routes(tasks))
         .merge(crate::events::hasura::routes(hooks))
         .merge(dashboard)
+        .merge(playground::routes())
         .fallback(not_found)
         .layer(middleware::map_response(errors::json_error_bodies))
         .layer(middleware::from_fn_with_state(capacity, shed_load))

@@ -437,3 +437,42 @@ async fn the_dashboards_graphql_surface() {
         .await;
     assert_eq!(crate::helpers::error_code(&not_webhook), "NOT_FOUND");
 }
+
+/// `GET /graphql` in a browser that can reach nothing but this machine: GraphiQL still renders
+/// (its files are ours), and a query typed into it runs.
+#[tokio::test]
+async fn graphiql_renders_offline() {
+    let app = TestApp::spawn().await;
+    // Every host name but localhost fails to resolve: no CDN could be reached.
+    let browser = Browser::start_with(
+        1280,
+        800,
+        &["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"],
+    )
+    .await;
+    browser.goto(&format!("{}/graphql", app.address)).await;
+    browser.find(".graphiql-container", WAIT).await;
+    browser.find(".graphiql-query-editor .CodeMirror", WAIT).await;
+    let foreign = browser
+        .eval(
+            "return performance.getEntriesByType('resource').map(e => e.name)
+                 .filter(url => !url.startsWith(location.origin))",
+            vec![],
+        )
+        .await;
+    assert_eq!(foreign, json!([]), "the page asked for files elsewhere");
+    // Type a query and run it.
+    browser
+        .eval(
+            "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror
+                 .setValue('{ meets { id } }')",
+            vec![],
+        )
+        .await;
+    browser.click(".graphiql-execute-button").await;
+    browser
+        .wait_for_text(".graphiql-response", "\"meets\"", WAIT)
+        .await;
+    browser.screenshot(&shot("10-graphiql-offline")).await;
+    browser.close().await;
+}

@@ -31,13 +31,21 @@ async fn browsers_get_the_playground_and_health_reports_the_database() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(
-        html.contains("GraphQL Playground"),
+        html.contains("/graphiql/graphiql.min.js"),
         "{}",
         &html[..200.min(html.len())]
     );
+    // Served here, not from a CDN (the page in a browser: `dashboard::graphiql_renders_offline`).
+    assert!(!html.contains("http://") && !html.contains("https://"), "{html}");
+    let script = new_client()
+        .get(format!("{}/graphiql/start.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
     assert!(
-        html.contains("same-origin"),
-        "the Playground must send the session cookie"
+        script.text().await.unwrap().contains("same-origin"),
+        "GraphiQL must send the session cookie"
     );
 
     let (status, body) = json_of(

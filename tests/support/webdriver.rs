@@ -42,6 +42,11 @@ fn binaries() -> (String, String) {
 impl Browser {
     /// Starts chromedriver on a free port and opens a headless window of `width`×`height`.
     pub async fn start(width: u32, height: u32) -> Browser {
+        Self::start_with(width, height, &[]).await
+    }
+
+    /// As [`Browser::start`], with more Chromium command-line `flags`.
+    pub async fn start_with(width: u32, height: u32, flags: &[&str]) -> Browser {
         let (driver_path, chromium) = binaries();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -63,13 +68,17 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-gpu".to_owned(),
+            format!("--window-size={width},{height}"),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                         "--disable-gpu", format!("--window-size={width},{height}")]
-            }
+            "goog:chromeOptions": { "binary": chromium, "args": args }
         }}});
         let created: Value = http
             .post(format!("{base}/session"))
