@@ -5,10 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     BatchRequest, BatchResponse, ErrorExtensionValues, Request, ServerError,
-    http::{
-        MultipartOptions, parse_query_string,
-        receive_batch_body,
-    },
+    http::{MultipartOptions, parse_query_string, receive_batch_body},
 };
 use axum::{
     Json,
@@ -339,7 +336,6 @@ fn read_get(http: &HttpState, query: &str) -> Result<Request, Box<Response>> {
 fn contains_mutation(request: &mut Request) -> bool {
     request.parsed_query().is_ok_and(limits::has_mutation)
 }
-
 
 /// Errors raised before or around resolvers (syntax, validation, limits, argument coercion) come
 /// from async-graphql without a code; they are all problems with the client's request.

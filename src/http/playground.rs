@@ -30,8 +30,8 @@ pub fn page() -> Response {
 }
 
 pub fn routes() -> Router {
-    let js = |bytes: &'static [u8]| move || async move {
-        super::static_asset("text/javascript; charset=utf-8", bytes)
+    let js = |bytes: &'static [u8]| {
+        move || async move { super::static_asset("text/javascript; charset=utf-8", bytes) }
     };
     Router::new()
         .route(
@@ -49,11 +49,15 @@ pub fn routes() -> Router {
         )
         .route(
             "/graphiql/react.production.min.js",
-            get(js(include_bytes!("../../assets/graphiql/react.production.min.js"))),
+            get(js(include_bytes!(
+                "../../assets/graphiql/react.production.min.js"
+            ))),
         )
         .route(
             "/graphiql/react-dom.production.min.js",
-            get(js(include_bytes!("../../assets/graphiql/react-dom.production.min.js"))),
+            get(js(include_bytes!(
+                "../../assets/graphiql/react-dom.production.min.js"
+            ))),
         )
         .route(
             "/graphiql/start.js",

@@ -452,7 +452,9 @@ async fn graphiql_renders_offline() {
     .await;
     browser.goto(&format!("{}/graphql", app.address)).await;
     browser.find(".graphiql-container", WAIT).await;
-    browser.find(".graphiql-query-editor .CodeMirror", WAIT).await;
+    browser
+        .find(".graphiql-query-editor .CodeMirror", WAIT)
+        .await;
     let foreign = browser
         .eval(
             "return performance.getEntriesByType('resource').map(e => e.name)

@@ -22,7 +22,35 @@ use uuid::Uuid;
 pub const JWT_SECRET: &str = "test-secret-for-sessions";
 pub const PASSWORD: &str = "correct-horse";
 
+/// The admin URL of a PostgreSQL started once per test process in Docker (testcontainers).
+#[cfg(feature = "testcontainers")]
+pub fn admin_url() -> String {
+    use std::sync::{Mutex, OnceLock};
+    use testcontainers_modules::{
+        postgres::Postgres,
+        testcontainers::{Container, runners::SyncRunner},
+    };
+    // Kept for the whole run (testcontainers removes it when the process ends).
+    static CONTAINER: OnceLock<(Mutex<Container<Postgres>>, String)> = OnceLock::new();
+    let (_, url) = CONTAINER.get_or_init(|| {
+        // The blocking runner has its own runtime: start it off the test's runtime thread.
+        std::thread::spawn(|| {
+            let container = Postgres::default().start().expect(
+                "start PostgreSQL in Docker (the testcontainers feature needs a Docker engine)",
+            );
+            let host = container.get_host().expect("container host");
+            let port = container.get_host_port_ipv4(5432).expect("container port");
+            let url = format!("postgres://postgres:postgres@{host}:{port}/postgres");
+            (Mutex::new(container), url)
+        })
+        .join()
+        .expect("testcontainers thread")
+    });
+    url.clone()
+}
+
 /// The admin URL of the test cluster (`scripts/pg.sh start test` prints it).
+#[cfg(not(feature = "testcontainers"))]
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
         panic!(

@@ -36,7 +36,10 @@ async fn browsers_get_the_playground_and_health_reports_the_database() {
         &html[..200.min(html.len())]
     );
     // Served here, not from a CDN (the page in a browser: `dashboard::graphiql_renders_offline`).
-    assert!(!html.contains("http://") && !html.contains("https://"), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
     let script = new_client()
         .get(format!("{}/graphiql/start.js", app.address))
         .send()

@@ -416,7 +416,10 @@ async fn with_rehash_legacy_passwords_false_bcrypt_hashes_are_kept() {
     let query =
         "mutation($p: String!) { login(email: \"old@example.com\", password: $p) { email } }";
     for _ in 0..2 {
-        data(&app.gql_with(&new_client(), query, json!({ "p": "legacy-pass" })).await);
+        data(
+            &app.gql_with(&new_client(), query, json!({ "p": "legacy-pass" }))
+                .await,
+        );
     }
     let hash = app
         .scalar_string("SELECT \"passwordHash\" FROM users WHERE email = 'old@example.com'")
