@@ -116,6 +116,14 @@ pub fn int_range(field: &str, value: i32, min: i32, max: i32) -> AppResult<i32> 
     }
 }
 
+/// An edit that names no field (the Node backend's rule for every `edit…` mutation).
+pub fn nothing_to_edit() -> AppError {
+    AppError::BadInput {
+        field: None,
+        message: "Must edit at least one field".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,13 +173,5 @@ mod tests {
         assert_eq!(hex_colour("iconHex", "FFaa00").unwrap(), "ffaa00");
         assert!(hex_colour("iconHex", "#ffaa00").is_err());
         assert!(hex_colour("iconHex", "ffaa0g").is_err());
-    }
-}
-
-/// An edit that names no field (the Node backend's rule for every `edit…` mutation).
-pub fn nothing_to_edit() -> AppError {
-    AppError::BadInput {
-        field: None,
-        message: "Must edit at least one field".into(),
     }
 }
