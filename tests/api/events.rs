@@ -359,15 +359,7 @@ async fn captured_changes_name_their_actor_and_a_rolled_back_change_is_no_event(
 async fn invoke_event_fires_the_detectors_on_a_row_as_it_is() {
     let app = app().await;
     let (_, admin) = app.admin_client().await;
-    let meet = app
-        .create_meet(
-            "Jam",
-            "WORKSHOP",
-            "2031-06-10T18:00:00",
-            "2031-06-10T20:00:00",
-            "UTC",
-        )
-        .await;
+    let meet = app.jam().await;
     app.settle().await;
     let invoke = "mutation($t: String!, $id: UUID!) { invokeEvent(table: $t, id: $id) { eventId state detected { name jobs { name kind state } } errors { detector message } } }";
     let body = app
@@ -624,15 +616,7 @@ async fn email_jobs_run_twice_queue_their_email_once() {
     let app = app().await;
     let sink = SmtpSink::start().await;
     let (_, user) = app.user_client("u@example.com").await;
-    let meet = app
-        .create_meet(
-            "Jam",
-            "WORKSHOP",
-            "2031-06-10T18:00:00",
-            "2031-06-10T20:00:00",
-            "UTC",
-        )
-        .await;
+    let meet = app.jam().await;
     app.register_for_meet(&user, meet).await;
     app.settle().await;
     let rerun = "UPDATE engine_jobs SET state = 'available', finished_at = NULL, run_at = now()

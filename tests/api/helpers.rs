@@ -403,6 +403,18 @@ impl TestApp {
         field["id"].as_str().expect("an id").to_owned()
     }
 
+    /// A UTC workshop on 2031-06-10, 18:00–20:00, written directly (no actor).
+    pub async fn jam(&self) -> Uuid {
+        self.create_meet(
+            "Jam",
+            "WORKSHOP",
+            "2031-06-10T18:00:00",
+            "2031-06-10T20:00:00",
+            "UTC",
+        )
+        .await
+    }
+
     /// A UTC workshop from `start` to `end` (`2031-06-10T18:00`) created through GraphQL by
     /// `admin`, who is then the actor of the change.
     pub async fn create_workshop(&self, admin: &Client, start: &str, end: &str) -> String {
