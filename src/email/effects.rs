@@ -137,31 +137,38 @@ async fn notify(
 ) -> Result<u64, AppError> {
     let domain = ctx.state.drainer.sender_domain().to_owned();
     let now = Utc::now();
-    let mut stored = 0;
-    for user in recipients.iter().filter(|u| !u.deleted) {
-        let row = NewDelivery {
-            scheduled_email_id: None,
-            contact_message_id: None,
-            template_name: template.to_owned(),
-            meet_id: None,
-            recipient_user_id: Some(user.id),
-            recipient_email: user.email.clone(),
-            status: Status::Pending,
-            reason: None,
-            retries_left: delivery::RETRY_BUDGET,
-            context: Some(data.clone()),
-            dedupe_key: Some(format!("job:{}:{}", ctx.job_id, user.id)),
-        }
-        .into_row(&domain, now);
-        stored += delivery::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(delivery::Column::DedupeKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+    let rows: Vec<delivery::ActiveModel> = recipients
+        .iter()
+        .filter(|u| !u.deleted)
+        .map(|user| {
+            NewDelivery {
+                scheduled_email_id: None,
+                contact_message_id: None,
+                template_name: template.to_owned(),
+                meet_id: None,
+                recipient_user_id: Some(user.id),
+                recipient_email: user.email.clone(),
+                status: Status::Pending,
+                reason: None,
+                retries_left: delivery::RETRY_BUDGET,
+                context: Some(data.clone()),
+                dedupe_key: Some(format!("job:{}:{}", ctx.job_id, user.id)),
+            }
+            .into_row(&domain, now)
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
     }
+    // One statement for every recipient.
+    let stored = delivery::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(delivery::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(stored)
 }
 
