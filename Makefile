@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run test test-e2e emails bench bench-jobs pristine migrate lint fmt ci db-stop help
+.PHONY: run test test-e2e emails bench bench-jobs bench-api pristine migrate lint fmt ci db-stop help
 
 run: ## Start PostgreSQL if needed, migrate, seed, serve GraphQL on :4000
 	@scripts/dev.sh run
@@ -15,6 +15,9 @@ emails: ## Send the due emails once (without SMTP_URL: .eml files in .data/outbo
 
 bench: ## Benchmark the email drainer (10 000 emails into a local SMTP sink); see docs/benchmarks.md
 	@scripts/dev.sh bench
+
+bench-api: ## The frontend's pages, session and login beside the Node backend (NODE_BACKEND=checkout); see docs/benchmarks.md
+	@scripts/bench-api.sh
 
 bench-jobs: ## Job engine throughput and latency beside graphile-worker (npm) and graphile_worker (Rust); see docs/benchmarks.md
 	@scripts/bench-jobs.sh

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for this checkout, never run as root.
 #
-#   scripts/pg.sh start dev|test   start (creating if needed) and print `export ...` lines for eval
-#   scripts/pg.sh stop  dev|test   stop it (data is kept)
-#   scripts/pg.sh status dev|test
-#   scripts/pg.sh env   dev|test   print the export lines without starting anything
+#   scripts/pg.sh start dev|test|bench   start (creating if needed) and print `export ...` lines for eval
+#   scripts/pg.sh stop  dev|test|bench   stop it (data is kept)
+#   scripts/pg.sh status dev|test|bench
+#   scripts/pg.sh env   dev|test|bench   print the export lines without starting anything
 #
 # "dev" keeps your data under .data/pg-dev (durable settings). "test" lives under .data/pg-test with
 # fsync off: it only ever holds throwaway per-test databases cloned from a migrated template.
+# "bench" (.data/pg-bench) is for `make bench-api`: it loads pg_stat_statements, so the benchmark
+# can count the statements each request runs.
 set -euo pipefail
 
 cmd=${1:-}
 flavour=${2:-dev}
-case "$flavour" in dev | test) ;; *)
-	echo "pg.sh: unknown cluster '$flavour' (use dev or test)" >&2
+case "$flavour" in dev | test | bench) ;; *)
+	echo "pg.sh: unknown cluster '$flavour' (use dev, test or bench)" >&2
 	exit 2
 	;;
 esac
@@ -22,7 +24,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # A port private to this checkout: derived from its path so two clones can run side by side.
 port_base=$((20000 + $(printf '%s' "$root" | cksum | cut -d' ' -f1) % 10000 * 2))
-if [ "$flavour" = dev ]; then port=${PG_DEV_PORT:-$port_base}; else port=${PG_TEST_PORT:-$((port_base + 1))}; fi
+case "$flavour" in
+dev) port=${PG_DEV_PORT:-$port_base} ;;
+test) port=${PG_TEST_PORT:-$((port_base + 1))} ;;
+bench) port=${PG_BENCH_PORT:-$((port_base + 10000 * 2 + 1))} ;;
+esac
 
 find_bindir() {
 	local candidate
@@ -96,7 +102,7 @@ url="postgres://$pg_user@127.0.0.1:$port/$database"
 admin_url="postgres://$pg_user@127.0.0.1:$port/postgres"
 
 print_env() {
-	if [ "$flavour" = dev ]; then
+	if [ "$flavour" != test ]; then
 		echo "export DATABASE_URL='$url'"
 	else
 		echo "export TEST_DATABASE_URL='$admin_url'"
@@ -128,6 +134,10 @@ start() {
 				echo "synchronous_commit = off"
 				echo "full_page_writes = off"
 			fi
+			if [ "$flavour" = bench ]; then
+				echo "shared_preload_libraries = 'pg_stat_statements'"
+				echo "pg_stat_statements.max = 10000"
+			fi
 		} | "${run_as[@]}" tee -a "$datadir/postgresql.conf" >/dev/null
 	fi
 	if ! is_running; then
@@ -139,7 +149,7 @@ start() {
 			exit 1
 		}
 	fi
-	if [ "$flavour" = dev ]; then
+	if [ "$flavour" != test ]; then
 		"${run_as[@]}" "$bindir/psql" -h 127.0.0.1 -p "$port" -U "$pg_user" -d postgres -tAc \
 			"SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1 ||
 			"${run_as[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U "$pg_user" "$database"
