@@ -16,6 +16,11 @@ use mintbean::{
 };
 use tokio::sync::watch;
 
+// jemalloc: large answers allocate many small objects across threads; see docs/benchmarks.md.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const USAGE: &str = "\
 jobs — mintbean background jobs
 

@@ -9,6 +9,14 @@ use sea_orm::{
     TransactionTrait,
 };
 
+/// `column = ANY($1)` with the ids as one `uuid[]` parameter: a relation's statement then has one
+/// text whatever the number of ids, so each connection prepares it once (an `IN ($1, …, $n)`
+/// list is a new statement for every length).
+pub fn any_id<C: sea_orm::ColumnTrait>(column: C, ids: &[uuid::Uuid]) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, ExprTrait, extension::postgres::PgFunc};
+    Expr::col(column.as_column_ref()).eq(PgFunc::any(Expr::val(ids.to_vec())))
+}
+
 /// An arbitrary constant: every process migrating this database takes the same advisory lock.
 const MIGRATION_LOCK_KEY: i64 = 0x6d69_6e74_6265_616e; // "mintbean"
 
@@ -93,6 +101,9 @@ pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Database
         .connect_timeout(settings.acquire_timeout)
         .acquire_timeout(settings.acquire_timeout)
         .sqlx_logging(false)
+        // A ping on every checkout is one more round trip per statement; only connections idle
+        // long enough to have been dropped (by a restart, a proxy) are checked.
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .set_application_name("mintbean");
     if let Some(timeout) = settings.statement_timeout {
         options.statement_timeout(timeout);

@@ -125,9 +125,17 @@ impl AppError {
     }
 }
 
-/// No connection could be had in time: the database is down or overloaded, not the request wrong.
+/// No connection could be had in time, or the one in hand was lost (pooled connections are only
+/// pinged after a second idle): the database is down or overloaded, not the request wrong.
 fn is_unavailable(err: &DbErr) -> bool {
-    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            matches!(**e, Error::Io(_) | Error::WorkerCrashed | Error::PoolClosed)
+        }
+        _ => false,
+    }
 }
 
 impl From<AppError> for async_graphql::Error {

@@ -10,6 +10,11 @@ use mintbean::{
     telemetry,
 };
 
+// jemalloc: large answers allocate many small objects across threads; see docs/benchmarks.md.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const USAGE_TEMPLATE: &str = "\
 mintbean — Mintbean-compatible GraphQL server
 

@@ -1,6 +1,9 @@
 //! GraphQL for badges.
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, Enum, InputObject, Lookahead, Object, Result, SimpleObject,
+};
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{
@@ -8,10 +11,11 @@ use super::{
     service::{self, BadgeChanges, NewBadge},
 };
 use crate::{
-    error::AppError,
+    error::{AppError, AppResult},
     graphql::{
         context::{app, caller},
         limits::list_complexity,
+        loader::{Preload, preloaded},
         scalars::DateTime,
     },
     loader,
@@ -33,6 +37,17 @@ pub enum GqlBadgeShape {
     Star,
     Circle,
     Square,
+}
+
+impl Preload for BadgeModel {
+    fn preload<'a>(
+        ctx: &'a Context<'_>,
+        selection: &'a Lookahead<'_>,
+        badges: &'a [&'a Self],
+    ) -> BoxFuture<'a, AppResult<()>> {
+        let ids = badges.iter().map(|badge| badge.id);
+        ProjectsOfBadge::preload(ctx, selection, &["projects"], ids)
+    }
 }
 
 #[derive(SimpleObject)]
@@ -147,12 +162,15 @@ impl BadgeQuery {
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn badges(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Badge>>>> {
         let badges = service::list(&app(ctx).db).await?;
+        preloaded(ctx, &badges).await?;
         Ok(Some(badges.into_iter().map(|b| Some(b.into())).collect()))
     }
 
     /// A badge by id; null when there is none.
     async fn badge(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Badge>> {
-        Ok(service::find(&app(ctx).db, id).await?.map(Badge::from))
+        let badge = service::find(&app(ctx).db, id).await?;
+        preloaded(ctx, badge.as_slice()).await?;
+        Ok(badge.map(Badge::from))
     }
 }
 

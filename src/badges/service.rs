@@ -227,7 +227,7 @@ pub async fn award_to_project(
         .await?
         .ok_or_else(|| AppError::not_found("Project"))?;
     let found = Badges::live()
-        .filter(Column::Id.is_in(unique.iter().copied()))
+        .filter(crate::db::any_id(Column::Id, &unique))
         .all(&txn)
         .await?;
     if found.len() != unique.len() {
@@ -310,7 +310,10 @@ pub async fn list_by_project(
 ) -> AppResult<Vec<(Uuid, Badge)>> {
     let rows = badge_project::Entity::find()
         .find_also_related(Badges)
-        .filter(badge_project::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .filter(crate::db::any_id(
+            badge_project::Column::ProjectId,
+            project_ids,
+        ))
         .filter(Column::Deleted.eq(false))
         .order_by_desc(Column::Weight)
         .order_by_asc(Column::Title)
@@ -328,7 +331,7 @@ pub async fn list_projects(
     badge_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Project)>> {
     let links = badge_project::Entity::find()
-        .filter(badge_project::Column::BadgeId.is_in(badge_ids.iter().copied()))
+        .filter(crate::db::any_id(badge_project::Column::BadgeId, badge_ids))
         .all(db)
         .await?;
     let mut badges_by_project: HashMap<Uuid, Vec<Uuid>> = HashMap::new();

@@ -1,15 +1,26 @@
 //! The per-request DataLoader. Each relation is a key type declared with [`loader!`], so every
 //! relation field costs one batched query per request, whatever the list sizes.
+//!
+//! Resolvers that return objects also [`preload`] the relations their selection asks for, for all
+//! of their objects at once: one statement per relation level whatever the timing (the
+//! DataLoader's batches split when the server is busy), and no DataLoader delay (1 ms) on paths
+//! with a single parent. The DataLoader's batching stays as the fallback for anything not
+//! preloaded.
 
 use std::{
     any::{Any, TypeId},
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     future::Future,
     hash::Hash,
     sync::{Arc, Mutex},
 };
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::{
+    Context, Lookahead,
+    dataloader::{DataLoader, HashMapCache, Loader},
+};
+
+use crate::error::AppResult;
 use futures_util::{
     FutureExt,
     future::{BoxFuture, Shared},
@@ -106,6 +117,68 @@ pub fn into_load_error(err: crate::error::AppError) -> LoadError {
     }
 }
 
+/// A loaded record whose relations can be preloaded: for each relation field the selection asks
+/// for, the relation of all `records` is loaded in one statement and kept in the request's cache
+/// (with the relations of what it found, recursively), where the field then finds it.
+pub trait Preload: Sized + Sync {
+    fn preload<'a>(
+        _ctx: &'a Context<'_>,
+        _selection: &'a Lookahead<'_>,
+        _records: &'a [&'a Self],
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Preloads the relations `ctx`'s field selects for the records it returns.
+pub async fn preloaded<M: Preload>(ctx: &Context<'_>, records: &[M]) -> AppResult<()> {
+    let records: Vec<&M> = records.iter().collect();
+    M::preload(ctx, &ctx.look_ahead(), &records).await
+}
+
+/// Keys once each, in order.
+pub fn distinct<K: Hash + Eq + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
+    let mut seen = HashSet::new();
+    keys.into_iter()
+        .filter(|key| seen.insert(key.clone()))
+        .collect()
+}
+
+/// Loads relation `K` of `keys` when `selection` asks for any of `fields` (the fields answered
+/// from it), preloads the relations of the found records for each of those fields, and keeps them
+/// in the cache. (Loads of keys this request already loaded cost no statement: `fetch_once`.)
+pub async fn preload_relation<K, M>(
+    ctx: &Context<'_>,
+    selection: &Lookahead<'_>,
+    fields: &[&str],
+    keys: Vec<K>,
+    records_of: impl Fn(&DbLoaderValue<K>) -> &[M],
+) -> AppResult<()>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    DbLoader: Loader<K, Error = LoadError>,
+    M: Preload,
+{
+    let selected: Vec<Lookahead<'_>> = fields
+        .iter()
+        .map(|field| selection.field(field))
+        .filter(Lookahead::exists)
+        .collect();
+    if keys.is_empty() || selected.is_empty() {
+        return Ok(());
+    }
+    let loaders = super::context::loaders(ctx);
+    let values = loaders.loader().load(&distinct(keys)).await?;
+    let records: Vec<&M> = values.values().flat_map(&records_of).collect();
+    for selection in &selected {
+        M::preload(ctx, selection, &records).await?;
+    }
+    loaders.feed_many(values).await;
+    Ok(())
+}
+
+pub type DbLoaderValue<K> = <DbLoader as Loader<K>>::Value;
+
 /// Large enough that ordinary pages load in one batch; still bounds statement size.
 const MAX_BATCH: usize = 5000;
 
@@ -155,6 +228,22 @@ macro_rules! relation_key {
 ///   the order the service returns them, with an empty list for parents without any.
 #[macro_export]
 macro_rules! loader {
+    (@preload $key:ident, $records_of:expr) => {
+        impl $key {
+            /// Preloads this relation of `ids` for `fields` (see `loader::Preload`).
+            pub fn preload<'a>(
+                ctx: &'a async_graphql::Context<'_>,
+                selection: &'a async_graphql::Lookahead<'_>,
+                fields: &'a [&'a str],
+                ids: impl IntoIterator<Item = uuid::Uuid>,
+            ) -> futures_util::future::BoxFuture<'a, $crate::error::AppResult<()>> {
+                let keys = ids.into_iter().map($key).collect();
+                Box::pin($crate::graphql::loader::preload_relation(
+                    ctx, selection, fields, keys, $records_of,
+                ))
+            }
+        }
+    };
     ($(#[$meta:meta])* $key:ident: one $value:ty = $fetch:path, |$item:ident| $id:expr) => {
         $crate::relation_key!($(#[$meta])* $key);
 
@@ -184,7 +273,9 @@ macro_rules! loader {
             ) -> $crate::error::AppResult<Option<$value>> {
                 Ok($crate::graphql::context::loaders(ctx).load_one($key(id)).await?)
             }
+
         }
+        $crate::loader!(@preload $key, std::slice::from_ref::<$value>);
     };
     ($(#[$meta:meta])* $key:ident: many $value:ty = $fetch:path) => {
         $crate::relation_key!($(#[$meta])* $key);
@@ -221,6 +312,8 @@ macro_rules! loader {
                     .await?
                     .unwrap_or_default())
             }
+
         }
+        $crate::loader!(@preload $key, Vec::as_slice);
     };
 }

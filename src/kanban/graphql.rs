@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 
 use async_graphql::{
-    ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject, dataloader::Loader,
+    ComplexObject, Context, Enum, InputObject, Lookahead, Object, Result, SimpleObject,
+    dataloader::Loader,
 };
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{
@@ -18,11 +20,11 @@ use super::{
     },
 };
 use crate::{
-    error::AppError,
+    error::{AppError, AppResult},
     graphql::{
         context::{app, caller, loaders},
         limits::list_complexity,
-        loader::{DbLoader, LoadError, into_load_error},
+        loader::{DbLoader, LoadError, Preload, into_load_error, preloaded},
         scalars::DateTime,
     },
     loader,
@@ -98,6 +100,20 @@ pub async fn board_of_caller(
         .map_err(AppError::from)?
         .map(Kanban::from))
 }
+
+/// Both fields are answered from the canon's cards.
+impl Preload for CanonModel {
+    fn preload<'a>(
+        ctx: &'a Context<'_>,
+        selection: &'a Lookahead<'_>,
+        canons: &'a [&'a Self],
+    ) -> BoxFuture<'a, AppResult<()>> {
+        let ids = canons.iter().map(|canon| canon.id);
+        CardsOfCanon::preload(ctx, selection, &["kanbanCanonCards", "cardPositions"], ids)
+    }
+}
+
+impl Preload for CardModel {}
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(name = "KanbanCanonCardStatusEnum", remote = "KanbanColumn")]
@@ -415,15 +431,16 @@ impl KanbanQuery {
 
     /// A canon by id; null when there is none.
     async fn kanban_canon(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<KanbanCanon>> {
-        Ok(service::find_canon(&app(ctx).db, id)
-            .await?
-            .map(KanbanCanon::from))
+        let canon = service::find_canon(&app(ctx).db, id).await?;
+        preloaded(ctx, canon.as_slice()).await?;
+        Ok(canon.map(KanbanCanon::from))
     }
 
     /// All canons, newest first.
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn kanban_canons(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<KanbanCanon>>>> {
         let canons = service::list_canons(&app(ctx).db).await?;
+        preloaded(ctx, &canons).await?;
         Ok(Some(canons.into_iter().map(|c| Some(c.into())).collect()))
     }
 

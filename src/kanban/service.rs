@@ -154,7 +154,7 @@ pub async fn find_canon(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option
 
 pub async fn find_canons(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<Canon>> {
     Ok(canon::Entity::find()
-        .filter(canon::Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::any_id(canon::Column::Id, ids))
         .all(db)
         .await?)
 }
@@ -228,7 +228,7 @@ pub async fn list_cards_by_canon(
     canon_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Card)>> {
     let cards = card::Entity::live()
-        .filter(card::Column::KanbanCanonId.is_in(canon_ids.iter().copied()))
+        .filter(crate::db::any_id(card::Column::KanbanCanonId, canon_ids))
         .order_by_asc(card::Column::CreatedAt)
         .order_by_asc(card::Column::Id)
         .all(db)

@@ -4,24 +4,27 @@ use async_graphql::{
     ComplexObject, Context, Enum, InputObject, MaybeUndefined, Object, Result, SimpleObject,
 };
 use chrono::Utc;
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{
     entity::{MeetType, Model as MeetModel},
     service::{self, MeetChanges, NewMeet},
-    time::{RegisterLinkStatus, format_wall_clock},
+    time::{RegisterLinkStatus, format_wall_clock, register_link_status},
 };
 use crate::{
+    error::AppResult,
     graphql::{
-        context::{app, caller},
+        context::{app, caller, valid_until},
         limits::list_complexity,
+        loader::{Preload, preloaded},
         present,
         scalars::DateTime,
     },
     kanban::graphql::{CanonById, Kanban, KanbanCanon, board_of_caller},
     loader,
     projects::graphql::{Project, ProjectsOfMeet},
-    users::{entity::Model as User, graphql::PublicUser},
+    users::{entity::Profile, graphql::PublicUser},
 };
 
 loader!(
@@ -30,12 +33,31 @@ loader!(
 );
 loader!(
     /// The users registered for a meet, oldest registration first.
-    RegistrantsOfMeet: many User = service::list_registrants
+    RegistrantsOfMeet: many Profile = service::list_registrants
 );
 loader!(
     /// The meets a user is registered for, newest start first.
     RegisteredMeetsOfUser: many MeetModel = service::list_registered_meets
 );
+
+impl Preload for MeetModel {
+    fn preload<'a>(
+        ctx: &'a Context<'_>,
+        selection: &'a async_graphql::Lookahead<'_>,
+        meets: &'a [&'a Self],
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            let ids = || meets.iter().map(|meet| meet.id);
+            let canon_ids = meets.iter().filter_map(|meet| meet.kanban_canon_id);
+            futures_util::try_join!(
+                RegistrantsOfMeet::preload(ctx, selection, &["registrants"], ids()),
+                ProjectsOfMeet::preload(ctx, selection, &["projects"], ids()),
+                CanonById::preload(ctx, selection, &["kanbanCanon"], canon_ids),
+            )?;
+            Ok(())
+        })
+    }
+}
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(name = "MeetType", remote = "MeetType")]
@@ -74,9 +96,30 @@ pub struct Meet {
     pub region: String,
     pub kanban_canon_id: Option<Uuid>,
     #[graphql(skip)]
-    status: RegisterLinkStatus,
+    starts_at: chrono::DateTime<Utc>,
+    #[graphql(skip)]
+    ends_at: chrono::DateTime<Utc>,
+    /// Read from the clock once per meet, so that both register link fields agree.
+    #[graphql(skip)]
+    status: std::sync::OnceLock<RegisterLinkStatus>,
     #[graphql(skip)]
     register_link: Option<String>,
+}
+
+impl Meet {
+    /// WAITING before the start, OPEN until the end, then CLOSED; the answer is valid until the
+    /// next of those moments.
+    fn status(&self, ctx: &Context<'_>) -> RegisterLinkStatus {
+        *self.status.get_or_init(|| {
+            let status = register_link_status(self.starts_at, self.ends_at, Utc::now());
+            match status {
+                RegisterLinkStatus::Waiting => valid_until(ctx, self.starts_at),
+                RegisterLinkStatus::Open => valid_until(ctx, self.ends_at),
+                RegisterLinkStatus::Closed => {}
+            }
+            status
+        })
+    }
 }
 
 impl From<MeetModel> for Meet {
@@ -86,7 +129,9 @@ impl From<MeetModel> for Meet {
             meet_type: meet.kind().into(),
             start_time: format_wall_clock(meet.start_wall_clock()),
             end_time: format_wall_clock(meet.end_wall_clock()),
-            status: meet.register_link_status(Utc::now()),
+            starts_at: meet.start_instant(),
+            ends_at: meet.end_instant(),
+            status: std::sync::OnceLock::new(),
             title: meet.title,
             description: meet.description,
             detailed_description: meet.detailed_description,
@@ -104,15 +149,15 @@ impl From<MeetModel> for Meet {
 #[ComplexObject]
 impl Meet {
     /// Hidden once the meet is over, as in the Node backend.
-    async fn register_link(&self) -> Option<&str> {
-        match self.status {
+    async fn register_link(&self, ctx: &Context<'_>) -> Option<&str> {
+        match self.status(ctx) {
             RegisterLinkStatus::Closed => None,
             _ => self.register_link.as_deref(),
         }
     }
     /// Computed from the current time: WAITING before the start, OPEN until the end, then CLOSED.
-    async fn register_link_status(&self) -> Option<GqlRegisterLinkStatus> {
-        Some(self.status.into())
+    async fn register_link_status(&self, ctx: &Context<'_>) -> Option<GqlRegisterLinkStatus> {
+        Some(self.status(ctx).into())
     }
     /// The kanban canon attached to this meet.
     async fn kanban_canon(&self, ctx: &Context<'_>) -> Result<Option<KanbanCanon>> {
@@ -217,12 +262,15 @@ impl MeetQuery {
     #[graphql(complexity = "list_complexity(child_complexity)")]
     async fn meets(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Meet>>>> {
         let meets = service::list(&app(ctx).db).await?;
+        preloaded(ctx, &meets).await?;
         Ok(Some(meets.into_iter().map(|m| Some(m.into())).collect()))
     }
 
     /// A meet by id; null when there is none (deleted meets included).
     async fn meet(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Meet>> {
-        Ok(service::find(&app(ctx).db, id).await?.map(Meet::from))
+        let meet = service::find(&app(ctx).db, id).await?;
+        preloaded(ctx, meet.as_slice()).await?;
+        Ok(meet.map(Meet::from))
     }
 }
 

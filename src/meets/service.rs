@@ -18,7 +18,7 @@ use crate::{
     db::Db,
     error::{AppError, AppResult},
     kanban::service as kanban,
-    users::entity::{self as users, Model as User},
+    users::entity::{self as users, Profile},
     validation,
 };
 
@@ -142,7 +142,7 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Meet>
 
 pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<Meet>> {
     Ok(Meets::live()
-        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::any_id(Column::Id, ids))
         .all(db)
         .await?)
 }
@@ -342,25 +342,41 @@ pub async fn register(
     Ok(registration)
 }
 
-/// `(meetId, user)` for every active registration of active users to the given meets, by first
-/// name.
+#[derive(sea_orm::FromQueryResult)]
+struct Registrant {
+    meet_id: Uuid,
+    #[sea_orm(nested)]
+    profile: Profile,
+}
+
+/// `(meetId, profile)` for every active registration of active users to the given meets, by
+/// first name. Profiles only: a meet page shows many registrants and never their email.
 pub async fn list_registrants(
     db: &impl ConnectionTrait,
     meet_ids: &[Uuid],
-) -> AppResult<Vec<(Uuid, User)>> {
+) -> AppResult<Vec<(Uuid, Profile)>> {
     let rows = registration::Entity::live()
-        .find_also_related(users::Entity)
-        .filter(registration::Column::MeetId.is_in(meet_ids.iter().copied()))
+        .select_only()
+        .column_as(registration::Column::MeetId, "meet_id")
+        .column_as(users::Column::Id, "id")
+        .column_as(users::Column::FirstName, "first_name")
+        .column_as(users::Column::LastName, "last_name")
+        .column_as(users::Column::IsAdmin, "is_admin")
+        .column_as(users::Column::CreatedAt, "created_at")
+        .column_as(users::Column::UpdatedAt, "updated_at")
+        .inner_join(users::Entity)
+        .filter(crate::db::any_id(registration::Column::MeetId, meet_ids))
         .filter(users::Column::Deleted.eq(false))
         // The Node backend's order: by first name.
         .order_by_asc(users::Column::FirstName)
         .order_by_asc(users::Column::LastName)
         .order_by_asc(users::Column::Id)
+        .into_model::<Registrant>()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(reg, user)| user.map(|u| (reg.meet_id, u)))
+        .map(|row| (row.meet_id, row.profile))
         .collect())
 }
 
@@ -371,7 +387,7 @@ pub async fn list_registered_meets(
 ) -> AppResult<Vec<(Uuid, Meet)>> {
     let rows = registration::Entity::live()
         .find_also_related(entity::Entity)
-        .filter(registration::Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(crate::db::any_id(registration::Column::UserId, user_ids))
         .filter(Column::Deleted.eq(false))
         .order_by_desc(Column::StartTime)
         .all(db)

@@ -1,11 +1,18 @@
 //! GraphQL for posts: `Post`, `posts(userId)`, `post(id)`, and `posts` on both user types.
 
-use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Lookahead, Object, Result, SimpleObject};
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{entity::Model as PostModel, service};
 use crate::{
-    graphql::{context::app, limits::list_complexity, scalars::DateTime},
+    error::AppResult,
+    graphql::{
+        context::app,
+        limits::list_complexity,
+        loader::{Preload, preloaded},
+        scalars::DateTime,
+    },
     loader,
     users::graphql::{PublicUser, UserById},
 };
@@ -14,6 +21,17 @@ loader!(
     /// The posts of a user, newest first.
     PostsOfUser: many PostModel = service::list_by_user
 );
+
+impl Preload for PostModel {
+    fn preload<'a>(
+        ctx: &'a Context<'_>,
+        selection: &'a Lookahead<'_>,
+        posts: &'a [&'a Self],
+    ) -> BoxFuture<'a, AppResult<()>> {
+        let authors = posts.iter().map(|post| post.user_id);
+        UserById::preload(ctx, selection, &["user"], authors)
+    }
+}
 
 #[derive(SimpleObject)]
 #[graphql(complex)]
@@ -58,11 +76,14 @@ impl PostQuery {
         user_id: Option<Uuid>,
     ) -> Result<Option<Vec<Option<Post>>>> {
         let posts = service::list(&app(ctx).db, user_id).await?;
+        preloaded(ctx, &posts).await?;
         Ok(Some(posts.into_iter().map(|p| Some(p.into())).collect()))
     }
 
     /// A post by id; null when there is none.
     async fn post(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Post>> {
-        Ok(service::find(&app(ctx).db, id).await?.map(Post::from))
+        let post = service::find(&app(ctx).db, id).await?;
+        preloaded(ctx, post.as_slice()).await?;
+        Ok(post.map(Post::from))
     }
 }

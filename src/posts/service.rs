@@ -35,7 +35,7 @@ pub async fn list_by_user(
     user_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Post)>> {
     let posts = visible()
-        .filter(Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(crate::db::any_id(Column::UserId, user_ids))
         .order_by_desc(Column::CreatedAt)
         .all(db)
         .await?;

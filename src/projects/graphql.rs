@@ -1,6 +1,7 @@
 //! GraphQL for projects and media assets.
 
-use async_graphql::{ComplexObject, Context, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, InputObject, Lookahead, Object, Result, SimpleObject};
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{
@@ -11,9 +12,11 @@ use super::{
 };
 use crate::{
     badges::graphql::{Badge, BadgesOfProject},
+    error::AppResult,
     graphql::{
         context::{app, caller},
         limits::list_complexity,
+        loader::{Preload, preloaded},
         scalars::DateTime,
     },
     loader,
@@ -37,6 +40,31 @@ loader!(
     /// The media assets of a project, in order.
     MediaAssetsOfProject: many MediaAssetModel = service::list_media_assets
 );
+
+impl Preload for ProjectModel {
+    fn preload<'a>(
+        ctx: &'a Context<'_>,
+        selection: &'a Lookahead<'_>,
+        projects: &'a [&'a Self],
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            let ids = || projects.iter().map(|project| project.id);
+            let owners = projects.iter().map(|project| project.user_id);
+            let meets = projects.iter().filter_map(|project| project.meet_id);
+            futures_util::try_join!(
+                UserById::preload(ctx, selection, &["user"], owners),
+                MeetById::preload(ctx, selection, &["meet"], meets),
+                BadgesOfProject::preload(ctx, selection, &["badges"], ids()),
+                MediaAssetsOfProject::preload(ctx, selection, &["mediaAssets"], ids()),
+                LinkChecksOfProject::preload(ctx, selection, &["linkCheck"], ids()),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+impl Preload for MediaAssetModel {}
+impl Preload for LinkCheckRecord {}
 
 #[derive(SimpleObject)]
 #[graphql(complex)]
@@ -217,12 +245,15 @@ impl ProjectQuery {
         meet_id: Option<Uuid>,
     ) -> Result<Option<Vec<Option<Project>>>> {
         let projects = service::list(&app(ctx).db, user_id, meet_id).await?;
+        preloaded(ctx, &projects).await?;
         Ok(Some(projects.into_iter().map(|p| Some(p.into())).collect()))
     }
 
     /// A project by id; null when there is none.
     async fn project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>> {
-        Ok(service::find(&app(ctx).db, id).await?.map(Project::from))
+        let project = service::find(&app(ctx).db, id).await?;
+        preloaded(ctx, project.as_slice()).await?;
+        Ok(project.map(Project::from))
     }
 }
 

@@ -65,7 +65,7 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<Proje
 /// Visible projects by id, newest first.
 pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<Project>> {
     Ok(visible()
-        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::any_id(Column::Id, ids))
         .order_by_desc(Column::CreatedAt)
         .all(db)
         .await?)
@@ -77,7 +77,7 @@ pub async fn list_by_meet(
     meet_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Project)>> {
     let projects = visible()
-        .filter(Column::MeetId.is_in(meet_ids.iter().copied()))
+        .filter(crate::db::any_id(Column::MeetId, meet_ids))
         .order_by_desc(Column::CreatedAt)
         .all(db)
         .await?;
@@ -93,7 +93,7 @@ pub async fn list_by_user(
     user_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, Project)>> {
     let projects = visible()
-        .filter(Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(crate::db::any_id(Column::UserId, user_ids))
         .order_by_desc(Column::CreatedAt)
         .all(db)
         .await?;
@@ -107,7 +107,10 @@ pub async fn list_media_assets(
 ) -> AppResult<Vec<(Uuid, MediaAsset)>> {
     let rows = project_media_asset::Entity::live()
         .find_also_related(media_asset::Entity)
-        .filter(project_media_asset::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .filter(crate::db::any_id(
+            project_media_asset::Column::ProjectId,
+            project_ids,
+        ))
         .filter(media_asset::Column::Deleted.eq(false))
         .order_by_asc(media_asset::Column::Index)
         .order_by_asc(media_asset::Column::CreatedAt)

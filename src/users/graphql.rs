@@ -1,16 +1,19 @@
 //! GraphQL for users: `PublicUser`, `PrivateUser`, `me`, `user`, `login`, `logout`, `register`.
 
-use async_graphql::{ComplexObject, Context, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, InputObject, Lookahead, Object, Result, SimpleObject};
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{
-    entity::Model as User,
+    entity::{Model as User, Profile},
     service::{self, NewAccount},
 };
 use crate::{
+    error::AppResult,
     graphql::{
         context::{app, caller, client_address, session},
         limits::list_complexity,
+        loader::{Preload, preloaded},
         scalars::DateTime,
     },
     loader,
@@ -30,6 +33,31 @@ impl UserById {
     }
 }
 
+/// The relations both user views share, for users loaded whole or as profiles.
+macro_rules! preload_user_relations {
+    ($($record:ty),*) => {$(
+        impl Preload for $record {
+            fn preload<'a>(
+                ctx: &'a Context<'_>,
+                selection: &'a Lookahead<'_>,
+                users: &'a [&'a Self],
+            ) -> BoxFuture<'a, AppResult<()>> {
+                Box::pin(async move {
+                    let ids = || users.iter().map(|user| user.id);
+                    futures_util::try_join!(
+                        RegisteredMeetsOfUser::preload(ctx, selection, &["registeredMeets"], ids()),
+                        PostsOfUser::preload(ctx, selection, &["posts"], ids()),
+                        ProjectsOfUser::preload(ctx, selection, &["projects"], ids()),
+                    )?;
+                    Ok(())
+                })
+            }
+        }
+    )*};
+}
+
+preload_user_relations!(User, Profile);
+
 /// A user as anyone may see them: never their email.
 #[derive(SimpleObject)]
 #[graphql(complex)]
@@ -42,8 +70,8 @@ pub struct PublicUser {
     pub updated_at: DateTime,
 }
 
-impl From<User> for PublicUser {
-    fn from(user: User) -> Self {
+impl From<Profile> for PublicUser {
+    fn from(user: Profile) -> Self {
         PublicUser {
             id: user.id,
             first_name: user.first_name,
@@ -52,6 +80,12 @@ impl From<User> for PublicUser {
             created_at: user.created_at.into(),
             updated_at: user.updated_at.into(),
         }
+    }
+}
+
+impl From<User> for PublicUser {
+    fn from(user: User) -> Self {
+        Profile::from(user).into()
     }
 }
 
@@ -163,19 +197,23 @@ pub struct UserQuery;
 impl UserQuery {
     /// A user's public profile; null when there is no such (active) account.
     async fn user(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<PublicUser>> {
-        UserById::load_public(ctx, id).await
+        let user = UserById::load(ctx, id).await?;
+        preloaded(ctx, user.as_slice()).await?;
+        Ok(user.map(PublicUser::from))
     }
 
     /// Admins. Every active user, newest first (the frontend's `allUsers`).
     #[graphql(complexity = "crate::graphql::limits::list_complexity(child_complexity)")]
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<PublicUser>> {
         let users = service::list(&app(ctx).db, &caller(ctx).await?).await?;
+        preloaded(ctx, &users).await?;
         Ok(users.into_iter().map(PublicUser::from).collect())
     }
 
     /// The logged-in user; `UNAUTHENTICATED` when logged out.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<PrivateUser>> {
         let user = service::me(&caller(ctx).await?)?;
+        preloaded(ctx, std::slice::from_ref(&user)).await?;
         Ok(Some(PrivateUser::new(user, None)))
     }
 }

@@ -34,7 +34,7 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<User>
 
 pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<User>> {
     Ok(Users::live()
-        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::any_id(Column::Id, ids))
         .all(db)
         .await?)
 }

@@ -103,7 +103,61 @@ async fn nested_meet_queries_cost_a_constant_number_of_statements() {
         "statements grew with the number of meets: {small} for 2 meets, {large} for 12"
     );
     // meets, registrants, projects, users, badges, media assets.
-    assert!(large <= 6, "{large} statements");
+    assert_eq!(large, 6, "{}", app.statements_run());
+}
+
+/// Under load the DataLoader's batches split by timing; relations preloaded from the look-ahead
+/// do not: one statement per relation level, however many requests run at once.
+#[tokio::test]
+async fn statements_per_request_do_not_depend_on_concurrency() {
+    let app = TestApp::spawn().await;
+    populate(&app, 12).await;
+    let user = app.create_user("regular@example.com", false).await;
+    let meet = data(&app.gql("{ meets { id } }", json!({})).await)["meets"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.sql_values(
+        r#"INSERT INTO "meetRegistrations" ("userId", "meetId") VALUES ($1, $2::uuid)"#,
+        vec![user.into(), meet.clone().into()],
+    )
+    .await;
+    let client = app.login("regular@example.com").await;
+    let meet_page = "query ($id: UUID!) { meet(id: $id) { id registrants { id firstName } projects { id user { firstName } mediaAssets { cloudinaryPublicId } badges { id alias } } kanbanCanon { id } } }";
+    let session = "{ me { id email registeredMeets { id title } } }";
+    // (query, variables, logged in, statements: the session lookup is one for logged-in requests)
+    let cases = [
+        (NESTED, json!({}), false, 6),
+        (meet_page, json!({ "id": meet }), false, 6),
+        (session, json!({}), true, 2),
+    ];
+    for (query, variables, logged_in, expected) in cases {
+        let run = || async {
+            let body = if logged_in {
+                app.gql_with(&client, query, variables.clone()).await
+            } else {
+                app.gql(query, variables.clone()).await
+            };
+            assert!(body.get("errors").is_none(), "{body}");
+        };
+        app.reset_statement_count();
+        run().await;
+        assert_eq!(
+            app.statement_count(),
+            expected,
+            "{query}:\n{}",
+            app.statements_run()
+        );
+        const CONCURRENT: usize = 24;
+        app.reset_statement_count();
+        futures_util::future::join_all((0..CONCURRENT).map(|_| run())).await;
+        assert_eq!(
+            app.statement_count(),
+            CONCURRENT * expected,
+            "{query} at concurrency {CONCURRENT}:\n{}",
+            app.statements_run()
+        );
+    }
 }
 
 #[tokio::test]
