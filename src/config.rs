@@ -41,11 +41,14 @@ pub struct GraphqlConfig {
     /// only). The frontend never sends them.
     pub batching: bool,
     /// async-graphql's tracing extension: spans for parsing, validation, execution and each
-    /// object field (`RUST_LOG=async_graphql=info` shows them).
+    /// object field (`RUST_LOG=async_graphql=info` shows them). Off by default: a span per field
+    /// cost 20–45 % of the CPU of large answers (docs/benchmarks.md).
     pub tracing: bool,
     /// Answer `PrivateUser.token` after login/register (the Node backend did); the cookie is
     /// `HttpOnly`, so by default scripts never see the token.
     pub token_in_response: bool,
+    /// Memory for anonymous answers (`http::answer_cache`); `None` when `ANSWER_CACHE=false`.
+    pub answer_cache_bytes: Option<usize>,
 }
 
 /// How the server treats connections and concurrent requests.
@@ -480,8 +483,15 @@ fn read_graphql_config(r: &mut Reader<'_>, production: bool) -> GraphqlConfig {
             "a number of bytes",
         ),
         batching: r.flag("GRAPHQL_BATCHING", false),
-        tracing: r.flag("GRAPHQL_TRACING", true),
+        tracing: r.flag("GRAPHQL_TRACING", false),
         token_in_response: r.flag("SESSION_TOKEN_IN_RESPONSE", false),
+        answer_cache_bytes: r.flag("ANSWER_CACHE", true).then(|| {
+            r.parsed(
+                "ANSWER_CACHE_MAX_BYTES",
+                32 * 1024 * 1024,
+                "a number of bytes",
+            )
+        }),
     }
 }
 

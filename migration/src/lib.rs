@@ -37,6 +37,7 @@ mod m20261201_000005_job_engine_webhooks;
 mod m20261201_000006_api_tokens;
 mod m20261201_000007_job_engine_events;
 mod m20261201_000008_mintbean_events;
+mod m20261201_000009_answer_cache;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_api_tokens::Migration),
             Box::new(m20261201_000007_job_engine_events::Migration),
             Box::new(m20261201_000008_mintbean_events::Migration),
+            Box::new(m20261201_000009_answer_cache::Migration),
         ]
     }
 }

@@ -1,8 +1,12 @@
 //! Accessors for what every resolver needs from the GraphQL context.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{
+    net::IpAddr,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::Context;
+use chrono::{DateTime, Utc};
 
 use super::loader::Loaders;
 use crate::{auth::Caller, auth::Session, error::AppResult, state::AppState};
@@ -32,4 +36,29 @@ pub fn client_address(ctx: &Context<'_>) -> Option<IpAddr> {
 
 pub fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
+}
+
+/// The moment the answer being computed stops being true by the clock alone (a meet's register
+/// link opens or closes), as the resolvers that read the clock report it.
+#[derive(Default)]
+pub struct AnswerValidity(Mutex<Option<DateTime<Utc>>>);
+
+impl AnswerValidity {
+    pub fn until(&self, moment: DateTime<Utc>) {
+        let mut earliest = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if earliest.is_none_or(|current| moment < current) {
+            *earliest = Some(moment);
+        }
+    }
+
+    pub fn earliest(&self) -> Option<DateTime<Utc>> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Resolvers that read the clock report when their answer changes by the clock alone.
+pub fn valid_until(ctx: &Context<'_>, moment: DateTime<Utc>) {
+    if let Some(validity) = ctx.data_opt::<Arc<AnswerValidity>>() {
+        validity.until(moment);
+    }
 }

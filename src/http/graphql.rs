@@ -9,18 +9,23 @@ use async_graphql::{
 };
 use axum::{
     Json,
-    body::Body,
+    body::{Body, Bytes},
     extract::ConnectInfo,
     extract::State,
     http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 
-use super::{HttpState, csrf, errors::json_error};
+use super::{
+    HttpState,
+    answer_cache::{Ticket, cache_key},
+    csrf,
+    errors::json_error,
+};
 use crate::{
     auth::{CookieSettings, Session},
     graphql::{
-        context::ClientAddress,
+        context::{AnswerValidity, ClientAddress},
         limits::{self, Limits, MAX_BATCH},
         loader::loaders,
         nulls::fill_errored_fields,
@@ -40,6 +45,11 @@ pub async fn handle(
         Ok(batch) => batch,
         Err(refusal) => return refusal,
     };
+    let caching = match caching(&http, &headers, &mut batch) {
+        Caching::Hit(body) => return cached_answer(body),
+        other => other,
+    };
+    let validity = Arc::new(AnswerValidity::default());
     let session = Arc::new(Session::from_headers(
         &headers,
         CookieSettings {
@@ -66,6 +76,7 @@ pub async fn handle(
         request
             .data(session.clone())
             .data(client)
+            .data(validity.clone())
             .data(loaders(http.state.db.clone()))
     };
     let batch = match batch {
@@ -90,7 +101,75 @@ pub async fn handle(
             .iter_mut()
             .for_each(|r| fill_errored_fields(r, &http.nullable_roots)),
     }
-    respond(&response, &session, config.graphql.max_response_bytes)
+    let keep = match caching {
+        Caching::Keep(ticket) if response.is_ok() && session.outgoing_cookie().is_none() => {
+            Some(ticket)
+        }
+        // Before the answer is sent: whoever reads after it sees the change.
+        Caching::Invalidate => {
+            if let Some(answers) = &http.answers {
+                answers.invalidate();
+            }
+            None
+        }
+        _ => None,
+    };
+    let reply = respond(&response, &session, config.graphql.max_response_bytes);
+    match (keep, &http.answers, reply) {
+        (Some(ticket), Some(answers), Ok((reply, body))) => {
+            answers.store(ticket, body, validity.earliest());
+            reply
+        }
+        (_, _, Ok((reply, _))) => reply,
+        (_, _, Err(refusal)) => *refusal,
+    }
+}
+
+/// What the answer cache does for a request (`http::answer_cache`).
+enum Caching {
+    Off,
+    Hit(Bytes),
+    Keep(Ticket),
+    Invalidate,
+}
+
+fn caching(http: &HttpState, headers: &HeaderMap, batch: &mut BatchRequest) -> Caching {
+    // Batches hold no mutations (`admit_batch`) and are never cached.
+    let (Some(answers), BatchRequest::Single(request)) = (&http.answers, batch) else {
+        return Caching::Off;
+    };
+    if contains_mutation(request) {
+        return Caching::Invalidate;
+    }
+    let anonymous =
+        !headers.contains_key(header::COOKIE) && !headers.contains_key(header::AUTHORIZATION);
+    let Some(key) = cache_key(request, anonymous) else {
+        return Caching::Off;
+    };
+    match answers.lookup(&key) {
+        Some(body) => Caching::Hit(body),
+        None => answers.ticket(key).map_or(Caching::Off, Caching::Keep),
+    }
+}
+
+/// A kept answer, with the headers of the anonymous answer it was.
+fn cached_answer(body: Bytes) -> Response {
+    let mut reply = json_reply(body);
+    reply
+        .headers_mut()
+        .insert("x-answer-cache", HeaderValue::from_static("hit"));
+    reply
+}
+
+fn json_reply(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Reads the request (within the request timeout: a body trickled in slowly would otherwise hold
@@ -120,24 +199,23 @@ async fn receive(
     Ok(batch)
 }
 
-/// The JSON answer, with the session's cookie and, for logged-in requests, `no-store`.
-fn respond(response: &BatchResponse, session: &Session, limit: usize) -> Response {
+/// The JSON answer, with the session's cookie and, for logged-in requests, `no-store`; and its
+/// body.
+fn respond(
+    response: &BatchResponse,
+    session: &Session,
+    limit: usize,
+) -> Result<(Response, Bytes), Box<Response>> {
     let Some(json) = serialize_capped(response, limit) else {
         tracing::warn!(limit, "GraphQL response over the size limit refused");
-        return json_error(
+        return Err(Box::new(json_error(
             StatusCode::BAD_REQUEST,
             "RESPONSE_TOO_LARGE",
             format!("The answer would be larger than {limit} bytes; ask for fewer fields or items"),
-        );
+        )));
     };
-    let mut reply = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        json,
-    )
-        .into_response();
+    let body = Bytes::from(json);
+    let mut reply = json_reply(body.clone());
     let outgoing = session.outgoing_cookie();
     if let Some(cookie) = &outgoing
         && let Ok(value) = HeaderValue::from_str(cookie)
@@ -150,7 +228,7 @@ fn respond(response: &BatchResponse, session: &Session, limit: usize) -> Respons
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    reply
+    Ok((reply, body))
 }
 
 /// The operation name(s) of the request, for the log: the one asked for, or the name of the

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql`, `/health`, `/metrics`, and the layers around them (limits, CORS, panics,
 //! JSON error bodies, tracing).
 
+pub mod answer_cache;
 pub mod csrf;
 pub mod errors;
 pub mod graphql;
@@ -39,6 +40,8 @@ pub struct HttpState {
     pub schema: AppSchema,
     /// Which root fields may be null (for errored fields, `graphql::nulls`).
     pub nullable_roots: Arc<crate::graphql::nulls::NullableRoots>,
+    /// Anonymous answers kept in memory; `None` when turned off.
+    pub answers: Option<Arc<answer_cache::AnswerCache>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -60,6 +63,11 @@ pub fn router(state: AppState) -> Router {
         detectors: state.detectors.clone(),
     };
     let dashboard = crate::dashboard::routes(state.clone());
+    let answers = state.config.graphql.answer_cache_bytes.map(|bytes| {
+        let cache = Arc::new(answer_cache::AnswerCache::new(bytes));
+        cache.start_listening(state.db.get_postgres_connection_pool().clone());
+        cache
+    });
     let mut router = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
@@ -70,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             )),
             state,
             schema,
+            answers,
         })
         .merge(metrics)
         .merge(crate::tasks::http::routes(tasks.clone()))

@@ -1,6 +1,7 @@
 //! One integration-test binary (one link) with a module per domain. Every test talks to a real
 //! server over HTTP, backed by its own PostgreSQL database.
 
+mod answer_cache;
 mod authorization;
 mod badges;
 mod connections;
