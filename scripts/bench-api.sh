@@ -7,7 +7,8 @@
 # after each round); login/s. Answers are compared byte for byte between the backends and with
 # mintbean's answers of the previous run. Raw lines go to .data/bench-api/results.log.
 #
-#   ROUNDS (3), DURATION (seconds per run, 10), BINARY (a mintbean binary to measure instead of
+#   ROUNDS (3), DURATION (seconds per run, 10), KEEP_GOING=1 (measure even when answers differ),
+#   BINARY (a mintbean binary to measure instead of
 #   building one), NODE_BACKEND (a checkout of
 #   github.com/Folkwise-io/MintbeanplatformV3-backend; its npm dependencies are installed here.
 #   Without it only mintbean is measured.)
@@ -70,6 +71,12 @@ fi
 DATABASE_URL=$url "$binary" migrate >/dev/null
 psql -q -v ON_ERROR_STOP=1 "$url" -f scripts/bench/api/data.sql >/dev/null
 psql -q "$url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+# One role per backend, so each run counts only its own backend's statements.
+base_user=$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).username)' "$url")
+for role in bench_node bench_uncached; do
+	psql -q "$url" -c "DROP ROLE IF EXISTS $role" -c "CREATE ROLE $role LOGIN SUPERUSER" >/dev/null
+done
+as_role() { python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(netloc=sys.argv[2]+"@"+p.hostname+":"+str(p.port)).geturl())' "$url" "$1"; }
 
 secret=bench-api-jwt-secret-0123456789abcdef
 pids=()
@@ -90,7 +97,7 @@ DATABASE_URL=$url PORT=$ours_port HOST=127.0.0.1 APP_ENV=production JWT_SECRET=$
 	"$binary" serve >"$out/ours.log" 2>&1 &
 pids+=($!)
 ours_pid=$!
-DATABASE_URL=$url PORT=$uncached_port HOST=127.0.0.1 APP_ENV=production JWT_SECRET=$secret \
+DATABASE_URL=$(as_role bench_uncached) PORT=$uncached_port HOST=127.0.0.1 APP_ENV=production JWT_SECRET=$secret \
 	ANSWER_CACHE=false "$binary" serve >"$out/uncached.log" 2>&1 &
 pids+=($!)
 uncached_pid=$!
@@ -100,7 +107,7 @@ node_pid=
 if $with_node; then
 	(cd "$node_dir" && exec env NODE_ENV=production TS_NODE_TRANSPILE_ONLY=true DB_HOST=127.0.0.1 \
 		DB_PORT="$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port)' "$url")" \
-		DB_USERNAME="$(id -un postgres 2>/dev/null || id -un)" DB_PASSWORD=unused DB_DATABASE=bench_api \
+		DB_USERNAME=bench_node DB_PASSWORD=unused DB_DATABASE=bench_api \
 		JWT_SECRET=$secret SENDGRID_KEY=SG.unused SENDER_EMAIL=bench@mintbean.test \
 		CONTACT_FORM_RECIPIENT_EMAILS=bench@mintbean.test \
 		node -r ts-node/register src/index.ts) >"$out/node.log" 2>&1 &
@@ -190,6 +197,8 @@ for query in queries:
         node = load(f"node-{query}.json")
         if node == ours:
             notes.append("byte-identical to Node")
+        elif node.rstrip(b"\n") == ours:
+            notes.append("byte-identical to Node (which adds a newline)")
         elif json.loads(node) == answer:
             notes.append("same data as Node, other bytes")
         else:
@@ -206,13 +215,27 @@ for query in queries:
     if previous is not None:
         notes.append("unchanged since the previous run" if previous == ours else "CHANGED since the previous run")
     print(f"{query}: " + ", ".join(notes))
-sys.exit(1 if failed else 0)
+sys.exit(1 if failed and os.environ.get("KEEP_GOING") != "1" else 0)
 EOF
 
+role_of() { case $1 in node) echo bench_node ;; ours-uncached) echo bench_uncached ;; *) echo "$base_user" ;; esac; }
 statements() { psql -tAq "$url" -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
 	WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-	AND query NOT LIKE '%pg_stat_statements%'"; }
+	AND userid = '$(role_of "$1")'::regrole AND query NOT LIKE '%pg_stat_statements%'"; }
 reset_statements() { psql -tAq "$url" -c "SELECT pg_stat_statements_reset()" >/dev/null; }
+# Waits until a backend has worked off what wrk left queued (Node keeps answering requests whose
+# connections wrk closed), so that it does not share the cores with the next run.
+settle() {
+	local before after quiet=0
+	before=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	for _ in $(seq 1 300); do
+		sleep 0.2
+		after=$(awk '{print $14 + $15}' "/proc/$1/stat")
+		if [ $((after - before)) -le 1 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+		[ $quiet -ge 2 ] && return
+		before=$after
+	done
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -223,15 +246,40 @@ run() {
 	reset_statements
 	line=$(BODY=$out/$query.json COOKIE=$(cookie_for "$backend" "$query") wrk -t"$threads" -c"$conc" -d"${seconds}s" --timeout 30s \
 		--latency -s scripts/bench/api/graphql.lua "http://127.0.0.1:$(port_of "$backend")/graphql" | grep '^RESULT')
-	total=$(statements)
-	python3 -c 'import re,sys; l=sys.argv[1]; n=int(re.search(r"answers=(\d+)",l).group(1)); print("RESULT %s %s c=%s %s stmts_per_req=%.2f" % (sys.argv[2], sys.argv[3], sys.argv[4], l.split(None,1)[1], int(sys.argv[5])/max(n,1)))' \
-		"$line" "$backend" "$query" "$conc" "$total"
+	settle "$(pid_of "$backend")"
+	echo "RESULT $backend $query c=$conc ${line#RESULT } stmts_per_req=${per_request[$backend-$query-$conc]:-nan}"
+}
+
+# Statements per request: exactly 3 × conc requests at concurrency conc (wrk leaves requests
+# half done when it stops), counted with the backend's own role.
+declare -A per_request
+count_statements() {
+	local backend=$1 query=$2 conc=$3 total
+	settle "$(pid_of "$backend")"
+	reset_statements
+	python3 - "http://127.0.0.1:$(port_of "$backend")/graphql" "$out/$query.json" "$(cookie_for "$backend" "$query")" "$conc" <<'PY'
+import sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+url, body, cookie, conc = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3], int(sys.argv[4])
+headers = {"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})}
+def one(_):
+    urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=120).read()
+with ThreadPoolExecutor(conc) as pool:
+    list(pool.map(one, range(3 * conc)))
+PY
+	total=$(statements "$backend")
+	per_request[$backend-$query-$conc]=$(python3 -c "print('%.2f' % ($total / (3 * $conc)))")
 }
 
 log=$out/results.log
 : >"$log"
-echo "== warm-up"
-for query in $queries; do for backend in $(backends_for "$query"); do run "$backend" "$query" 32 2 >/dev/null; done; done
+echo "== warm-up and statements per request"
+for query in $queries; do for backend in $(backends_for "$query"); do
+	run "$backend" "$query" 32 2 >/dev/null
+	for conc in 1 32; do count_statements "$backend" "$query" "$conc"; done
+done; done
+count_statements ours login1 4
+[ -n "$node_pid" ] && count_statements node login3 4
 for round in $(seq 1 "$rounds"); do
 	echo "== round $round of $rounds"
 	for query in $queries; do

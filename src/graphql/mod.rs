@@ -4,6 +4,7 @@ pub mod context;
 pub mod limits;
 pub mod loader;
 pub mod nulls;
+pub mod order;
 pub mod scalars;
 
 use async_graphql::{MergedObject, Schema};

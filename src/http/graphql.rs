@@ -29,6 +29,7 @@ use crate::{
         limits::{self, Limits, MAX_BATCH},
         loader::loaders,
         nulls::fill_errored_fields,
+        order::order_like_document,
     },
 };
 
@@ -50,6 +51,15 @@ pub async fn handle(
         other => other,
     };
     let validity = Arc::new(AnswerValidity::default());
+    // (Batches, off by default, keep async-graphql's order.)
+    let document = match &mut batch {
+        BatchRequest::Single(request) => request
+            .parsed_query()
+            .ok()
+            .cloned()
+            .map(|document| (document, request.operation_name.clone())),
+        BatchRequest::Batch(_) => None,
+    };
     let session = Arc::new(Session::from_headers(
         &headers,
         CookieSettings {
@@ -96,7 +106,12 @@ pub async fn handle(
     };
     label_uncoded_errors(&mut response);
     match &mut response {
-        BatchResponse::Single(r) => fill_errored_fields(r, &http.nullable_roots),
+        BatchResponse::Single(r) => {
+            fill_errored_fields(r, &http.nullable_roots);
+            if let Some((document, operation)) = &document {
+                order_like_document(&mut r.data, document, operation.as_deref());
+            }
+        }
         BatchResponse::Batch(rs) => rs
             .iter_mut()
             .for_each(|r| fill_errored_fields(r, &http.nullable_roots)),

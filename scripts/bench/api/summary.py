@@ -16,7 +16,7 @@ for line in open(sys.argv[1]):
 
 
 def median(key, field):
-    return statistics.median(r[field] for r in runs[key])
+    return statistics.median(r.get(field, float("nan")) for r in runs[key])
 
 
 print("\n| query | conc | backend | req/s (median, range) | p50 ms | p99 ms | errors | statements/request | req/s vs Node | p99 vs Node |")
