@@ -15,16 +15,6 @@ use mintbean::{
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options. Blocks over 8 MiB (argon2's 19 MiB per login) would go to its oversize
-/// arena, which hands freed memory back at once, so every login paid page faults for all of it
-/// (login fell from 47/s to 36/s); in the ordinary arenas it is reused. The background thread
-/// returns memory idle for 10 s, so a quiet server shrinks.
-#[cfg(not(target_env = "msvc"))]
-#[allow(non_upper_case_globals)]
-#[unsafe(export_name = "_rjem_malloc_conf")]
-pub static malloc_conf: Option<&'static std::ffi::c_char> =
-    Some(unsafe { &*c"oversize_threshold:0,background_thread:true".as_ptr() });
-
 const USAGE_TEMPLATE: &str = "\
 mintbean — Mintbean-compatible GraphQL server
 
