@@ -137,7 +137,7 @@ pub async fn preloaded<M: Preload>(ctx: &Context<'_>, records: &[M]) -> AppResul
 }
 
 /// Keys once each, in order.
-pub fn distinct<K: Hash + Eq + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
+fn distinct<K: Hash + Eq + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
     let mut seen = HashSet::new();
     keys.into_iter()
         .filter(|key| seen.insert(key.clone()))
@@ -273,7 +273,6 @@ macro_rules! loader {
             ) -> $crate::error::AppResult<Option<$value>> {
                 Ok($crate::graphql::context::loaders(ctx).load_one($key(id)).await?)
             }
-
         }
         $crate::loader!(@preload $key, std::slice::from_ref::<$value>);
     };
@@ -312,7 +311,6 @@ macro_rules! loader {
                     .await?
                     .unwrap_or_default())
             }
-
         }
         $crate::loader!(@preload $key, Vec::as_slice);
     };

@@ -96,7 +96,13 @@ pub async fn handle(
         }
     };
     let execution = tokio::time::timeout(config.request_timeout, http.schema.execute_batch(batch));
-    let Ok(mut response) = execution.await else {
+    let executed = execution.await;
+    // Before any answer is sent, timed out or not (a mutation may have committed): whoever reads
+    // after it sees the change.
+    if let (Caching::Invalidate, Some(answers)) = (&caching, &http.answers) {
+        answers.invalidate();
+    }
+    let Ok(mut response) = executed else {
         tracing::warn!(timeout = ?config.request_timeout, "GraphQL request timed out");
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -119,13 +125,6 @@ pub async fn handle(
     let keep = match caching {
         Caching::Keep(ticket) if response.is_ok() && session.outgoing_cookie().is_none() => {
             Some(ticket)
-        }
-        // Before the answer is sent: whoever reads after it sees the change.
-        Caching::Invalidate => {
-            if let Some(answers) = &http.answers {
-                answers.invalidate();
-            }
-            None
         }
         _ => None,
     };
