@@ -74,12 +74,13 @@ struct Options {
     prefetch: usize,
     lease: Duration,
     reaper: Duration,
+    poison_after: i64,
 }
 
 fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     if args.next().as_deref() != Some("worker") {
-        return Err("usage: engine-testkit worker --database-url URL [--queue Q] [--concurrency N] [--prefetch N] [--lease-secs S] [--reaper-ms MS]".into());
+        return Err("usage: engine-testkit worker --database-url URL [--queue Q] [--concurrency N] [--prefetch N] [--lease-secs S] [--reaper-ms MS] [--poison-after N]".into());
     }
     let mut options = Options {
         database_url: String::new(),
@@ -88,6 +89,7 @@ fn options() -> Result<Options, String> {
         prefetch: 0,
         lease: Duration::from_secs(30),
         reaper: Duration::from_secs(5),
+        poison_after: WorkerConfig::default().poison_after,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -103,6 +105,7 @@ fn options() -> Result<Options, String> {
             "--prefetch" => options.prefetch = number()? as usize,
             "--lease-secs" => options.lease = Duration::from_secs_f64(number()?),
             "--reaper-ms" => options.reaper = Duration::from_millis(number()? as u64),
+            "--poison-after" => options.poison_after = number()? as i64,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -138,6 +141,7 @@ async fn main() {
         ],
         lease: options.lease,
         reaper_interval: options.reaper,
+        poison_after: options.poison_after,
         poll_interval: Duration::from_millis(200),
         ..WorkerConfig::default()
     };
