@@ -3,9 +3,21 @@
 //! Hashing is CPU-heavy, so it runs on the blocking pool behind a small semaphore: a burst of
 //! logins can neither stall the async runtime nor exhaust memory (19 MiB per argon2 hash).
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{
+    Algorithm, Argon2, Block, Params, PasswordHash, Version,
+    password_hash::{
+        self,
+        phc::{Output, ParamsString, Salt},
+    },
+};
 use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
@@ -39,17 +51,124 @@ pub enum Verification {
     ValidLegacyKept,
 }
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("static argon2 params");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn current_params() -> Params {
+    Params::new(M_COST_KIB, T_COST, P_COST, None).expect("static argon2 params")
+}
+
+/// argon2's working memory, kept for the next hash: allocated afresh, its 19 MiB cost each hash
+/// a third more time in page faults (jemalloc hands blocks that large back to the system at
+/// once). At most one per core is kept; every block is written before it is read, so reuse
+/// needs no clearing.
+static SPARE_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Hashes computed so far, and whether a task waits to release the kept memory once they stop.
+static HASHES: AtomicU64 = AtomicU64::new(0);
+static RELEASE_PENDING: AtomicBool = AtomicBool::new(false);
+/// How long without a hash before the kept memory goes back to the system.
+const KEEP_MEMORY_FOR: Duration = Duration::from_secs(10);
+
+fn release_spare_memory() {
+    if let Ok(mut spare) = SPARE_MEMORY.lock() {
+        spare.clear();
+    }
+}
+
+/// Releases the kept memory after [`KEEP_MEMORY_FOR`] without a hash (one task at a time).
+fn release_memory_when_idle() {
+    if RELEASE_PENDING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    tokio::spawn(async {
+        loop {
+            let seen = HASHES.load(Ordering::SeqCst);
+            tokio::time::sleep(KEEP_MEMORY_FOR).await;
+            if HASHES.load(Ordering::SeqCst) == seen {
+                release_spare_memory();
+                RELEASE_PENDING.store(false, Ordering::SeqCst);
+                return;
+            }
+        }
+    });
+}
+
+fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    HASHES.fetch_add(1, Ordering::SeqCst);
+    let spare = SPARE_MEMORY.lock().ok().and_then(|mut spare| spare.pop());
+    let mut memory = spare
+        .filter(|memory| memory.len() == blocks)
+        .unwrap_or_else(|| vec![Block::default(); blocks]);
+    let result = work(&mut memory);
+    if let Ok(mut spare) = SPARE_MEMORY.lock() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if spare.len() < cores {
+            spare.push(memory);
+        }
+    }
+    result
+}
+
+/// The argon2 output of `password` with `salt` under `params`, `len` bytes.
+fn argon2_output(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    len: usize,
+) -> Result<Output, password_hash::Error> {
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; len];
+    with_memory(blocks, |memory| {
+        argon2.hash_password_into_with_memory(password, salt, &mut out, memory)
+    })?;
+    Ok(Output::new(&out)?)
 }
 
 /// Hashes on the current thread. For tools and tests; request paths use [`PasswordHasher::hash`].
 pub fn hash_blocking(password: &str) -> AppResult<String> {
-    argon2()
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(|e| AppError::internal(format!("argon2 hashing failed: {e}")))
+    let hashed = || -> Result<String, password_hash::Error> {
+        let params = current_params();
+        let salt = password_hash::generate_salt();
+        let output = argon2_output(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params.clone(),
+            password.as_bytes(),
+            &salt,
+            Params::DEFAULT_OUTPUT_LEN,
+        )?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(Salt::new(&salt)?),
+            hash: Some(output),
+        };
+        Ok(hash.to_string())
+    };
+    hashed().map_err(|e| AppError::internal(format!("argon2 hashing failed: {e}")))
+}
+
+/// Whether `password` matches an argon2 PHC string, whatever its parameters.
+fn argon2_matches(password: &[u8], stored: &str) -> Result<bool, password_hash::Error> {
+    let hash = PasswordHash::new(stored)?;
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Ok(false);
+    };
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str())?;
+    let version = hash.version.map(Version::try_from).transpose()?;
+    let params = Params::try_from(&hash)?;
+    let output = argon2_output(
+        algorithm,
+        version.unwrap_or_default(),
+        params,
+        password,
+        salt.as_ref(),
+        expected.len(),
+    )?;
+    // `Output` compares in constant time.
+    Ok(&output == expected)
 }
 
 fn is_bcrypt(stored: &str) -> bool {
@@ -63,16 +182,17 @@ fn verify_blocking(password: &str, stored: &str) -> Verification {
             _ => Verification::Invalid,
         };
     }
-    match argon2().verify_password(password.as_bytes(), stored) {
-        Ok(()) if stored.starts_with(CURRENT_PREFIX) => Verification::Valid,
-        Ok(()) => Verification::ValidNeedsRehash,
-        Err(_) => Verification::Invalid,
+    match argon2_matches(password.as_bytes(), stored) {
+        Ok(true) if stored.starts_with(CURRENT_PREFIX) => Verification::Valid,
+        Ok(true) => Verification::ValidNeedsRehash,
+        Ok(false) | Err(_) => Verification::Invalid,
     }
 }
 
 impl PasswordHasher {
     pub fn new(concurrency: usize) -> Self {
         let decoy = hash_blocking(&uuid::Uuid::new_v4().to_string()).expect("decoy hash");
+        release_spare_memory();
         PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             decoy_hash: Arc::new(decoy),
@@ -97,9 +217,11 @@ impl PasswordHasher {
             .map_err(|_| AppError::internal("password hasher closed"))?;
         // The blocking pool does not inherit the caller's span; carry it over.
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(work))
+        let done = tokio::task::spawn_blocking(move || span.in_scope(work))
             .await
-            .map_err(|e| AppError::internal(format!("password hashing task failed: {e}")))
+            .map_err(|e| AppError::internal(format!("password hashing task failed: {e}")));
+        release_memory_when_idle();
+        done
     }
 
     pub async fn hash(&self, password: &str) -> AppResult<String> {
@@ -173,6 +295,38 @@ mod tests {
             keeping.verify("password", &legacy).await.unwrap(),
             Verification::ValidLegacyKept
         );
+    }
+
+    /// Our hashing on reused memory agrees with the argon2 crate's own, both ways, for the
+    /// current parameters and for older ones (which ask for a rehash).
+    #[test]
+    fn hashes_agree_with_the_argon2_crate() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let ours = hash_blocking("correct horse").unwrap();
+        let crate_argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, current_params());
+        assert!(
+            crate_argon2
+                .verify_password(b"correct horse", ours.as_str())
+                .is_ok()
+        );
+        assert!(crate_argon2.verify_password(b"wrong", ours.as_str()).is_err());
+        let theirs = crate_argon2.hash_password(b"battery").unwrap().to_string();
+        assert_eq!(verify_blocking("battery", &theirs), Verification::Valid);
+        assert_eq!(verify_blocking("staple", &theirs), Verification::Invalid);
+        for (algorithm, params) in [
+            (Algorithm::Argon2id, Params::new(4096, 3, 1, Some(24)).unwrap()),
+            (Algorithm::Argon2i, Params::new(8192, 2, 2, None).unwrap()),
+        ] {
+            let older = Argon2::new(algorithm, Version::V0x13, params)
+                .hash_password(b"staple")
+                .unwrap()
+                .to_string();
+            assert_eq!(verify_blocking("staple", &older), Verification::ValidNeedsRehash);
+            assert_eq!(verify_blocking("stapler", &older), Verification::Invalid);
+        }
+        // Twice more on the kept memory: still right.
+        assert_eq!(verify_blocking("correct horse", &ours), Verification::Valid);
+        assert_eq!(verify_blocking("battery", &theirs), Verification::Valid);
     }
 
     #[tokio::test]
