@@ -184,6 +184,8 @@ pub struct Config {
     /// `REHASH_LEGACY_PASSWORDS` (default true): a Node (bcrypt) hash becomes argon2id at the
     /// user's next login. False keeps bcrypt, so the Node backend can still be switched back to.
     pub rehash_legacy_passwords: bool,
+    /// Keep live sessions in memory, emptied by notifications (`auth::session_cache`).
+    pub session_cache: bool,
     pub email: EmailConfig,
     pub jobs: JobsConfig,
 }
@@ -355,6 +357,7 @@ impl Config {
             ),
             trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
             rehash_legacy_passwords: r.flag("REHASH_LEGACY_PASSWORDS", true),
+            session_cache: r.flag("SESSION_CACHE", true),
             email: read_email_config(&mut r, component, production),
             jobs: read_jobs_config(&mut r),
             log_format: read_log_format(&mut r),

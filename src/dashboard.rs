@@ -39,10 +39,8 @@ fn view_for(user: Option<&crate::users::entity::Model>) -> (&'static str, &'stat
 async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = Session::from_headers(
         &headers,
-        CookieSettings {
-            secret: state.config.jwt_secret.clone(),
-            secure: state.config.cookie_secure,
-        },
+        // Uncached: the dashboard's page is no hot path.
+        CookieSettings::new(&state.config, None),
     );
     let user = match session.current_user(&state.db).await {
         Ok(user) => user,

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod background;
 pub mod badges;
+pub mod cache;
 pub mod config;
 pub mod dashboard;
 pub mod db;

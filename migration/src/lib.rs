@@ -38,6 +38,7 @@ mod m20261201_000006_api_tokens;
 mod m20261201_000007_job_engine_events;
 mod m20261201_000008_mintbean_events;
 mod m20261201_000009_answer_cache;
+mod m20261201_000010_session_cache;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_job_engine_events::Migration),
             Box::new(m20261201_000008_mintbean_events::Migration),
             Box::new(m20261201_000009_answer_cache::Migration),
+            Box::new(m20261201_000010_session_cache::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@ pub mod caller;
 pub mod password;
 pub mod revocation;
 pub mod session;
+pub mod session_cache;
 pub mod throttle;
 pub mod token;
 

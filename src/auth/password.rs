@@ -309,19 +309,29 @@ mod tests {
                 .verify_password(b"correct horse", ours.as_str())
                 .is_ok()
         );
-        assert!(crate_argon2.verify_password(b"wrong", ours.as_str()).is_err());
+        assert!(
+            crate_argon2
+                .verify_password(b"wrong", ours.as_str())
+                .is_err()
+        );
         let theirs = crate_argon2.hash_password(b"battery").unwrap().to_string();
         assert_eq!(verify_blocking("battery", &theirs), Verification::Valid);
         assert_eq!(verify_blocking("staple", &theirs), Verification::Invalid);
         for (algorithm, params) in [
-            (Algorithm::Argon2id, Params::new(4096, 3, 1, Some(24)).unwrap()),
+            (
+                Algorithm::Argon2id,
+                Params::new(4096, 3, 1, Some(24)).unwrap(),
+            ),
             (Algorithm::Argon2i, Params::new(8192, 2, 2, None).unwrap()),
         ] {
             let older = Argon2::new(algorithm, Version::V0x13, params)
                 .hash_password(b"staple")
                 .unwrap()
                 .to_string();
-            assert_eq!(verify_blocking("staple", &older), Verification::ValidNeedsRehash);
+            assert_eq!(
+                verify_blocking("staple", &older),
+                Verification::ValidNeedsRehash
+            );
             assert_eq!(verify_blocking("stapler", &older), Verification::Invalid);
         }
         // Twice more on the kept memory: still right.

@@ -3,7 +3,7 @@
 //! The `jwt` cookie only says who the caller claims to be; the user row (and with it admin rights)
 //! is read from the database, at most once per request and only when a resolver asks.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, header};
 use chrono::Utc;
@@ -12,24 +12,40 @@ use sea_orm::DatabaseConnection;
 
 use sha2::{Digest, Sha256};
 
-use super::{revocation, token};
-use crate::config::Secret;
+use super::{
+    revocation,
+    session_cache::{SessionCache, TokenDigest},
+    token,
+};
+use crate::config::{Config, Secret};
 use crate::error::{AppError, AppResult};
 use crate::users::entity::Model as User;
 
 pub const COOKIE_NAME: &str = "jwt";
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CookieSettings {
     pub secret: Secret,
     pub secure: bool,
+    /// Live sessions kept in memory (`auth::session_cache`); `None` to always ask the database.
+    pub cache: Option<Arc<SessionCache>>,
+}
+
+impl CookieSettings {
+    pub fn new(config: &Config, cache: Option<Arc<SessionCache>>) -> Self {
+        CookieSettings {
+            secret: config.jwt_secret.clone(),
+            secure: config.cookie_secure,
+            cache,
+        }
+    }
 }
 
 /// The verified token a request came with.
 struct PresentedToken {
     verified: token::Verified,
     /// SHA-256 of the token: what `logout` revokes and every lookup checks.
-    sha256: Vec<u8>,
+    sha256: TokenDigest,
 }
 
 pub struct Session {
@@ -63,7 +79,7 @@ impl Session {
             [only] => {
                 token::verify(only, settings.secret.expose()).map(|verified| PresentedToken {
                     verified,
-                    sha256: Sha256::digest(only.as_bytes()).to_vec(),
+                    sha256: Sha256::digest(only.as_bytes()).into(),
                 })
             }
             _ => None,
@@ -96,15 +112,24 @@ impl Session {
         let user = self
             .looked_up
             .get_or_try_init(|| async {
+                let cache = self.settings.cache.as_deref();
+                if let Some(user) = cache.and_then(|cache| cache.lookup(&presented.sha256)) {
+                    return Ok(Some(user));
+                }
+                let started = cache.and_then(SessionCache::generation);
                 let user = revocation::find_session_user(
                     db,
                     presented.verified.user_id,
                     &presented.sha256,
                 )
                 .await?;
-                if user.is_none() {
+                match (&user, cache.zip(started)) {
+                    (Some(user), Some((cache, started))) => {
+                        cache.store(started, presented.sha256, user.clone());
+                    }
                     // Signed for an account that no longer exists, or revoked: log the browser out.
-                    self.clear_cookie();
+                    (None, _) => self.clear_cookie(),
+                    (Some(_), None) => {}
                 }
                 Ok::<_, AppError>(user)
             })

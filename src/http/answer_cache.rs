@@ -14,14 +14,7 @@
 //! A write through another process is seen once its notification arrives, typically well under a
 //! millisecond after its commit; a write through this process before its own answer is sent.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::sync::Arc;
 
 use async_graphql::{
     Request,
@@ -29,7 +22,8 @@ use async_graphql::{
 };
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
-use sea_orm::sqlx::{PgPool, postgres::PgListener};
+
+use crate::cache::{Generation, Notified, NotifiedCache};
 
 /// The channel the answer tables' trigger notifies (migration `m20261201_000009_answer_cache`).
 pub const CHANNEL: &str = "mintbean_answers_changed";
@@ -53,131 +47,61 @@ pub const CACHEABLE_ROOTS: &[&str] = &[
     "__typename",
 ];
 
-struct Entry {
-    body: Bytes,
-    expires_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Default)]
-struct Entries {
-    map: HashMap<String, Entry>,
-    bytes: usize,
-}
-
+/// Answer bodies by cache key, within a memory budget.
 pub struct AnswerCache {
     max_bytes: usize,
-    entries: Mutex<Entries>,
-    /// Moves on at every invalidation; an answer computed across one is not kept.
-    generation: AtomicU64,
-    listening: AtomicBool,
+    answers: NotifiedCache<String, Bytes>,
 }
 
 /// A cacheable request's key and the generation it started in.
 pub struct Ticket {
     key: String,
-    generation: u64,
+    started: Generation,
 }
 
 impl AnswerCache {
     pub fn new(max_bytes: usize) -> Self {
         AnswerCache {
             max_bytes,
-            entries: Mutex::default(),
-            generation: AtomicU64::new(0),
-            listening: AtomicBool::new(false),
+            answers: NotifiedCache::new(max_bytes),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The kept answer for `key`, unless it has expired.
     pub fn lookup(&self, key: &str) -> Option<Bytes> {
-        if !self.listening.load(Ordering::SeqCst) {
-            return None;
-        }
-        let entries = self.lock();
-        let entry = entries.map.get(key)?;
-        match entry.expires_at {
-            Some(at) if at <= Utc::now() => None,
-            _ => Some(entry.body.clone()),
-        }
+        self.answers.lookup(key)
     }
 
     /// Taken before a cacheable request runs; `None` while the cache cannot be trusted.
     pub fn ticket(&self, key: String) -> Option<Ticket> {
-        self.listening.load(Ordering::SeqCst).then(|| Ticket {
-            key,
-            generation: self.generation.load(Ordering::SeqCst),
-        })
+        let started = self.answers.generation()?;
+        Some(Ticket { key, started })
     }
 
-    /// Keeps `body` unless the cache was invalidated since `ticket` was taken (checked under the
-    /// lock invalidation takes, so an invalidation either comes first or empties this entry).
+    /// Keeps `body` unless the cache was invalidated since `ticket` was taken. An answer larger
+    /// than an eighth of the budget is not kept: it would push out everything else.
     pub fn store(&self, ticket: Ticket, body: Bytes, valid_until: Option<DateTime<Utc>>) {
-        if body.len() > self.max_bytes / 8 || valid_until.is_some_and(|at| at <= Utc::now()) {
+        if body.len() > self.max_bytes / 8 {
             return;
         }
-        let mut entries = self.lock();
-        if !self.listening.load(Ordering::SeqCst)
-            || self.generation.load(Ordering::SeqCst) != ticket.generation
-        {
-            return;
-        }
-        if entries.bytes + body.len() > self.max_bytes {
-            *entries = Entries::default();
-        }
-        entries.bytes += body.len();
-        let entry = Entry {
-            body,
-            expires_at: valid_until,
-        };
-        if let Some(old) = entries.map.insert(ticket.key, entry) {
-            entries.bytes -= old.body.len();
-        }
+        let weight = body.len();
+        self.answers
+            .store(ticket.started, ticket.key, body, weight, valid_until);
     }
 
-    /// Forgets every answer.
-    pub fn invalidate(&self) {
-        let mut entries = self.lock();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        *entries = Entries::default();
+    /// What the listener (`cache::start_listening`) empties on [`CHANNEL`].
+    pub fn notified(self: &Arc<Self>) -> (&'static str, Arc<dyn Notified>) {
+        (CHANNEL, self.clone())
+    }
+}
+
+impl Notified for AnswerCache {
+    fn invalidate(&self) {
+        self.answers.invalidate();
     }
 
     fn set_listening(&self, listening: bool) {
-        let mut entries = self.lock();
-        self.listening.store(listening, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        *entries = Entries::default();
-    }
-
-    /// Listens for [`CHANNEL`] until the process ends, reconnecting after a lost connection.
-    pub fn start_listening(self: &Arc<Self>, pool: PgPool) {
-        let cache = self.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Err(err) = cache.listen(&pool).await {
-                    tracing::warn!(error = %err, "answer cache listener lost; cache bypassed");
-                }
-                cache.set_listening(false);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-    }
-
-    async fn listen(&self, pool: &PgPool) -> sea_orm::sqlx::Result<()> {
-        let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(CHANNEL).await?;
-        // Anything kept before was kept without a listener: start empty.
-        self.set_listening(true);
-        loop {
-            match listener.try_recv().await? {
-                Some(_) => self.invalidate(),
-                // The connection was lost: notifications may have been missed.
-                None => return Ok(()),
-            }
-        }
+        self.answers.set_listening(listening);
     }
 }
 
@@ -333,33 +257,22 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_computed_across_an_invalidation_is_not_kept() {
-        let cache = AnswerCache::new(1 << 20);
+    fn answers_are_kept_within_an_eighth_of_the_budget() {
+        let cache = AnswerCache::new(80);
         cache.set_listening(true);
-        let ticket = cache.ticket("k".into()).unwrap();
-        cache.invalidate();
-        cache.store(ticket, Bytes::from_static(b"old"), None);
-        assert!(cache.lookup("k").is_none());
-        let ticket = cache.ticket("k".into()).unwrap();
-        cache.store(ticket, Bytes::from_static(b"new"), None);
-        assert_eq!(cache.lookup("k").unwrap(), Bytes::from_static(b"new"));
-        cache.set_listening(false);
-        assert!(cache.lookup("k").is_none());
-        assert!(cache.ticket("k".into()).is_none());
-    }
-
-    #[test]
-    fn answers_expire_when_the_clock_changes_them() {
-        let cache = AnswerCache::new(1 << 20);
-        cache.set_listening(true);
-        let soon = Utc::now() + chrono::Duration::milliseconds(50);
         cache.store(
-            cache.ticket("k".into()).unwrap(),
-            Bytes::from_static(b"a"),
-            Some(soon),
+            cache.ticket("small".into()).unwrap(),
+            Bytes::from(vec![b'a'; 10]),
+            None,
         );
-        assert!(cache.lookup("k").is_some());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(cache.lookup("k").is_none());
+        cache.store(
+            cache.ticket("large".into()).unwrap(),
+            Bytes::from(vec![b'a'; 11]),
+            None,
+        );
+        assert!(cache.lookup("small").is_some());
+        assert!(cache.lookup("large").is_none());
+        cache.invalidate();
+        assert!(cache.lookup("small").is_none());
     }
 }

@@ -24,6 +24,7 @@ use super::{
 };
 use crate::{
     auth::{CookieSettings, Session},
+    cache::Notified as _,
     graphql::{
         context::{AnswerValidity, ClientAddress},
         limits::{self, Limits, MAX_BATCH},
@@ -62,10 +63,7 @@ pub async fn handle(
     };
     let session = Arc::new(Session::from_headers(
         &headers,
-        CookieSettings {
-            secret: config.jwt_secret.clone(),
-            secure: config.cookie_secure,
-        },
+        CookieSettings::new(config, http.sessions.clone()),
     ));
     let span = tracing::Span::current();
     if let Some(name) = operation_names(&mut batch) {
@@ -99,8 +97,13 @@ pub async fn handle(
     let executed = execution.await;
     // Before any answer is sent, timed out or not (a mutation may have committed): whoever reads
     // after it sees the change.
-    if let (Caching::Invalidate, Some(answers)) = (&caching, &http.answers) {
-        answers.invalidate();
+    if let Caching::Invalidate = caching {
+        if let Some(answers) = &http.answers {
+            answers.invalidate();
+        }
+        if let Some(sessions) = &http.sessions {
+            sessions.invalidate();
+        }
     }
     let Ok(mut response) = executed else {
         tracing::warn!(timeout = ?config.request_timeout, "GraphQL request timed out");
@@ -139,7 +142,8 @@ pub async fn handle(
     }
 }
 
-/// What the answer cache does for a request (`http::answer_cache`).
+/// What the answer cache does for a request (`http::answer_cache`), and whether it is a mutation,
+/// after which both caches are emptied.
 enum Caching {
     Off,
     Hit(Bytes),
@@ -149,12 +153,16 @@ enum Caching {
 
 fn caching(http: &HttpState, headers: &HeaderMap, batch: &mut BatchRequest) -> Caching {
     // Batches hold no mutations (`admit_batch`) and are never cached.
-    let (Some(answers), BatchRequest::Single(request)) = (&http.answers, batch) else {
+    let BatchRequest::Single(request) = batch else {
         return Caching::Off;
     };
+    // Mutations empty the session cache too.
     if contains_mutation(request) {
         return Caching::Invalidate;
     }
+    let Some(answers) = &http.answers else {
+        return Caching::Off;
+    };
     let anonymous =
         !headers.contains_key(header::COOKIE) && !headers.contains_key(header::AUTHORIZATION);
     let Some(key) = cache_key(request, anonymous) else {

@@ -29,6 +29,7 @@ use tower_http::{
 };
 
 use crate::{
+    auth::session_cache::SessionCache,
     graphql::{AppSchema, build_schema},
     state::AppState,
     tasks::http::TaskApi,
@@ -42,6 +43,8 @@ pub struct HttpState {
     pub nullable_roots: Arc<crate::graphql::nulls::NullableRoots>,
     /// Anonymous answers kept in memory; `None` when turned off.
     pub answers: Option<Arc<answer_cache::AnswerCache>>,
+    /// Live sessions kept in memory; `None` when turned off.
+    pub sessions: Option<Arc<SessionCache>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -63,11 +66,18 @@ pub fn router(state: AppState) -> Router {
         detectors: state.detectors.clone(),
     };
     let dashboard = crate::dashboard::routes(state.clone());
-    let answers = state.config.graphql.answer_cache_bytes.map(|bytes| {
-        let cache = Arc::new(answer_cache::AnswerCache::new(bytes));
-        cache.start_listening(state.db.get_postgres_connection_pool().clone());
-        cache
-    });
+    let answers = (state.config.graphql.answer_cache_bytes)
+        .map(|bytes| Arc::new(answer_cache::AnswerCache::new(bytes)));
+    let sessions = state
+        .config
+        .session_cache
+        .then(|| Arc::new(SessionCache::default()));
+    crate::cache::start_listening(
+        state.db.get_postgres_connection_pool().clone(),
+        (answers.iter().map(|cache| cache.notified()))
+            .chain(sessions.iter().map(|cache| cache.notified()))
+            .collect(),
+    );
     let mut router = Router::new()
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
@@ -79,6 +89,7 @@ pub fn router(state: AppState) -> Router {
             state,
             schema,
             answers,
+            sessions,
         })
         .merge(metrics)
         .merge(crate::tasks::http::routes(tasks.clone()))

@@ -108,10 +108,8 @@ pub async fn identify(
     }
     let session = Session::from_headers(
         headers,
-        CookieSettings {
-            secret: config.jwt_secret.clone(),
-            secure: config.cookie_secure,
-        },
+        // Uncached: a task request is no hot path.
+        CookieSettings::new(config, None),
     );
     if !session.presented_token() {
         return Err(AppError::Unauthenticated(

@@ -13,7 +13,7 @@ use crate::helpers::{JWT_SECRET, TestApp, data, database_url};
 const MEETS: &str = "{ meets { id title registerLinkStatus } }";
 
 /// A `mintbean serve` process on the test's database with the cache on.
-async fn server_process(app: &TestApp) -> (Child, String) {
+pub async fn server_process(app: &TestApp) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -179,8 +179,9 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
         ("JWT_SECRET".into(), JWT_SECRET.into()),
         ("HOST".into(), "127.0.0.1".into()),
         ("PASSWORD_HASH_CONCURRENCY".into(), "4".into()),
-        // Tests write with SQL and read right after; the answer cache's own tests turn it on.
+        // Tests write with SQL and read right after; the caches' own tests turn them on.
         ("ANSWER_CACHE".into(), "false".into()),
+        ("SESSION_CACHE".into(), "false".into()),
     ];
     for (k, v) in overrides {
         vars.retain(|(name, _)| name != k);

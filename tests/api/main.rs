@@ -28,6 +28,7 @@ mod schema;
 mod security;
 mod seed;
 mod server;
+mod session_cache;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 mod tasks;
