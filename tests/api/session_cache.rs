@@ -23,18 +23,21 @@ async fn log_in(url: &str, email: &str) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-/// `me { id isAdmin }` with `cookie`: the admin flag, or `None` when the session is not honoured.
-async fn me(url: &str, cookie: &str) -> Option<bool> {
-    let body: Value = Client::new()
+/// The answer to `query` sent with `cookie`.
+async fn with_cookie(url: &str, cookie: &str, query: &str) -> Value {
+    let response = Client::new()
         .post(url)
         .header("cookie", cookie)
-        .json(&json!({ "query": "{ me { id isAdmin } }" }))
+        .json(&json!({ "query": query }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    response.json().await.unwrap()
+}
+
+/// `me { id isAdmin }` with `cookie`: the admin flag, or `None` when the session is not honoured.
+async fn me(url: &str, cookie: &str) -> Option<bool> {
+    let body = with_cookie(url, cookie, "{ me { id isAdmin } }").await;
     match body["errors"][0]["extensions"]["code"].as_str() {
         Some("UNAUTHENTICATED") => None,
         Some(other) => panic!("unexpected {other}: {body}"),
@@ -61,16 +64,7 @@ async fn until_read(url: &str, cookie: &str, expected: Option<bool>) -> Duration
 }
 
 async fn log_out(url: &str, cookie: &str) {
-    let body: Value = Client::new()
-        .post(url)
-        .header("cookie", cookie)
-        .json(&json!({ "query": "mutation { logout }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = with_cookie(url, cookie, "mutation { logout }").await;
     assert_eq!(body["data"]["logout"], true, "{body}");
 }
 
