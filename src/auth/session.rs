@@ -1,7 +1,8 @@
 //! The per-request session: who is calling, and which cookie to send back.
 //!
 //! The `jwt` cookie only says who the caller claims to be; the user row (and with it admin rights)
-//! is read from the database, at most once per request and only when a resolver asks.
+//! is read from the database (or the session cache, `auth::session_cache`), at most once per
+//! request.
 
 use std::sync::{Arc, Mutex};
 
