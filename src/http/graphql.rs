@@ -47,20 +47,19 @@ pub async fn handle(
         Ok(batch) => batch,
         Err(refusal) => return refusal,
     };
+    // (Batches, off by default, are parsed by async-graphql and keep its order.)
+    let document = match &mut batch {
+        BatchRequest::Single(request) => http
+            .documents
+            .prepare(request)
+            .map(|document| (document, request.operation_name.clone())),
+        BatchRequest::Batch(_) => None,
+    };
     let caching = match caching(&http, &headers, &mut batch) {
         Caching::Hit(body) => return cached_answer(body),
         other => other,
     };
     let validity = Arc::new(AnswerValidity::default());
-    // (Batches, off by default, keep async-graphql's order.)
-    let document = match &mut batch {
-        BatchRequest::Single(request) => request
-            .parsed_query()
-            .ok()
-            .cloned()
-            .map(|document| (document, request.operation_name.clone())),
-        BatchRequest::Batch(_) => None,
-    };
     let session = Arc::new(Session::from_headers(
         &headers,
         CookieSettings::new(config, http.sessions.clone()),

@@ -3,6 +3,7 @@
 
 pub mod answer_cache;
 pub mod csrf;
+pub mod documents;
 pub mod errors;
 pub mod graphql;
 pub mod graphql_ws;
@@ -45,6 +46,8 @@ pub struct HttpState {
     pub answers: Option<Arc<answer_cache::AnswerCache>>,
     /// Live sessions kept in memory; `None` when turned off.
     pub sessions: Option<Arc<SessionCache>>,
+    /// Parsed documents by their text.
+    pub documents: Arc<documents::Documents>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -90,6 +93,7 @@ pub fn router(state: AppState) -> Router {
             schema,
             answers,
             sessions,
+            documents: Arc::default(),
         })
         .merge(metrics)
         .merge(crate::tasks::http::routes(tasks.clone()))
