@@ -53,7 +53,9 @@ mod tests {
     #[test]
     fn a_document_parsed_once_is_given_to_the_next_request_with_its_text() {
         let documents = Documents::default();
-        let first = documents.prepare(&mut Request::new("{ me { id } }")).unwrap();
+        let first = documents
+            .prepare(&mut Request::new("{ me { id } }"))
+            .unwrap();
         let mut again = Request::new("{ me { id } }");
         let second = documents.prepare(&mut again).unwrap();
         assert!(Arc::ptr_eq(&first, &second));
