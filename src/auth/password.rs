@@ -93,10 +93,12 @@ fn release_memory_when_idle() {
 
 fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
     HASHES.fetch_add(1, Ordering::SeqCst);
-    let spare = SPARE_MEMORY.lock().ok().and_then(|mut spare| spare.pop());
-    let mut memory = spare
-        .filter(|memory| memory.len() == blocks)
-        .unwrap_or_else(|| vec![Block::default(); blocks]);
+    // Only a block set of this size: an old hash's parameters must not throw away a kept one.
+    let spare = SPARE_MEMORY.lock().ok().and_then(|mut spare| {
+        let fitting = spare.iter().position(|memory| memory.len() == blocks)?;
+        Some(spare.swap_remove(fitting))
+    });
+    let mut memory = spare.unwrap_or_else(|| vec![Block::default(); blocks]);
     let result = work(&mut memory);
     if let Ok(mut spare) = SPARE_MEMORY.lock() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
