@@ -55,6 +55,9 @@ pub async fn handle(
             .map(|document| (document, request.operation_name.clone())),
         BatchRequest::Batch(_) => None,
     };
+    if let Err(message) = check_limits(&mut batch, &config.graphql.limits) {
+        return over_limits(message);
+    }
     let caching = match caching(&http, &headers, &mut batch) {
         Caching::Hit(body) => return cached_answer(body),
         other => other,
@@ -194,7 +197,7 @@ fn json_reply(body: Bytes) -> Response {
 }
 
 /// Reads the request (within the request timeout: a body trickled in slowly would otherwise hold
-/// a connection and a request slot forever) and refuses what the limits do not allow.
+/// a connection and a request slot forever) and refuses batches that are not allowed.
 async fn receive(
     http: &HttpState,
     method: &Method,
@@ -214,10 +217,8 @@ async fn receive(
             ));
         }
     };
-    let mut batch = admit_batch(batch, config.graphql.batching)
-        .map_err(|message| json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message))?;
-    check_limits(&mut batch, &config.graphql.limits).map_err(over_limits)?;
-    Ok(batch)
+    admit_batch(batch, config.graphql.batching)
+        .map_err(|message| json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message))
 }
 
 /// The JSON answer, with the session's cookie and, for logged-in requests, `no-store`; and its
