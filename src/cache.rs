@@ -175,6 +175,7 @@ async fn listen(
 ) -> sea_orm::sqlx::Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     let mut channels: Vec<&str> = caches.iter().map(|(channel, _)| *channel).collect();
+    channels.sort_unstable();
     channels.dedup();
     listener.listen_all(channels).await?;
     // Anything kept before was kept without a listener: start empty.

@@ -186,6 +186,9 @@ pub struct Config {
     pub rehash_legacy_passwords: bool,
     /// Keep live sessions in memory, emptied by notifications (`auth::session_cache`).
     pub session_cache: bool,
+    /// Keep relations declared `kept` in memory, emptied by the answer channel's notifications
+    /// (`graphql::loader::KeptRelations`).
+    pub relation_cache: bool,
     pub email: EmailConfig,
     pub jobs: JobsConfig,
 }
@@ -358,6 +361,7 @@ impl Config {
             trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
             rehash_legacy_passwords: r.flag("REHASH_LEGACY_PASSWORDS", true),
             session_cache: r.flag("SESSION_CACHE", true),
+            relation_cache: r.flag("RELATION_CACHE", true),
             email: read_email_config(&mut r, component, production),
             jobs: read_jobs_config(&mut r),
             log_format: read_log_format(&mut r),

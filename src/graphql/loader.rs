@@ -6,6 +6,10 @@
 //! DataLoader's batches split when the server is busy), and no DataLoader delay (1 ms) on paths
 //! with a single parent. The DataLoader's batching stays as the fallback for anything not
 //! preloaded.
+//!
+//! A relation declared `kept` is also answered from memory across requests ([`KeptRelations`]):
+//! only relations that are the same for every caller and read only tables that notify the
+//! answer cache's channel, which empties them.
 
 use std::{
     any::{Any, TypeId},
@@ -20,7 +24,10 @@ use async_graphql::{
     dataloader::{DataLoader, HashMapCache, Loader},
 };
 
-use crate::error::AppResult;
+use crate::{
+    cache::{Notified, NotifiedCache},
+    error::AppResult,
+};
 use futures_util::{
     FutureExt,
     future::{BoxFuture, Shared},
@@ -34,6 +41,65 @@ pub struct DbLoader {
     /// still running waits for that batch instead of querying again. (The DataLoader's cache only
     /// knows finished results, so otherwise the number of statements would depend on timing.)
     in_flight: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    kept: KeptRelations,
+}
+
+/// The caches of `kept` relations, by key type; shared by every request of a server.
+#[derive(Clone, Default)]
+pub struct KeptRelations(Arc<HashMap<TypeId, KeptRelation>>);
+
+/// One kept relation's cache, typed (for its loader) and as the listener empties it.
+#[derive(Clone)]
+pub struct KeptRelation {
+    key: TypeId,
+    cache: Arc<dyn Any + Send + Sync>,
+    notified: Arc<dyn Notified>,
+}
+
+/// Values of a kept relation, by key.
+type KeptValues<K> = NotifiedCache<K, DbLoaderValue<K>>;
+
+impl KeptRelation {
+    /// A cache for relation `K` of at most `budget` in weight (see [`DbLoader::fetch_kept`]).
+    pub fn new<K>(budget: usize) -> Self
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        DbLoader: Loader<K>,
+    {
+        let cache = Arc::new(KeptValues::<K>::new(budget));
+        KeptRelation {
+            key: TypeId::of::<K>(),
+            cache: cache.clone(),
+            notified: cache,
+        }
+    }
+
+    /// What the listener empties.
+    pub fn notified(&self) -> Arc<dyn Notified> {
+        self.notified.clone()
+    }
+}
+
+impl KeptRelations {
+    pub fn new(relations: impl IntoIterator<Item = KeptRelation>) -> Self {
+        KeptRelations(Arc::new(
+            relations.into_iter().map(|r| (r.key, r)).collect(),
+        ))
+    }
+
+    fn cache<K>(&self) -> Option<Arc<KeptValues<K>>>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        DbLoader: Loader<K>,
+    {
+        let relation = self.0.get(&TypeId::of::<K>())?;
+        relation.cache.clone().downcast().ok()
+    }
+
+    /// Forgets every kept value (after a mutation of this process, before its answer).
+    pub fn invalidate(&self) {
+        self.0.values().for_each(|r| r.notified.invalidate());
+    }
 }
 
 type Batch<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, LoadError>>>;
@@ -100,6 +166,57 @@ impl DbLoader {
                 }
             }
         }
+        Ok(found)
+    }
+
+    /// [`fetch_once`](Self::fetch_once) for a `kept` relation: keys kept in memory cost nothing;
+    /// what is fetched is kept (weighed by `weigh`) unless the cache was emptied meanwhile. The
+    /// generation is taken before the statement is sent, so a change whose notification arrives
+    /// later keeps nothing, and one notified earlier is in the statement's snapshot.
+    pub async fn fetch_kept<K, F, Fut>(
+        &self,
+        keys: &[K],
+        weigh: fn(&DbLoaderValue<K>) -> usize,
+        fetch: F,
+    ) -> Result<HashMap<K, DbLoaderValue<K>>, LoadError>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        DbLoader: Loader<K>,
+        F: FnOnce(DatabaseConnection, Vec<K>) -> Fut,
+        Fut: Future<Output = Result<HashMap<K, DbLoaderValue<K>>, LoadError>> + Send + 'static,
+    {
+        let Some(kept) = self.kept.cache::<K>() else {
+            return self.fetch_once(keys, fetch).await;
+        };
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            match kept.lookup(key) {
+                Some(value) => {
+                    found.insert(key.clone(), value);
+                }
+                None => missing.push(key.clone()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let fetched = self
+            .fetch_once(&missing, move |db, keys| {
+                let started = kept.generation();
+                let fetching = fetch(db, keys);
+                async move {
+                    let values = fetching.await?;
+                    if let Some(started) = started {
+                        for (key, value) in &values {
+                            kept.store(started, key.clone(), value.clone(), weigh(value), None);
+                        }
+                    }
+                    Ok(values)
+                }
+            })
+            .await?;
+        found.extend(fetched);
         Ok(found)
     }
 }
@@ -182,10 +299,11 @@ pub type DbLoaderValue<K> = <DbLoader as Loader<K>>::Value;
 /// Large enough that ordinary pages load in one batch; still bounds statement size.
 const MAX_BATCH: usize = 5000;
 
-pub fn loaders(db: DatabaseConnection) -> Loaders {
+pub fn loaders(db: DatabaseConnection, kept: KeptRelations) -> Loaders {
     let loader = DbLoader {
         db,
         in_flight: Mutex::new(HashMap::new()),
+        kept,
     };
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).max_batch_size(MAX_BATCH)
 }
@@ -225,7 +343,10 @@ macro_rules! relation_key {
 ///   by id with `find_many(db, &ids) -> AppResult<Vec<V>>`;
 /// - `loader!(/** doc */ RegistrantsOfMeet: many User = service::list_registrants);` loads the
 ///   children of parents with `fetch(db, &parent_ids) -> AppResult<Vec<(parent_id, V)>>`, in
-///   the order the service returns them, with an empty list for parents without any.
+///   the order the service returns them, with an empty list for parents without any;
+/// - `loader!(/** doc */ RegisteredMeetsOfUser: many Meet = service::list_registered_meets, kept);`
+///   also answers from memory across requests when the server keeps that relation
+///   ([`KeptRelations`]; weighed by list length).
 #[macro_export]
 macro_rules! loader {
     (@preload $key:ident, $records_of:expr) => {
@@ -277,6 +398,17 @@ macro_rules! loader {
         $crate::loader!(@preload $key, std::slice::from_ref::<$value>);
     };
     ($(#[$meta:meta])* $key:ident: many $value:ty = $fetch:path) => {
+        $crate::loader!(@many $(#[$meta])* $key, $value, $fetch, |loader, keys, fetch| {
+            loader.fetch_once(keys, fetch)
+        });
+    };
+    ($(#[$meta:meta])* $key:ident: many $value:ty = $fetch:path, kept) => {
+        $crate::loader!(@many $(#[$meta])* $key, $value, $fetch, |loader, keys, fetch| {
+            loader.fetch_kept(keys, |list: &Vec<$value>| 1 + list.len(), fetch)
+        });
+    };
+    (@many $(#[$meta:meta])* $key:ident, $value:ty, $fetch:path,
+        |$loader:ident, $keys:ident, $fetcher:ident| $load:expr) => {
         $crate::relation_key!($(#[$meta])* $key);
 
         impl async_graphql::dataloader::Loader<$key> for $crate::graphql::loader::DbLoader {
@@ -287,7 +419,7 @@ macro_rules! loader {
                 &self,
                 keys: &[$key],
             ) -> Result<std::collections::HashMap<$key, Vec<$value>>, Self::Error> {
-                self.fetch_once(keys, |db, keys| async move {
+                let $fetcher = |db: sea_orm::DatabaseConnection, keys: Vec<$key>| async move {
                     let ids = $crate::graphql::loader::ids(&keys);
                     let rows = $fetch(&db, &ids)
                         .await
@@ -296,8 +428,9 @@ macro_rules! loader {
                         &keys,
                         rows.into_iter().map(|(parent, value)| ($key(parent), value)),
                     ))
-                })
-                .await
+                };
+                let ($loader, $keys) = (self, keys);
+                $load.await
             }
         }
 

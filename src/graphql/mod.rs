@@ -68,6 +68,17 @@ pub fn build_schema(state: AppState) -> AppSchema {
     builder.finish()
 }
 
+/// Most values a kept relation holds (keys plus list items) before it starts over.
+const KEPT_RELATION_BUDGET: usize = 20_000;
+
+/// The relations kept in memory across requests (`loader!(…, kept)`), emptied on the answer
+/// cache's channel.
+pub fn kept_relations() -> Vec<loader::KeptRelation> {
+    vec![loader::KeptRelation::new::<
+        crate::meets::graphql::RegisteredMeetsOfUser,
+    >(KEPT_RELATION_BUDGET)]
+}
+
 /// `MaybeUndefined` holds GraphQL's three states of an input field; services take
 /// `Option<Option<T>>` (left out, `null`, a value).
 pub fn present<T>(value: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {

@@ -87,7 +87,7 @@ pub async fn handle(
             .data(session.clone())
             .data(client)
             .data(validity.clone())
-            .data(loaders(http.state.db.clone()))
+            .data(loaders(http.state.db.clone(), http.relations.clone()))
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),
@@ -106,6 +106,7 @@ pub async fn handle(
         if let Some(sessions) = &http.sessions {
             sessions.invalidate();
         }
+        http.relations.invalidate();
     }
     let Ok(mut response) = executed else {
         tracing::warn!(timeout = ?config.request_timeout, "GraphQL request timed out");
@@ -145,7 +146,7 @@ pub async fn handle(
 }
 
 /// What the answer cache does for a request (`http::answer_cache`), and whether it is a mutation,
-/// after which both caches are emptied.
+/// after which every cache is emptied.
 enum Caching {
     Off,
     Hit(Bytes),

@@ -31,7 +31,7 @@ use tower_http::{
 
 use crate::{
     auth::session_cache::SessionCache,
-    graphql::{AppSchema, build_schema},
+    graphql::{AppSchema, build_schema, loader::KeptRelations},
     state::AppState,
     tasks::http::TaskApi,
 };
@@ -46,6 +46,8 @@ pub struct HttpState {
     pub answers: Option<Arc<answer_cache::AnswerCache>>,
     /// Live sessions kept in memory; `None` when turned off.
     pub sessions: Option<Arc<SessionCache>>,
+    /// Relations kept across requests (none when turned off).
+    pub relations: KeptRelations,
     /// Parsed documents by their text.
     pub documents: Arc<documents::Documents>,
 }
@@ -75,10 +77,19 @@ pub fn router(state: AppState) -> Router {
         .config
         .session_cache
         .then(|| Arc::new(SessionCache::default()));
+    let relations = match state.config.relation_cache {
+        true => crate::graphql::kept_relations(),
+        false => Vec::new(),
+    };
     crate::cache::start_listening(
         state.db.get_postgres_connection_pool().clone(),
         (answers.iter().map(|cache| cache.notified()))
             .chain(sessions.iter().map(|cache| cache.notified()))
+            .chain(
+                relations
+                    .iter()
+                    .map(|r| (answer_cache::CHANNEL, r.notified())),
+            )
             .collect(),
     );
     let mut router = Router::new()
@@ -93,6 +104,7 @@ pub fn router(state: AppState) -> Router {
             schema,
             answers,
             sessions,
+            relations: KeptRelations::new(relations),
             documents: Arc::default(),
         })
         .merge(metrics)

@@ -36,8 +36,10 @@ loader!(
     RegistrantsOfMeet: many Profile = service::list_registrants
 );
 loader!(
-    /// The meets a user is registered for, newest start first.
-    RegisteredMeetsOfUser: many MeetModel = service::list_registered_meets
+    /// The meets a user is registered for, newest start first. Kept across requests: the same
+    /// for every caller, read from `meets` and `meetRegistrations`, which notify the answer
+    /// cache's channel. (Every logged-in page of the frontend asks for it.)
+    RegisteredMeetsOfUser: many MeetModel = service::list_registered_meets, kept
 );
 
 impl Preload for MeetModel {

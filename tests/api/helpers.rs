@@ -182,6 +182,7 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
         // Tests write with SQL and read right after; the caches' own tests turn them on.
         ("ANSWER_CACHE".into(), "false".into()),
         ("SESSION_CACHE".into(), "false".into()),
+        ("RELATION_CACHE".into(), "false".into()),
     ];
     for (k, v) in overrides {
         vars.retain(|(name, _)| name != k);

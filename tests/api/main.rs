@@ -15,6 +15,7 @@ mod job_admin;
 mod job_updates;
 mod jobs;
 mod kanban;
+mod kept_relations;
 mod koalati;
 mod link_checks;
 mod login_limits;

@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// Logs in through `url` and returns the `jwt=…` cookie pair.
-async fn log_in(url: &str, email: &str) -> String {
+pub async fn log_in(url: &str, email: &str) -> String {
     let response = Client::new()
         .post(url)
         .json(&json!({ "query": format!("mutation {{ login(email: \"{email}\", password: \"{PASSWORD}\") {{ id }} }}") }))
@@ -24,7 +24,7 @@ async fn log_in(url: &str, email: &str) -> String {
 }
 
 /// The answer to `query` sent with `cookie`.
-async fn with_cookie(url: &str, cookie: &str, query: &str) -> Value {
+pub async fn with_cookie(url: &str, cookie: &str, query: &str) -> Value {
     let response = Client::new()
         .post(url)
         .header("cookie", cookie)
@@ -45,22 +45,36 @@ async fn me(url: &str, cookie: &str) -> Option<bool> {
     }
 }
 
-/// Asks `url` until the session reads `expected` (another process's change is seen once its
-/// notification arrives: within half a second); after that it must never read anything else.
-async fn until_read(url: &str, cookie: &str, expected: Option<bool>) -> Duration {
+/// Reads with `read` until it gives `expected` (another process's change is seen once its
+/// notification arrives: within half a second); after that it must never give anything else.
+/// How long that took.
+pub async fn until_seen<T, Fut>(mut read: impl FnMut() -> Fut, expected: T) -> Duration
+where
+    T: PartialEq + std::fmt::Debug,
+    Fut: std::future::Future<Output = T>,
+{
     let started = Instant::now();
-    while me(url, cookie).await != expected {
+    loop {
+        let read = read().await;
+        if read == expected {
+            break;
+        }
         assert!(
             started.elapsed() < Duration::from_millis(500),
-            "{url} still reads the old session"
+            "still read {read:?}, not {expected:?}"
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let seen_after = started.elapsed();
     for _ in 0..20 {
-        assert_eq!(me(url, cookie).await, expected);
+        assert_eq!(read().await, expected);
     }
     seen_after
+}
+
+/// [`until_seen`] for the session of `cookie` on `url`.
+async fn until_read(url: &str, cookie: &str, expected: Option<bool>) -> Duration {
+    until_seen(|| me(url, cookie), expected).await
 }
 
 async fn log_out(url: &str, cookie: &str) {
