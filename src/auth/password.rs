@@ -59,7 +59,79 @@ fn current_params() -> Params {
 /// a third more time in page faults (jemalloc hands blocks that large back to the system at
 /// once). At most one per core is kept; every block is written before it is read, so reuse
 /// needs no clearing.
-static SPARE_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+static SPARE_MEMORY: Mutex<Vec<BlockSet>> = Mutex::new(Vec::new());
+
+const HUGE_PAGE: usize = 2 << 20;
+
+/// argon2's working memory: `len` blocks from the first 2 MiB boundary of `buffer`, advised onto
+/// transparent huge pages (Linux in `madvise` mode): argon2 reads its 19 MiB at random, and on
+/// 4 KiB pages the TLB misses cost about a seventh of the hashing rate (two threads, argon2 0.6
+/// alone: 50 → 57 hashes/s). jemalloc's large allocations are not even page-aligned, hence the
+/// slack of one huge page.
+struct BlockSet {
+    buffer: Vec<Block>,
+    start: usize,
+    /// The huge-page range advised: `(address, bytes)`.
+    advised: (usize, usize),
+}
+
+impl BlockSet {
+    fn new(len: usize) -> Self {
+        let block = std::mem::size_of::<Block>();
+        let mut buffer: Vec<Block> = Vec::with_capacity(len + HUGE_PAGE / block);
+        let address = buffer.as_ptr() as usize;
+        let boundary = address.next_multiple_of(HUGE_PAGE);
+        let advised = (boundary, len * block);
+        advise(advised, Advice::HugePages);
+        let start = (boundary - address).div_ceil(block);
+        // Written after the advice: pages touched before it would stay 4 KiB ones.
+        buffer.resize(start + len, Block::default());
+        BlockSet {
+            buffer,
+            start,
+            advised,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.buffer.len() - self.start
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        &mut self.buffer[self.start..]
+    }
+}
+
+impl Drop for BlockSet {
+    fn drop(&mut self) {
+        // Back to the system at once: jemalloc would purge the freed pages only at its next
+        // activity, which an idle server may not have for hours.
+        advise(self.advised, Advice::Release);
+    }
+}
+
+enum Advice {
+    HugePages,
+    Release,
+}
+
+#[cfg(target_os = "linux")]
+fn advise((address, bytes): (usize, usize), advice: Advice) {
+    let advice = match advice {
+        Advice::HugePages => libc::MADV_HUGEPAGE,
+        Advice::Release => libc::MADV_DONTNEED,
+    };
+    // SAFETY: advice about a page-aligned range inside a block set's own allocation. Huge pages
+    // are asked for before anything is written and change how pages are backed, never what
+    // they hold; release comes just before the allocation is freed, and only zero-fills what
+    // no one reads again (all-zero blocks are valid blocks). A refusal changes nothing.
+    unsafe {
+        libc::madvise(address as *mut libc::c_void, bytes, advice);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise(_range: (usize, usize), _advice: Advice) {}
 
 /// Hashes computed so far, and whether a task waits to release the kept memory once they stop.
 static HASHES: AtomicU64 = AtomicU64::new(0);
@@ -98,8 +170,8 @@ fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
         let fitting = spare.iter().position(|memory| memory.len() == blocks)?;
         Some(spare.swap_remove(fitting))
     });
-    let mut memory = spare.unwrap_or_else(|| vec![Block::default(); blocks]);
-    let result = work(&mut memory);
+    let mut memory = spare.unwrap_or_else(|| BlockSet::new(blocks));
+    let result = work(memory.blocks());
     if let Ok(mut spare) = SPARE_MEMORY.lock() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if spare.len() < cores {
@@ -259,6 +331,17 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_block_set_starts_at_a_huge_page_boundary() {
+        let len = current_params().block_count();
+        let mut set = BlockSet::new(len);
+        assert_eq!(set.len(), len);
+        let blocks = set.blocks();
+        assert_eq!(blocks.len(), len);
+        let offset = (blocks.as_ptr() as usize) % HUGE_PAGE;
+        assert!(offset < std::mem::size_of::<Block>(), "{offset}");
+    }
 
     #[tokio::test]
     async fn argon2id_round_trip_with_owasp_parameters() {
