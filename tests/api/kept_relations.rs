@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     answer_cache::server_process,
     helpers::TestApp,
-    session_cache::{log_in, until_seen, with_cookie},
+    session_cache::{kill_cache_listeners, log_in, until_seen, with_cookie},
 };
 
 const SESSION_PAGE: &str = "{ me { id registeredMeets { id title } } }";
@@ -114,12 +114,7 @@ async fn registered_meets_changed_through_another_process_or_sql_are_not_stale()
     .await;
     until_read(&a, &cookie, &["Renamed"]).await;
     // A change written while A's listener is away is not missed.
-    app.sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    kill_cache_listeners(&app).await;
     app.sql(&format!(
         r#"DELETE FROM "meetRegistrations" WHERE "meetId" = '{early}'"#
     ))

@@ -77,6 +77,16 @@ async fn until_read(url: &str, cookie: &str, expected: Option<bool>) -> Duration
     until_seen(|| me(url, cookie), expected).await
 }
 
+/// Ends every server's cache listener connection and gives the servers time to notice.
+pub async fn kill_cache_listeners(app: &TestApp) {
+    app.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
 async fn log_out(url: &str, cookie: &str) {
     let body = with_cookie(url, cookie, "mutation { logout }").await;
     assert_eq!(body["data"]["logout"], true, "{body}");
@@ -137,12 +147,7 @@ async fn sessions_ended_or_changed_through_another_process_or_sql_are_not_honour
     let logged_out = until_read(&a, &cookie, None).await;
     assert_eq!(me(&a, &other).await, Some(false));
     // A revocation written while A's listener is away is not missed.
-    app.sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    kill_cache_listeners(&app).await;
     app.sql(&format!(
         "UPDATE users SET deleted = true WHERE id = '{user}'"
     ))
