@@ -28,7 +28,7 @@ use crate::{
     graphql::{
         context::{AnswerValidity, ClientAddress},
         limits::{self, Limits, MAX_BATCH},
-        loader::loaders,
+        loader::{KeptRelations, loaders},
         nulls::fill_errored_fields,
         order::order_like_document,
     },
@@ -82,12 +82,18 @@ pub async fn handle(
         &extensions,
         config.trust_proxy_headers,
     ));
+    // A mutation reads what it has just written, before its notification may have arrived: it
+    // never uses kept relations.
+    let relations = match caching {
+        Caching::Invalidate => KeptRelations::default(),
+        _ => http.relations.clone(),
+    };
     let attach = |request: Request| {
         request
             .data(session.clone())
             .data(client)
             .data(validity.clone())
-            .data(loaders(http.state.db.clone(), http.relations.clone()))
+            .data(loaders(http.state.db.clone(), relations.clone()))
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),

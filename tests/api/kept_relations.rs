@@ -63,7 +63,7 @@ async fn meets(app: &TestApp) -> (Uuid, Uuid) {
 async fn the_session_page_costs_no_statement_and_a_registration_shows_at_once() {
     let app = TestApp::spawn_with(&[("SESSION_CACHE", "true"), ("RELATION_CACHE", "true")]).await;
     let url = app.graphql_url();
-    app.create_user("kept@example.com", false).await;
+    app.create_user("kept@example.com", true).await;
     let (early, late) = meets(&app).await;
     let cookie = log_in(&url, "kept@example.com").await;
     register(&url, &cookie, early).await;
@@ -85,6 +85,15 @@ async fn the_session_page_costs_no_statement_and_a_registration_shows_at_once() 
     app.reset_statement_count();
     assert_eq!(registered(&url, &cookie).await, ["Late", "Early"]);
     assert_eq!(app.statement_count(), 0, "{}", app.statements_run());
+    // A mutation reads its own write, never a kept value.
+    let edit = format!(
+        "mutation {{ editMeet(id: \"{early}\", input: {{ title: \"Renamed\" }}) \
+         {{ registrants {{ registeredMeets {{ title }} }} }} }}"
+    );
+    let body = with_cookie(&url, &cookie, &edit).await;
+    let seen = &body["data"]["editMeet"]["registrants"][0]["registeredMeets"];
+    assert_eq!(seen[1]["title"], "Renamed", "{body}");
+    assert_eq!(registered(&url, &cookie).await, ["Late", "Renamed"]);
 }
 
 #[tokio::test]
