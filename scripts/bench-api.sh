@@ -92,12 +92,13 @@ wait_for() {
 	exit 1
 }
 
-# mintbean as configured by default, and beside it one with its caches off.
-DATABASE_URL=$url PORT=$ours_port HOST=127.0.0.1 APP_ENV=production JWT_SECRET=$secret \
-	"$binary" serve >"$out/ours.log" 2>&1 &
+# mintbean as configured by default, and beside it one with its caches off. (Production needs a
+# sender address; nothing is sent.)
+export APP_ENV=production JWT_SECRET=$secret HOST=127.0.0.1 SENDER_EMAIL=bench@mintbean.test
+DATABASE_URL=$url PORT=$ours_port "$binary" serve >"$out/ours.log" 2>&1 &
 pids+=($!)
 ours_pid=$!
-DATABASE_URL=$(as_role bench_uncached) PORT=$uncached_port HOST=127.0.0.1 APP_ENV=production JWT_SECRET=$secret \
+DATABASE_URL=$(as_role bench_uncached) PORT=$uncached_port \
 	ANSWER_CACHE=false SESSION_CACHE=false RELATION_CACHE=false "$binary" serve >"$out/uncached.log" 2>&1 &
 pids+=($!)
 uncached_pid=$!
