@@ -53,6 +53,8 @@ const live = {
         if (data.type === "connection_ack") resolve(socket);
         else if (data.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
         else if (data.type === "next" && this.handlers.has(data.id)) this.handlers.get(data.id)(data.payload.data);
+        // The stream ended (a followed job finished): nothing to resubscribe after a reconnect.
+        else if (data.type === "complete") this.forget(data.id);
         else if (data.type === "error") console.warn("subscription error", data.payload);
       };
       socket.onclose = () => {
@@ -88,12 +90,16 @@ const live = {
       /* closed again: onclose retries */
     }
   },
+  forget(id) {
+    this.handlers.delete(id);
+    this.subscriptions.delete(id);
+  },
+  stop(id) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ id, type: "complete" }));
+    this.forget(id);
+  },
   stopAll() {
-    for (const id of this.handlers.keys()) {
-      if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ id, type: "complete" }));
-    }
-    this.handlers.clear();
-    this.subscriptions.clear();
+    for (const id of [...this.handlers.keys()]) this.stop(id);
   },
 };
 
@@ -121,7 +127,16 @@ function progressBar(job) {
 let refresh = null;
 const view = () => $("#view");
 
+// Advanced by every navigation: a refresh whose answer arrives after the admin left its view
+// must not paint over the new one.
+let visits = 0;
+function onThisView() {
+  const visit = visits;
+  return () => visit === visits;
+}
+
 function leave() {
+  visits += 1;
   live.stopAll();
   clearInterval(refresh);
   refresh = null;
@@ -158,47 +173,34 @@ function chart(activity, queue) {
   return `<span class="chart" aria-label="last hour: ${total} completed, ${failed} failed">${bars}</span> <span class="muted">${total} ok · ${failed} failed</span>`;
 }
 
-async function overview() {
-  const data = await gql(`{ queues { name available scheduled running completed failed cancelled discarded oldestWaitingSeconds completedLastMinute pausedUntil }
-                            queueActivity(minutes: 60) { queue bucket completed failed } jobKinds }`);
-  const rows = data.queues
-    .map((q) => {
-      const paused = q.pausedUntil ? `${state("paused")} <span class="muted">until ${time(q.pausedUntil)}</span>` : "";
-      return `<tr data-queue="${esc(q.name)}">
-        <td><a href="#/jobs?queue=${encodeURIComponent(q.name)}">${esc(q.name)}</a> ${paused}</td>
-        <td>${q.available}</td><td>${q.scheduled}</td><td><a href="#/jobs?queue=${encodeURIComponent(q.name)}&state=running">${q.running}</a></td>
-        <td>${q.completed}</td><td><a href="#/jobs?queue=${encodeURIComponent(q.name)}&state=failed">${q.failed}</a></td><td>${q.discarded}</td><td>${q.cancelled}</td>
-        <td>${ago(q.oldestWaitingSeconds)}</td><td>${chart(data.queueActivity, q.name)}</td>
-        <td class="actions">${
-          q.pausedUntil
-            ? `<button type="button" class="secondary" data-resume="${esc(q.name)}">Resume</button>`
-            : `<select aria-label="pause ${esc(q.name)} for" data-for="${esc(q.name)}"><option value="300">5 min</option><option value="3600">1 h</option><option value="">until resumed</option></select>
-               <button type="button" class="secondary" data-pause="${esc(q.name)}">Pause</button>`
-        }</td></tr>`;
-    })
-    .join("");
-  const kinds = data.jobKinds.map((k) => `<option>${esc(k)}</option>`).join("");
+function queueRow(q, activity) {
+  const paused = q.pausedUntil ? `${state("paused")} <span class="muted">until ${time(q.pausedUntil)}</span>` : "";
+  return `<tr data-queue="${esc(q.name)}">
+    <td><a href="#/jobs?queue=${encodeURIComponent(q.name)}">${esc(q.name)}</a> ${paused}</td>
+    <td>${q.available}</td><td>${q.scheduled}</td><td><a href="#/jobs?queue=${encodeURIComponent(q.name)}&state=running">${q.running}</a></td>
+    <td>${q.completed}</td><td><a href="#/jobs?queue=${encodeURIComponent(q.name)}&state=failed">${q.failed}</a></td><td>${q.discarded}</td><td>${q.cancelled}</td>
+    <td>${ago(q.oldestWaitingSeconds)}</td><td>${chart(activity, q.name)}</td>
+    <td class="actions">${
+      q.pausedUntil
+        ? `<button type="button" class="secondary" data-resume="${esc(q.name)}">Resume</button>`
+        : `<select aria-label="pause ${esc(q.name)} for" data-for="${esc(q.name)}"><option value="300">5 min</option><option value="3600">1 h</option><option value="">until resumed</option></select>
+           <button type="button" class="secondary" data-pause="${esc(q.name)}">Pause</button>`
+    }</td></tr>`;
+}
+
+// The overview's frame, with the enqueue form: built once, so the refreshes every few seconds
+// never wipe what an admin is typing.
+function overviewFrame(jobKinds) {
+  const kinds = jobKinds.map((k) => `<option>${esc(k)}</option>`).join("");
   view().innerHTML = `<h1>Queues</h1>
     <div class="card table-wrap"><table id="queues"><thead><tr><th>Queue</th><th>Waiting</th><th>Later</th><th>Running</th><th>Completed</th><th>Failed</th><th>Discarded</th><th>Cancelled</th><th>Oldest wait</th><th>Last hour</th><th></th></tr></thead>
-    <tbody>${rows || `<tr><td colspan="11" class="muted">No queues yet.</td></tr>`}</tbody></table></div>
+    <tbody></tbody></table></div>
     <h2>Enqueue a job</h2>
     <form class="card" id="enqueue">
       <div class="inline"><label>Kind <select name="kind">${kinds}</select></label><label>Priority <input name="priority" type="number" value="1" min="-32768" max="32767"></label></div>
       <label>Arguments (JSON) <textarea name="args">{}</textarea></label>
       <button type="submit">Enqueue</button> <span class="error" id="enqueue-error" role="alert"></span>
     </form>`;
-  view().querySelectorAll("[data-pause]").forEach((button) =>
-    button.addEventListener("click", () => {
-      const queue = button.dataset.pause;
-      const seconds = $(`select[data-for="${CSS.escape(queue)}"]`).value;
-      action(button, () => gql(`mutation($q: String!, $s: Int) { pauseQueue(queue: $q, forSeconds: $s) }`, { q: queue, s: seconds ? Number(seconds) : null }), `${queue} paused`).then(overview);
-    }),
-  );
-  view().querySelectorAll("[data-resume]").forEach((button) =>
-    button.addEventListener("click", () =>
-      action(button, () => gql(`mutation($q: String!) { resumeQueue(queue: $q) }`, { q: button.dataset.resume }), `${button.dataset.resume} resumed`).then(overview),
-    ),
-  );
   $("#enqueue").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.target;
@@ -221,6 +223,34 @@ async function overview() {
       $("#enqueue-error").textContent = e.message;
     }
   });
+}
+
+async function overview() {
+  const here = onThisView();
+  const data = await gql(`{ queues { name available scheduled running completed failed cancelled discarded oldestWaitingSeconds completedLastMinute pausedUntil }
+                            queueActivity(minutes: 60) { queue bucket completed failed } jobKinds }`);
+  if (!here()) return;
+  if (!$("#enqueue")) overviewFrame(data.jobKinds);
+  // Only the queue rows are replaced; a pause duration being chosen stays chosen.
+  const chosen = [...view().querySelectorAll("select[data-for]")].map((select) => [select.dataset.for, select.value]);
+  $("#queues tbody").innerHTML =
+    data.queues.map((q) => queueRow(q, data.queueActivity)).join("") || `<tr><td colspan="11" class="muted">No queues yet.</td></tr>`;
+  for (const [queue, value] of chosen) {
+    const select = $(`select[data-for="${CSS.escape(queue)}"]`);
+    if (select) select.value = value;
+  }
+  view().querySelectorAll("[data-pause]").forEach((button) =>
+    button.addEventListener("click", () => {
+      const queue = button.dataset.pause;
+      const seconds = $(`select[data-for="${CSS.escape(queue)}"]`).value;
+      action(button, () => gql(`mutation($q: String!, $s: Int) { pauseQueue(queue: $q, forSeconds: $s) }`, { q: queue, s: seconds ? Number(seconds) : null }), `${queue} paused`).then(overview);
+    }),
+  );
+  view().querySelectorAll("[data-resume]").forEach((button) =>
+    button.addEventListener("click", () =>
+      action(button, () => gql(`mutation($q: String!) { resumeQueue(queue: $q) }`, { q: button.dataset.resume }), `${button.dataset.resume} resumed`).then(overview),
+    ),
+  );
 }
 
 function jobRow(job) {
@@ -306,6 +336,7 @@ function jobDetails(job) {
 }
 
 async function job(id) {
+  const here = onThisView();
   const load = async () => (await gql(`query($id: ID!) { job(id: $id) { ${JOB_FIELDS} attempts { attempt outcome error startedAt finishedAt durationMs } } }`, { id })).job;
   const render = (data) => {
     if (!data) {
@@ -314,18 +345,38 @@ async function job(id) {
     }
     view().innerHTML = jobDetails(data);
     const cancel = $("#cancel");
-    if (cancel) cancel.addEventListener("click", () => action(cancel, () => gql(`mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id }), "cancel requested").then(async () => render(await load())));
+    if (cancel) cancel.addEventListener("click", () => action(cancel, () => gql(`mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id }), "cancel requested").then(reload));
     const retry = $("#retry");
-    if (retry) retry.addEventListener("click", () => action(retry, () => gql(`mutation($id: ID!) { retryJob(id: $id) { id } }`, { id }), "queued again").then(async () => render(await load())));
+    const retryAndFollow = async () => {
+      await gql(`mutation($id: ID!) { retryJob(id: $id) { id } }`, { id });
+      await follow();
+    };
+    if (retry) retry.addEventListener("click", () => action(retry, retryAndFollow, "queued again").then(reload));
   };
-  render(await load());
-  live.subscribe(FOLLOW, { id }, async (data) => {
-    if (!data || !data.jobUpdates) return;
-    const update = data.jobUpdates;
-    const finished = !["available", "running"].includes(update.state);
-    if (finished || $("#job-state").textContent.trim().split(" ")[0] !== update.state) render(await load());
-    else $("#job-progress").innerHTML = progressBar(update) || "—";
-  });
+  // An action's reload and live updates' reloads overlap: only the latest one started renders,
+  // or an older answer arriving last would leave a stale state on screen.
+  let latest = 0;
+  const reload = async () => {
+    const mine = ++latest;
+    const data = await load();
+    if (mine === latest && here()) render(data);
+  };
+  // A job's stream ends when it finishes; a retry brings it back, so it is followed anew.
+  let following = null;
+  const follow = async () => {
+    if (following) live.stop(following);
+    if (!here()) return;
+    following = await live.subscribe(FOLLOW, { id }, async (data) => {
+      if (!data || !data.jobUpdates) return;
+      const update = data.jobUpdates;
+      const finished = !["available", "running"].includes(update.state);
+      const shown = $("#job-state")?.textContent.trim().split(" ")[0];
+      if (finished || shown !== update.state) await reload();
+      else $("#job-progress").innerHTML = progressBar(update) || "—";
+    });
+  };
+  await reload();
+  await follow();
 }
 
 async function schedules() {
@@ -349,7 +400,9 @@ function detections(event) {
 }
 
 async function events() {
+  const here = onThisView();
   const data = await gql(`{ events(first: 50) { ${EVENT_FIELDS} } }`);
+  if (!here()) return;
   view().innerHTML = `<h1>Events</h1><div class="card table-wrap"><table id="events"><thead><tr><th>Received</th><th>Table</th><th>Op</th><th>Source</th><th>State</th><th>Detections and jobs</th></tr></thead><tbody>${
     data.events
       .map((e) => `<tr><td><a href="#/events/${esc(e.id)}">${time(e.receivedAt)}</a></td><td>${esc(e.table)}</td><td>${esc(e.op)}</td><td>${esc(e.source)}${e.deliveries > 1 ? ` ×${e.deliveries}` : ""}</td><td>${state(e.state)}</td><td class="wrap">${detections(e)}</td></tr>`)
@@ -371,7 +424,9 @@ async function event(id) {
 }
 
 async function webhooks() {
+  const here = onThisView();
   const data = await gql(`{ webhookEndpoints { id url events format enabled description deliveries(limit: 10) { jobId eventType state attempts lastError createdAt } } }`);
+  if (!here()) return;
   view().innerHTML = `<h1>Webhook endpoints</h1>${
     data.webhookEndpoints
       .map((w) => `<div class="card"><h2>${esc(w.url)} ${w.enabled ? "" : state("disabled")}</h2><p class="muted">${esc(w.events.join(", "))} · ${esc(w.format)} ${esc(w.description || "")}</p>
@@ -391,7 +446,9 @@ async function webhooks() {
 }
 
 async function email() {
+  const here = onThisView();
   const data = await gql(`{ emailStatus(failures: 20) { queued due deliveries { status count } latestFailures { id template recipient error attempts updatedAt } } }`);
+  if (!here()) return;
   const s = data.emailStatus;
   view().innerHTML = `<h1>Email</h1>
     <div class="card"><dl><dt>Queued</dt><dd>${s.queued} (${s.due} due now)</dd>${s.deliveries.map((d) => `<dt>${state(d.status)}</dt><dd>${d.count}</dd>`).join("")}</dl></div>

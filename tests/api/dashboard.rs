@@ -143,6 +143,28 @@ async fn the_dashboard_in_a_real_browser() {
     log_in(&browser, &app, "admin@mintbean.dev", "mintbean-admin").await;
     browser.wait_for_text("#queues", "email", WAIT).await;
     browser.screenshot(&shot("03-overview")).await;
+    // The overview refreshes every 5 s; what the admin is typing or choosing stays.
+    browser
+        .fill("#enqueue textarea[name=args]", r#"{"typing": true}"#)
+        .await;
+    browser.select("select[data-for=email]", "3600").await;
+    // A refresh replaces the queue rows: the mark is gone once one has happened.
+    browser
+        .eval(
+            "document.querySelector('tr[data-queue=email]').dataset.mark = 'old'",
+            vec![],
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    let after = browser
+        .eval(
+            "return [document.querySelector('tr[data-queue=email]').dataset.mark || 'refreshed',
+                     document.querySelector('#enqueue textarea[name=args]').value,
+                     document.querySelector('select[data-for=email]').value]",
+            vec![],
+        )
+        .await;
+    assert_eq!(after, json!(["refreshed", r#"{"typing": true}"#, "3600"]));
 
     // A job enqueued from the page, its progress bar moving as the worker runs it.
     let recheck = enqueue(&browser, &app, "project.recheck_links", "{}").await;
@@ -201,7 +223,9 @@ async fn the_dashboard_in_a_real_browser() {
     let failing = enqueue(&browser, &app, "email.badge_awarded", &args.to_string()).await;
     browser.wait_for_text("#job-state", "discarded", WAIT).await;
     browser.click("#retry").await;
-    browser.wait_for_text("#attempts", "2", WAIT).await;
+    browser
+        .wait_for_text("#attempts tbody tr:nth-child(2)", "discarded", WAIT)
+        .await;
     browser.wait_for_text("#job-state", "discarded", WAIT).await;
     browser.screenshot(&shot("07-retried")).await;
     assert_eq!(
