@@ -8,7 +8,7 @@ use engine::{
     EngineError,
     admin::{self, AttemptRow, JobFilter, JobRow},
 };
-use mintbean::{background, config::Config, db, state::JobState};
+use mintbean::{app, config::Config, db, http};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -193,10 +193,8 @@ pub async fn run(command: EngineCommand, json: bool, config: Config) -> anyhow::
             run_at,
             key,
         } => {
-            let registry = background::registry(
-                JobState::new(connection.clone(), config.clone()).map_err(anyhow::Error::msg)?,
-            );
-            let mut job = match registry.new_job(&kind, args) {
+            let registry = app::registry(&connection, &config).map_err(anyhow::Error::msg)?;
+            let mut job = match registry.catalog().new_job(&kind, args) {
                 Ok(job) => job.created_by("cli"),
                 Err(problem) => return Ok(usage_error(&problem)),
             };
@@ -281,7 +279,7 @@ impl Output {
 }
 
 async fn worker(config: Arc<Config>, metrics_addr: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
-    let connection = db::connect(&config.database_url, background::pool_size(&config)).await?;
+    let connection = db::connect(&config.database_url, app::pool_size(&config)).await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
@@ -294,12 +292,12 @@ async fn worker(config: Arc<Config>, metrics_addr: Option<SocketAddr>) -> anyhow
         Some(address) => {
             let (db, config, stop) = (connection.clone(), config.clone(), stop.clone());
             Some(tokio::spawn(async move {
-                background::serve_metrics(address, db, &config, stopped(stop)).await
+                http::metrics::serve(address, db, &config, stopped(stop)).await
             }))
         }
         None => None,
     };
-    background::run_worker(connection, config, stopped(stop)).await?;
+    app::run_worker(connection, config, stopped(stop)).await?;
     if let Some(metrics) = metrics {
         metrics.await??;
     }

@@ -3,8 +3,8 @@
 //! Domains (users, posts, meets, projects, badges, kanban) each own their entities, services and
 //! GraphQL resolvers; `http` and `graphql` only wire them together.
 
+pub mod app;
 pub mod auth;
-pub mod background;
 pub mod badges;
 pub mod cache;
 pub mod config;
@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod events;
 pub mod graphql;
+pub mod handlers;
 pub mod http;
 pub mod kanban;
 pub mod meets;

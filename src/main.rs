@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use mintbean::{
-    AppState, background,
+    AppState, app,
     config::{Component, Config, Environment},
     db, graphql, http,
     seed::{self, AccountPasswords},
@@ -170,13 +170,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     let worker = if with_worker {
-        let pool = db::connect(
-            &state.config.database_url,
-            background::pool_size(&state.config),
-        )
-        .await?;
+        let pool = db::connect(&state.config.database_url, app::pool_size(&state.config)).await?;
         tracing::info!("running the job worker and scheduler in the server process");
-        Some(tokio::spawn(background::run_worker(
+        Some(tokio::spawn(app::run_worker(
             pool,
             state.config.clone(),
             stopped(stop.clone()),

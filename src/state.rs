@@ -1,20 +1,12 @@
-//! Shared application state, cloned cheaply into every request.
+//! Shared application state, cloned cheaply into every request. Built by `crate::app`.
 
 use std::sync::{Arc, OnceLock};
 
 use sea_orm::DatabaseConnection;
 
-use engine::{
-    Registry,
-    events::{Detectors, EventState},
-    net::AllowedHosts,
-    updates::Updates,
-    webhooks::{WebhookSender, WebhookState},
-};
+use engine::{Catalog, events::Detectors, updates::Updates};
 
-use crate::{
-    auth::PasswordHasher, config::Config, email::drain::Drainer, projects::links::LinkChecker,
-};
+use crate::{auth::PasswordHasher, config::Config};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,76 +14,37 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub passwords: PasswordHasher,
     /// The job kinds, for building jobs that arrive as JSON (task API, GraphQL).
-    pub jobs: Arc<Registry<JobState>>,
-    /// Every detector (`crate::events`), shared with the job state.
+    pub jobs: Arc<Catalog>,
+    /// Every detector (`crate::events`), for events that arrive over HTTP or GraphQL.
     pub detectors: Arc<Detectors>,
+    /// The queues a worker process serves, with its concurrency for each (time estimates).
+    pub queues: Arc<Vec<(String, usize)>>,
     /// This process's listener for job changes, started by the first subscription.
     updates: Arc<OnceLock<Updates>>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
-        let passwords = PasswordHasher::new(config.password_hash_concurrency)
-            .rehash_legacy(config.rehash_legacy_passwords);
-        let config = Arc::new(config);
-        let jobs = JobState::new(db.clone(), config.clone()).map_err(anyhow::Error::msg)?;
-        let detectors = jobs.detectors.clone();
-        Ok(AppState {
+    pub fn from_parts(
+        db: DatabaseConnection,
+        config: Arc<Config>,
+        passwords: PasswordHasher,
+        jobs: Arc<Catalog>,
+        detectors: Arc<Detectors>,
+        queues: Arc<Vec<(String, usize)>>,
+    ) -> Self {
+        AppState {
             db,
             config,
             passwords,
+            jobs,
             detectors,
-            jobs: Arc::new(crate::background::registry(jobs)),
+            queues,
             updates: Arc::default(),
-        })
+        }
     }
 
     pub fn updates(&self) -> &Updates {
         self.updates
             .get_or_init(|| Updates::start(self.db.get_postgres_connection_pool().clone()))
-    }
-}
-
-/// What Mintbean's job handlers share (the engine hands it to every kind).
-#[derive(Clone)]
-pub struct JobState {
-    pub db: DatabaseConnection,
-    pub config: Arc<Config>,
-    pub drainer: Arc<Drainer>,
-    pub links: LinkChecker,
-    pub webhooks: WebhookSender,
-    pub detectors: Arc<Detectors>,
-}
-
-impl EventState for JobState {
-    fn detectors(&self) -> &Detectors {
-        &self.detectors
-    }
-}
-
-impl WebhookState for JobState {
-    fn webhooks(&self) -> &WebhookSender {
-        &self.webhooks
-    }
-}
-
-impl JobState {
-    pub fn new(db: DatabaseConnection, config: Arc<Config>) -> Result<Self, String> {
-        let drainer = Drainer::new(db.clone(), config.email.clone())?;
-        let links = LinkChecker::new(&config.jobs.link_check)?;
-        let tasks = &config.jobs.tasks;
-        let webhooks = WebhookSender::new(
-            AllowedHosts::new(&tasks.webhook_allow_hosts),
-            tasks.webhook_timeout,
-        )?;
-        let detectors = Arc::new(crate::events::detectors(&config)?);
-        Ok(JobState {
-            db,
-            config,
-            detectors,
-            drainer: Arc::new(drainer),
-            links,
-            webhooks,
-        })
     }
 }

@@ -15,7 +15,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use engine::{Job, JobContext, JobError, NewJob, QueueConfig, Registry, Worker, WorkerConfig};
+use engine::{
+    Handler, JobArgs, JobContext, JobError, NewJob, QueueConfig, Registry, Worker, WorkerConfig,
+};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -41,16 +43,17 @@ fn epoch_ms() -> f64 {
         * 1000.0
 }
 
-impl Job for Noop {
+impl JobArgs for Noop {
     const KIND: &'static str = "bench.noop";
-    type State = Counters;
+}
 
-    async fn run(self, ctx: JobContext<Counters>) -> Result<Value, JobError> {
-        if let Some(t) = self.t {
+impl Handler<Noop> for Counters {
+    async fn run(&self, args: Noop, _ctx: JobContext) -> Result<Value, JobError> {
+        if let Some(t) = args.t {
             let wait = epoch_ms() - t;
-            ctx.state.waits.lock().unwrap().push(wait);
+            self.waits.lock().unwrap().push(wait);
         }
-        ctx.state.done.fetch_add(1, Ordering::SeqCst);
+        self.done.fetch_add(1, Ordering::SeqCst);
         Ok(Value::Null)
     }
 }
@@ -89,8 +92,8 @@ fn worker(
     counters: &Counters,
     concurrency: usize,
     prefetch: usize,
-) -> Worker<Counters> {
-    let registry = Registry::new(counters.clone()).register::<Noop>();
+) -> Worker {
+    let registry = Registry::new().register::<Noop, _>(counters.clone());
     let config = WorkerConfig {
         queues: vec![QueueConfig::new("default", concurrency).prefetch(prefetch)],
         retention: None,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 
-use crate::{EngineError, job::Job};
+use crate::{EngineError, job::JobArgs};
 
 /// A job to enqueue. `NewJob::of(&job)` fills it from a typed job's settings and options.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,13 +52,13 @@ impl NewJob {
     }
 
     /// A typed job, with its kind's settings and its own options.
-    pub fn of<J: Job>(job: &J) -> Result<Self, EngineError> {
-        let settings = J::settings();
+    pub fn of<A: JobArgs>(job: &A) -> Result<Self, EngineError> {
+        let settings = A::settings();
         let options = job.options();
         let args = serde_json::to_value(job)
-            .map_err(|e| EngineError::Invalid(format!("arguments of {}: {e}", J::KIND)))?;
+            .map_err(|e| EngineError::Invalid(format!("arguments of {}: {e}", A::KIND)))?;
         Ok(NewJob {
-            kind: J::KIND.into(),
+            kind: A::KIND.into(),
             args,
             queue: settings.queue.into(),
             priority: options.priority.unwrap_or(settings.priority),
@@ -252,8 +252,8 @@ pub async fn enqueue_many(
         .collect())
 }
 
-/// `job.enqueue(&txn)` for typed jobs.
-pub trait JobExt: Job + Sized {
+/// `args.enqueue(&txn)` for typed jobs.
+pub trait JobExt: JobArgs + Sized {
     fn enqueue(
         &self,
         db: &impl ConnectionTrait,
@@ -263,7 +263,7 @@ pub trait JobExt: Job + Sized {
     }
 }
 
-impl<J: Job> JobExt for J {}
+impl<A: JobArgs> JobExt for A {}
 
 /// A job enqueued under an idempotency key: the same request again answers the same job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Job kinds: a name, a typed argument struct and an async handler, registered at start-up.
+//! Job kinds: a name with typed arguments ([`JobArgs`], what callers enqueue) and a handler
+//! ([`Handler`], what a worker runs), registered once at start-up ([`Registry`]).
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
@@ -135,13 +136,11 @@ pub struct JobOptions {
     pub group_key: Option<String>,
 }
 
-/// A job kind. Arguments are its fields (stored as JSON); `run` is the handler.
-///
-/// `State` is whatever the application hands its handlers (configuration, clients); the
-/// registry holds one value of it.
-pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+/// The arguments of a job kind (River's `JobArgs`): what a caller enqueues. A plain serde
+/// type with the kind's name and rules, importable without the handler's dependencies; the
+/// handler ([`Handler`]) is registered once, where the worker is built.
+pub trait JobArgs: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: &'static str;
-    type State: Clone + Send + Sync + 'static;
 
     fn settings() -> KindSettings {
         KindSettings::default()
@@ -162,22 +161,51 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn validate(&self) -> Result<(), ArgsError> {
         Ok(())
     }
+}
 
+/// What runs a job of kind `A` (River's `Worker`). A handler holds what it needs (clients,
+/// configuration); one value may handle several kinds.
+pub trait Handler<A: JobArgs>: Send + Sync + 'static {
+    fn run(&self, args: A, ctx: JobContext)
+    -> impl Future<Output = Result<Value, JobError>> + Send;
+}
+
+/// A handler from a function or closure: `handler_fn(|args: MyArgs, ctx| async move { ... })`.
+pub fn handler_fn<A, F, Fut>(run: F) -> HandlerFn<F>
+where
+    A: JobArgs,
+    F: Fn(A, JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
+{
+    HandlerFn(run)
+}
+
+/// See [`handler_fn`].
+pub struct HandlerFn<F>(F);
+
+impl<A, F, Fut> Handler<A> for HandlerFn<F>
+where
+    A: JobArgs,
+    F: Fn(A, JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
+{
     fn run(
-        self,
-        ctx: JobContext<Self::State>,
-    ) -> impl Future<Output = Result<Value, JobError>> + Send;
+        &self,
+        args: A,
+        ctx: JobContext,
+    ) -> impl Future<Output = Result<Value, JobError>> + Send {
+        (self.0)(args, ctx)
+    }
 }
 
 /// What a handler gets besides its arguments.
-pub struct JobContext<S> {
+pub struct JobContext {
     pub job_id: i64,
     pub attempt: i32,
-    pub state: S,
     pub(crate) handle: crate::worker::JobHandle,
 }
 
-impl<S> JobContext<S> {
+impl JobContext {
     /// Fires when the job is cancelled, times out, or its worker lost the lease or shuts down.
     pub fn cancellation(&self) -> &CancellationToken {
         &self.handle.token
@@ -210,61 +238,68 @@ impl<S> JobContext<S> {
     }
 }
 
-type Handler<S> = Arc<
-    dyn Fn(Value, JobContext<S>) -> Result<BoxFuture<'static, Result<Value, JobError>>, String>
+/// A registered handler, with its arguments still JSON.
+pub(crate) type ErasedHandler = Arc<
+    dyn Fn(Value, JobContext) -> Result<BoxFuture<'static, Result<Value, JobError>>, String>
         + Send
         + Sync,
 >;
 
-pub(crate) struct Kind<S> {
+/// What the engine knows of a kind without its handler.
+#[derive(Clone)]
+pub(crate) struct Kind {
     pub settings: KindSettings,
-    pub handler: Handler<S>,
     /// The job `args` describe, with the kind's settings and options (`Err`: they do not decode
     /// or break the kind's rules).
     pub build: fn(Value) -> Result<NewJob, ArgsError>,
     pub schema: Option<Value>,
 }
 
-/// The registered kinds, and the state their handlers share.
-pub struct Registry<S> {
-    pub(crate) kinds: HashMap<&'static str, Kind<S>>,
-    pub(crate) state: S,
+/// The kinds by name, with their settings and argument rules: what is needed to build jobs
+/// that arrive as JSON (command line, HTTP), without any handler.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    pub(crate) kinds: HashMap<&'static str, Kind>,
 }
 
-impl<S: Clone + Send + Sync + 'static> Registry<S> {
-    pub fn new(state: S) -> Self {
-        Registry {
-            kinds: HashMap::new(),
-            state,
-        }
+impl Catalog {
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Registers a kind. Names are unique: registering one twice is a programming error.
-    pub fn register<J: Job<State = S>>(mut self) -> Self {
-        let handler: Handler<S> = Arc::new(|args, ctx| {
-            let job: J = serde_json::from_value(args)
-                .map_err(|e| format!("arguments do not decode as {}: {e}", J::KIND))?;
-            Ok(Box::pin(job.run(ctx)))
-        });
-        let kind = Kind {
-            settings: J::settings(),
-            handler,
-            build: build::<J>,
-            schema: J::schema(),
-        };
-        let previous = self.kinds.insert(J::KIND, kind);
-        assert!(
-            previous.is_none(),
-            "job kind `{}` registered twice",
-            J::KIND
-        );
+    /// Adds a kind. Names are unique: adding one twice is a programming error.
+    pub fn with<A: JobArgs>(mut self) -> Self {
+        self.add::<A>();
         self
     }
 
-    pub fn kinds(&self) -> impl Iterator<Item = (&'static str, &KindSettings)> {
-        self.kinds
+    fn add<A: JobArgs>(&mut self) {
+        let kind = Kind {
+            settings: A::settings(),
+            build: build::<A>,
+            schema: A::schema(),
+        };
+        let previous = self.kinds.insert(A::KIND, kind);
+        assert!(
+            previous.is_none(),
+            "job kind `{}` registered twice",
+            A::KIND
+        );
+    }
+
+    pub fn contains(&self, kind: &str) -> bool {
+        self.kinds.contains_key(kind)
+    }
+
+    /// Every kind, by name (sorted).
+    pub fn kinds(&self) -> Vec<(&'static str, &KindSettings)> {
+        let mut kinds: Vec<_> = self
+            .kinds
             .iter()
             .map(|(name, kind)| (*name, &kind.settings))
+            .collect();
+        kinds.sort_unstable_by_key(|(name, _)| *name);
+        kinds
     }
 
     pub fn settings(&self, kind: &str) -> Option<&KindSettings> {
@@ -273,7 +308,6 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
 
     /// The job of `kind` with `args`, as the kind's own code would enqueue it (its queue,
     /// priority, attempts and keys); `Err` names an unknown kind or arguments that do not decode.
-    /// For jobs that arrive as JSON (command line, HTTP).
     pub fn build(&self, kind: &str, args: Value) -> Result<NewJob, BuildError> {
         let registered = self
             .kinds
@@ -282,7 +316,7 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
         (registered.build)(args).map_err(BuildError::Args)
     }
 
-    /// [`Registry::build`] with the error as one sentence.
+    /// [`Catalog::build`] with the error as one sentence.
     pub fn new_job(&self, kind: &str, args: Value) -> Result<NewJob, String> {
         self.build(kind, args).map_err(|e| match e {
             BuildError::Args(error) => format!("arguments of `{kind}`: {error}"),
@@ -305,12 +339,45 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
         self.kinds.get(kind).is_some_and(|k| k.schema.is_some())
     }
 
-    /// The queues the registered kinds use.
+    /// The queues the kinds use.
     pub fn queues(&self) -> Vec<&'static str> {
         let mut queues: Vec<&'static str> = self.kinds.values().map(|k| k.settings.queue).collect();
         queues.sort_unstable();
         queues.dedup();
         queues
+    }
+}
+
+/// The kinds a worker runs: each kind's arguments ([`Catalog`]) with its handler.
+#[derive(Default)]
+pub struct Registry {
+    pub(crate) catalog: Catalog,
+    pub(crate) handlers: HashMap<&'static str, ErasedHandler>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `handler` for the kind `A`. Names are unique: registering one twice is a
+    /// programming error.
+    pub fn register<A: JobArgs, H: Handler<A>>(mut self, handler: H) -> Self {
+        self.catalog.add::<A>();
+        let handler = Arc::new(handler);
+        let erased: ErasedHandler = Arc::new(move |args, ctx| {
+            let args: A = serde_json::from_value(args)
+                .map_err(|e| format!("arguments do not decode as {}: {e}", A::KIND))?;
+            let handler = handler.clone();
+            Ok(Box::pin(async move { handler.run(args, ctx).await }))
+        });
+        self.handlers.insert(A::KIND, erased);
+        self
+    }
+
+    /// The registered kinds without their handlers.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 }
 
@@ -342,14 +409,14 @@ fn nul_path(value: &Value, path: &str) -> Option<String> {
 }
 
 /// Decodes `args` as `J` (naming the failing field), checks `J`'s rules, and makes the job.
-fn build<J: Job>(args: Value) -> Result<NewJob, ArgsError> {
+fn build<A: JobArgs>(args: Value) -> Result<NewJob, ArgsError> {
     if let Some(path) = nul_path(&args, "") {
         return Err(ArgsError {
             field: (!path.is_empty()).then_some(path),
             message: "text may not contain NUL characters".into(),
         });
     }
-    let job: J = serde_path_to_error::deserialize(args).map_err(|e| {
+    let job: A = serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
         ArgsError {
             field: (path != ".").then_some(path),

@@ -7,8 +7,8 @@
 //!                                     Scheduler (cron) ──┘  reaper, retries, cancel, timeouts
 //! ```
 //!
-//! The engine knows nothing of the application: it registers job kinds ([`Job`]) in a
-//! [`Registry`] with a state value its handlers share.
+//! The engine knows nothing of the application: a kind's arguments ([`JobArgs`]) are what
+//! callers enqueue; its handler ([`Handler`]) is registered once in a [`Registry`].
 
 pub mod admin;
 pub mod enqueue;
@@ -29,7 +29,8 @@ pub use enqueue::{
     Enqueued, Idempotent, JobExt, NewJob, enqueue, enqueue_idempotent, enqueue_many,
 };
 pub use job::{
-    ArgsError, BuildError, Job, JobContext, JobError, JobOptions, KindSettings, Registry,
+    ArgsError, BuildError, Catalog, Handler, HandlerFn, JobArgs, JobContext, JobError, JobOptions,
+    KindSettings, Registry, handler_fn,
 };
 pub use metrics::Metrics;
 pub use retry::RetryPolicy;

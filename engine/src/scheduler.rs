@@ -64,10 +64,14 @@ impl Schedule {
         }
     }
 
-    /// A schedule of the typed kind `J` with `J`'s queue, priority and attempts.
-    pub fn of<J: crate::Job>(name: impl Into<String>, cron: impl Into<String>, job: &J) -> Self {
-        let settings = J::settings();
-        let mut schedule = Schedule::new(name, cron, J::KIND)
+    /// A schedule of the typed kind `A` with `A`'s queue, priority and attempts.
+    pub fn of<A: crate::JobArgs>(
+        name: impl Into<String>,
+        cron: impl Into<String>,
+        job: &A,
+    ) -> Self {
+        let settings = A::settings();
+        let mut schedule = Schedule::new(name, cron, A::KIND)
             .args(serde_json::to_value(job).unwrap_or_default())
             .queue(settings.queue);
         schedule.priority = settings.priority;

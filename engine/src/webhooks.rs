@@ -6,7 +6,7 @@
 //! is registered and again when sending), a capped response, timeouts; 4xx other than 408/429
 //! is final, the rest is retried with the engine's backoff.
 
-use std::{marker::PhantomData, time::Duration};
+use std::time::Duration;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::{
-    EngineError, Job, JobContext, JobError, KindSettings,
+    EngineError, Handler, JobArgs, JobContext, JobError, KindSettings,
     net::{self, AllowedHosts},
 };
 
@@ -275,28 +275,20 @@ impl WebhookSender {
     }
 }
 
-/// Application state that can send webhooks.
-pub trait WebhookState: Clone + Send + Sync + 'static {
-    fn webhooks(&self) -> &WebhookSender;
-}
-
 /// One event to one endpoint (written by `engine_emit`; not meant to be enqueued by hand).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DeliverWebhook<S> {
+pub struct DeliverWebhook {
     pub endpoint: Uuid,
     pub event_id: String,
     #[serde(rename = "type")]
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
     pub task: Value,
-    #[serde(skip)]
-    state: PhantomData<fn() -> S>,
 }
 
-impl<S: WebhookState> Job for DeliverWebhook<S> {
+impl JobArgs for DeliverWebhook {
     const KIND: &'static str = KIND;
-    type State = S;
 
     fn settings() -> KindSettings {
         KindSettings {
@@ -306,20 +298,23 @@ impl<S: WebhookState> Job for DeliverWebhook<S> {
             ..KindSettings::default()
         }
     }
+}
 
-    async fn run(self, ctx: JobContext<S>) -> Result<Value, JobError> {
-        let endpoint = find(ctx.db(), self.endpoint)
+/// The sender delivers [`DeliverWebhook`] jobs.
+impl Handler<DeliverWebhook> for WebhookSender {
+    async fn run(&self, delivery: DeliverWebhook, ctx: JobContext) -> Result<Value, JobError> {
+        let endpoint = find(ctx.db(), delivery.endpoint)
             .await
             .map_err(JobError::retryable)?
             .ok_or_else(|| JobError::permanent("the endpoint was removed"))?;
         if !endpoint.enabled {
             return Err(JobError::permanent("the endpoint is disabled"));
         }
-        self.send(&endpoint, ctx.state.webhooks()).await
+        delivery.send(&endpoint, self).await
     }
 }
 
-impl<S> DeliverWebhook<S> {
+impl DeliverWebhook {
     /// The body in the endpoint's format, and its content type.
     fn body(&self, format: &str) -> (Vec<u8>, &'static str) {
         if format == "koalati-form" {

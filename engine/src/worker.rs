@@ -215,11 +215,11 @@ struct Running {
 }
 
 /// State shared by the tasks of one worker.
-struct Shared<S> {
+struct Shared {
     id: Uuid,
     db: DatabaseConnection,
     pool: PgPool,
-    registry: Registry<S>,
+    registry: Registry,
     config: WorkerConfig,
     running: Mutex<HashMap<i64, Running>>,
     metrics: Arc<Metrics>,
@@ -236,7 +236,7 @@ struct Shared<S> {
     claiming: std::sync::atomic::AtomicUsize,
 }
 
-impl<S> Shared<S> {
+impl Shared {
     /// Hands a finished attempt to the completer.
     fn finished(&self, finished: Finished) {
         self.backlog.add();
@@ -251,16 +251,16 @@ impl<S> Shared<S> {
 }
 
 /// A worker process's engine side.
-pub struct Worker<S> {
+pub struct Worker {
     db: DatabaseConnection,
-    registry: Registry<S>,
+    registry: Registry,
     config: WorkerConfig,
     id: Uuid,
     metrics: Arc<Metrics>,
 }
 
-impl<S: Clone + Send + Sync + 'static> Worker<S> {
-    pub fn new(db: DatabaseConnection, registry: Registry<S>, config: WorkerConfig) -> Self {
+impl Worker {
+    pub fn new(db: DatabaseConnection, registry: Registry, config: WorkerConfig) -> Self {
         Worker {
             db,
             registry,
@@ -402,7 +402,7 @@ async fn register_worker(
     Ok(())
 }
 
-async fn wait_for_idle<S>(shared: &Shared<S>, grace: Duration) -> bool {
+async fn wait_for_idle(shared: &Shared, grace: Duration) -> bool {
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if shared.running().is_empty() {
@@ -465,8 +465,8 @@ impl QueueShape {
     }
 }
 
-async fn claim<S>(
-    shared: &Shared<S>,
+async fn claim(
+    shared: &Shared,
     queue: &str,
     shape: &QueueShape,
     limit: usize,
@@ -482,11 +482,7 @@ async fn claim<S>(
 }
 
 /// The fetcher and executor slots of one queue.
-async fn serve_queue<S: Clone + Send + Sync + 'static>(
-    shared: Arc<Shared<S>>,
-    queue: QueueConfig,
-    waker: Arc<Notify>,
-) {
+async fn serve_queue(shared: Arc<Shared>, queue: QueueConfig, waker: Arc<Notify>) {
     let capacity = queue.concurrency + queue.prefetch;
     let (jobs_tx, jobs_rx) = mpsc::channel::<Claimed>(capacity.max(1));
     let jobs_rx = Arc::new(tokio::sync::Mutex::new(jobs_rx));
@@ -589,7 +585,7 @@ async fn serve_queue<S: Clone + Send + Sync + 'static>(
     }
 }
 
-fn register<S>(shared: &Shared<S>, job: &Claimed) {
+fn register(shared: &Shared, job: &Claimed) {
     let handle = JobHandle {
         token: CancellationToken::new(),
         stop: Arc::new(AtomicU8::new(Stop::None as u8)),
@@ -629,10 +625,7 @@ SELECT c.* FROM claimed c, told"#;
 
 /// Runs isolated jobs (they were running when a worker died) one at a time, each alone in this
 /// process: claiming stops, the running jobs finish, then it runs. A death now is the job's own.
-async fn run_isolated<S: Clone + Send + Sync + 'static>(
-    shared: Arc<Shared<S>>,
-    woken: Arc<Notify>,
-) {
+async fn run_isolated(shared: Arc<Shared>, woken: Arc<Notify>) {
     let queues: Vec<String> = shared
         .config
         .queues
@@ -686,10 +679,7 @@ async fn run_isolated<S: Clone + Send + Sync + 'static>(
 }
 
 /// Runs one job and says how it ended (`None` when this worker lost it).
-async fn execute<S: Clone + Send + Sync + 'static>(
-    shared: &Shared<S>,
-    job: Claimed,
-) -> Option<Finished> {
+async fn execute(shared: &Shared, job: Claimed) -> Option<Finished> {
     let handle = shared.running().get(&job.id).map(|r| r.handle.clone())?;
     let span = tracing::info_span!(
         "job",
@@ -728,21 +718,19 @@ enum Outcome {
     Discarded(String),
 }
 
-async fn run_handler<S: Clone + Send + Sync + 'static>(
-    shared: &Shared<S>,
-    job: &Claimed,
-    handle: &JobHandle,
-) -> Outcome {
-    let Some(kind) = shared.registry.kinds.get(job.kind.as_str()) else {
+async fn run_handler(shared: &Shared, job: &Claimed, handle: &JobHandle) -> Outcome {
+    let (Some(kind), Some(handler)) = (
+        shared.registry.catalog.kinds.get(job.kind.as_str()),
+        shared.registry.handlers.get(job.kind.as_str()),
+    ) else {
         return Outcome::Discarded(format!("unknown job kind `{}`", job.kind));
     };
     let ctx = JobContext {
         job_id: job.id,
         attempt: job.attempt,
-        state: shared.registry.state.clone(),
         handle: handle.clone(),
     };
-    let future = match (kind.handler)(job.args.clone(), ctx) {
+    let future = match handler(job.args.clone(), ctx) {
         Ok(future) => future,
         Err(reason) => return Outcome::Discarded(reason),
     };
@@ -810,12 +798,7 @@ pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Outcome {
-    fn into_finished<S>(
-        self,
-        shared: &Shared<S>,
-        job: Claimed,
-        took: Duration,
-    ) -> Option<Finished> {
+    fn into_finished(self, shared: &Shared, job: Claimed, took: Duration) -> Option<Finished> {
         let retry = |message: String, outcome: &'static str, at: Option<DateTime<Utc>>| {
             if job.attempt < job.max_attempts {
                 let at = at.unwrap_or_else(|| Utc::now() + shared.config.retry.delay(job.attempt));
@@ -1001,7 +984,7 @@ UPDATE engine_jobs SET lease_expires_at = now() + make_interval(secs => $2)
  WHERE lease_owner = $1 AND state = 'running'
 RETURNING id, attempt, cancel_requested_at IS NOT NULL"#;
 
-async fn heartbeat<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
+async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
     let every = shared.config.lease / 3;
     let mut last_success = Instant::now();
     loop {
@@ -1101,7 +1084,7 @@ attempts AS (
     DELETE FROM engine_job_attempts a USING old WHERE a.job_id = old.id)
 DELETE FROM engine_jobs j USING old WHERE j.id = old.id"#;
 
-async fn prune<S>(shared: &Shared<S>, last: &mut Option<Instant>) {
+async fn prune(shared: &Shared, last: &mut Option<Instant>) {
     let Some(retention) = shared.config.retention else {
         return;
     };
@@ -1157,7 +1140,7 @@ async fn reap_once(
     Ok(reaped.into_iter().map(|(_, q, k, s)| (q, k, s)).collect())
 }
 
-async fn reap<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
+async fn reap(shared: Arc<Shared>, stop: CancellationToken) {
     let mut pruned = None;
     loop {
         prune(&shared, &mut pruned).await;
@@ -1194,8 +1177,8 @@ async fn reap<S>(shared: Arc<Shared<S>>, stop: CancellationToken) {
 
 /// `LISTEN engine_jobs` (a queue has new jobs), `engine_isolated` (the reaper isolated jobs of a
 /// queue) and `engine_cancel` (a job was asked to stop).
-async fn listen<S>(
-    shared: Arc<Shared<S>>,
+async fn listen(
+    shared: Arc<Shared>,
     wakers: HashMap<String, Arc<Notify>>,
     isolated: Arc<Notify>,
     stop: CancellationToken,

@@ -6,8 +6,8 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use engine::{
-    EngineError, Job, JobContext, JobError, JobExt, KindSettings, NewJob, QueueConfig, Registry,
-    RetryPolicy, Schedule, Scheduler, Worker, WorkerConfig, admin, enqueue, enqueue_many,
+    EngineError, Handler, JobArgs, JobContext, JobError, JobExt, KindSettings, NewJob, QueueConfig,
+    Registry, RetryPolicy, Schedule, Scheduler, Worker, WorkerConfig, admin, enqueue, enqueue_many,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -15,10 +15,9 @@ use serde_json::{Value, json};
 use support::TestDb;
 use tokio::sync::Notify;
 
+/// The handler of the test kinds (they record in the engine's database).
 #[derive(Clone)]
-struct Ctx {
-    db: DatabaseConnection,
-}
+struct Ctx;
 
 const MARKS: &str = "CREATE TABLE marks (job_id bigint, attempt int, tag text, worker text,
     started_at timestamptz, finished_at timestamptz DEFAULT clock_timestamp())";
@@ -33,9 +32,8 @@ struct Record {
     key: Option<String>,
 }
 
-impl Job for Record {
+impl JobArgs for Record {
     const KIND: &'static str = "test.record";
-    type State = Ctx;
 
     fn options(&self) -> engine::JobOptions {
         engine::JobOptions {
@@ -43,25 +41,26 @@ impl Job for Record {
             ..Default::default()
         }
     }
+}
 
-    async fn run(self, ctx: JobContext<Ctx>) -> Result<Value, JobError> {
+impl Handler<Record> for Ctx {
+    async fn run(&self, args: Record, ctx: JobContext) -> Result<Value, JobError> {
         let started = chrono::Utc::now();
-        tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
-        ctx.state
-            .db
+        tokio::time::sleep(Duration::from_millis(args.sleep_ms)).await;
+        ctx.db()
             .execute_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
                 "INSERT INTO marks (job_id, attempt, tag, started_at) VALUES ($1, $2, $3, $4)",
                 [
                     ctx.job_id.into(),
                     ctx.attempt.into(),
-                    self.tag.clone().into(),
+                    args.tag.clone().into(),
                     started.into(),
                 ],
             ))
             .await
             .map_err(JobError::retryable)?;
-        Ok(json!({ "tag": self.tag }))
+        Ok(json!({ "tag": args.tag }))
     }
 }
 
@@ -71,9 +70,8 @@ struct Fail {
     how: String,
 }
 
-impl Job for Fail {
+impl JobArgs for Fail {
     const KIND: &'static str = "test.fail";
-    type State = Ctx;
 
     fn settings() -> KindSettings {
         KindSettings {
@@ -81,9 +79,11 @@ impl Job for Fail {
             ..KindSettings::default()
         }
     }
+}
 
-    async fn run(self, ctx: JobContext<Ctx>) -> Result<Value, JobError> {
-        match self.how.as_str() {
+impl Handler<Fail> for Ctx {
+    async fn run(&self, args: Fail, ctx: JobContext) -> Result<Value, JobError> {
+        match args.how.as_str() {
             "retry" => Err(JobError::retryable("the remote end is down")),
             "permanent" => Err(JobError::permanent("this can never work")),
             "panic" => panic!("the handler panicked"),
@@ -105,9 +105,8 @@ struct Slow {
     cooperative: bool,
 }
 
-impl Job for Slow {
+impl JobArgs for Slow {
     const KIND: &'static str = "test.slow";
-    type State = Ctx;
 
     fn settings() -> KindSettings {
         KindSettings {
@@ -117,31 +116,32 @@ impl Job for Slow {
             ..KindSettings::default()
         }
     }
+}
 
-    async fn run(self, ctx: JobContext<Ctx>) -> Result<Value, JobError> {
-        for step in 0..self.steps {
-            if self.cooperative {
+impl Handler<Slow> for Ctx {
+    async fn run(&self, args: Slow, ctx: JobContext) -> Result<Value, JobError> {
+        for step in 0..args.steps {
+            if args.cooperative {
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(self.step_ms)) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(args.step_ms)) => {}
                     _ = ctx.cancellation().cancelled() => {
                         record_stop(&ctx).await;
                         return Err(JobError::Cancelled);
                     }
                 }
             } else {
-                tokio::time::sleep(Duration::from_millis(self.step_ms)).await;
+                tokio::time::sleep(Duration::from_millis(args.step_ms)).await;
             }
-            ctx.progress(json!({ "done": step + 1, "of": self.steps }))
+            ctx.progress(json!({ "done": step + 1, "of": args.steps }))
                 .await?;
         }
         Ok(json!("finished"))
     }
 }
 
-async fn record_stop(ctx: &JobContext<Ctx>) {
+async fn record_stop(ctx: &JobContext) {
     let _ = ctx
-        .state
-        .db
+        .db()
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
             "INSERT INTO marks (job_id, attempt, tag) VALUES ($1, $2, 'stopped')",
@@ -150,11 +150,11 @@ async fn record_stop(ctx: &JobContext<Ctx>) {
         .await;
 }
 
-fn registry(db: &DatabaseConnection) -> Registry<Ctx> {
-    Registry::new(Ctx { db: db.clone() })
-        .register::<Record>()
-        .register::<Fail>()
-        .register::<Slow>()
+fn registry() -> Registry {
+    Registry::new()
+        .register::<Record, _>(Ctx)
+        .register::<Fail, _>(Ctx)
+        .register::<Slow, _>(Ctx)
 }
 
 /// A `test.fail` job failing `how`, with three attempts.
@@ -202,7 +202,7 @@ impl Running {
 
 fn start(db: &DatabaseConnection, config: WorkerConfig) -> Running {
     let stop = Arc::new(Notify::new());
-    let worker = Worker::new(db.clone(), registry(db), config);
+    let worker = Worker::new(db.clone(), registry(), config);
     let signal = stop.clone();
     let task =
         tokio::spawn(async move { worker.run(async move { signal.notified().await }).await });

@@ -6,8 +6,9 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use engine::{
-    Job, JobContext, JobError, QueueConfig, Registry, RetryPolicy, Worker, WorkerConfig,
-    events::{self, DetectEvent, Detector, Detectors, Envelope, EventState, PlannedJob, Source},
+    Handler, JobArgs, JobContext, JobError, QueueConfig, Registry, RetryPolicy, Worker,
+    WorkerConfig,
+    events::{self, DetectEvent, Detector, Detectors, Envelope, PlannedJob, Source},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -16,15 +17,7 @@ use support::TestDb;
 use tokio::sync::Notify;
 
 #[derive(Clone)]
-struct Ctx {
-    detectors: Arc<Detectors>,
-}
-
-impl EventState for Ctx {
-    fn detectors(&self) -> &Detectors {
-        &self.detectors
-    }
-}
+struct Ctx;
 
 /// Succeeds, or fails for good when `fail` is set.
 #[derive(Serialize, Deserialize)]
@@ -34,15 +27,16 @@ struct Touch {
     fail: bool,
 }
 
-impl Job for Touch {
+impl JobArgs for Touch {
     const KIND: &'static str = "test.touch";
-    type State = Ctx;
+}
 
-    async fn run(self, _ctx: JobContext<Ctx>) -> Result<Value, JobError> {
-        if self.fail {
-            return Err(JobError::permanent(format!("{} failed", self.title)));
+impl Handler<Touch> for Ctx {
+    async fn run(&self, args: Touch, _ctx: JobContext) -> Result<Value, JobError> {
+        if args.fail {
+            return Err(JobError::permanent(format!("{} failed", args.title)));
         }
-        Ok(json!({ "touched": self.title }))
+        Ok(json!({ "touched": args.title }))
     }
 }
 
@@ -93,9 +87,9 @@ fn worker(
     db: &DatabaseConnection,
     detectors: Arc<Detectors>,
 ) -> (Arc<Notify>, tokio::task::JoinHandle<()>) {
-    let registry = Registry::new(Ctx { detectors })
-        .register::<DetectEvent<Ctx>>()
-        .register::<Touch>();
+    let registry = Registry::new()
+        .register::<DetectEvent, _>(detectors)
+        .register::<Touch, _>(Ctx);
     let config = WorkerConfig {
         queues: vec![
             QueueConfig::new("events", 2),

@@ -4,7 +4,7 @@ use engine::events::{Detector, PlannedJob};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::email::effects::BadgeAwarded;
+use crate::email::jobs::BadgeAwarded;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

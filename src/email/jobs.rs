@@ -1,24 +1,26 @@
-//! `email.drain`: the drainer as an engine job. Inside `jobs worker` a schedule runs it every
-//! `EMAIL_POLL_INTERVAL_SECS` (overlap: skip), so several workers never drain twice at once and
-//! a slow drain is not stacked on. Each email is still claimed and recorded by the drainer
-//! itself (`email_deliveries`), so it goes out once whoever runs the drain.
+//! The email domain's job kinds, as arguments a detector or service enqueues; their handlers are
+//! registered at the root (`crate::handlers::email`).
+//!
+//! - `email.drain` runs the drainer; a schedule runs it every `EMAIL_POLL_INTERVAL_SECS`
+//!   (overlap: skip), so several workers never drain twice at once and a slow drain is not
+//!   stacked on. Each email is still claimed and recorded by the drainer itself
+//!   (`email_deliveries`), so it goes out once whoever runs the drain.
+//! - The rest follow from changes (`crate::events`): each writes in one transaction and can run
+//!   again (a retry, a crash before it was recorded) without queueing an email twice: reminders
+//!   converge on the meet's schedule, and every other email carries a key fixed by its job.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use tokio::sync::watch;
+use uuid::Uuid;
 
-use engine::{Job, JobContext, JobError, KindSettings, Overlap, Schedule};
-
-use crate::state::JobState;
+use engine::{JobArgs, KindSettings, Overlap, Schedule};
 
 pub const QUEUE: &str = "email";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct DrainEmails {}
 
-impl Job for DrainEmails {
+impl JobArgs for DrainEmails {
     const KIND: &'static str = "email.drain";
-    type State = JobState;
 
     fn settings() -> KindSettings {
         KindSettings {
@@ -30,31 +32,6 @@ impl Job for DrainEmails {
             cancel_grace: std::time::Duration::from_secs(60),
             ..KindSettings::default()
         }
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
-        let (stop_tx, stop) = watch::channel(false);
-        let drain = ctx.state.drainer.drain(&stop);
-        tokio::pin!(drain);
-        let summary = tokio::select! {
-            summary = &mut drain => summary,
-            _ = ctx.cancellation().cancelled() => {
-                let _ = stop_tx.send(true);
-                drain.await
-            }
-        }
-        .map_err(JobError::retryable)?;
-        if summary.sent + summary.retried + summary.failed + summary.skipped > 0 {
-            tracing::info!(summary = %summary, "email drain");
-        }
-        Ok(json!({
-            "sent": summary.sent,
-            "retried": summary.retried,
-            "failed": summary.failed,
-            "skipped": summary.skipped,
-            "elapsedMs": summary.elapsed.as_millis() as u64,
-            "aborted": summary.aborted,
-        }))
     }
 }
 
@@ -83,6 +60,86 @@ fn every(interval: std::time::Duration) -> String {
         format!("0 */{} * * * *", largest_at_most(secs / 60))
     }
 }
+
+/// The settings of the kinds that follow from changes.
+fn effect_settings() -> KindSettings {
+    KindSettings {
+        max_attempts: 10,
+        timeout: Some(std::time::Duration::from_secs(60)),
+        ..KindSettings::default()
+    }
+}
+
+/// An email kind that follows from a change: its name, with [`effect_settings`].
+macro_rules! effect {
+    ($args:ty, $kind:literal) => {
+        impl JobArgs for $args {
+            const KIND: &'static str = $kind;
+
+            fn settings() -> KindSettings {
+                effect_settings()
+            }
+        }
+    };
+}
+
+/// `email.meet_reminders`: a meet's reminders follow its schedule (new meet, new time).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncMeetReminders {
+    pub meet_id: Uuid,
+}
+
+effect!(SyncMeetReminders, "email.meet_reminders");
+
+/// `email.meet_cancelled`: a deleted meet's emails that have not gone out are cancelled.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelMeetEmails {
+    pub meet_id: Uuid,
+}
+
+effect!(CancelMeetEmails, "email.meet_cancelled");
+
+/// `email.registration_confirmation`: the confirmation, with its calendar invite.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmRegistration {
+    pub user_id: Uuid,
+    pub meet_id: Uuid,
+    /// The queue row's id, fixed when the job was created, so the email is queued once.
+    pub email_id: Uuid,
+}
+
+effect!(ConfirmRegistration, "email.registration_confirmation");
+
+/// `email.welcome`: a new account gets a welcome (unless `WELCOME_EMAILS=false`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Welcome {
+    pub user_id: Uuid,
+}
+
+effect!(Welcome, "email.welcome");
+
+/// `email.project_submitted`: the admins hear of a new project.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectSubmitted {
+    pub project_id: Uuid,
+}
+
+effect!(ProjectSubmitted, "email.project_submitted");
+
+/// `email.badge_awarded`: a project's owner hears of its badge.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BadgeAwarded {
+    pub project_id: Uuid,
+    pub badge_id: Uuid,
+}
+
+effect!(BadgeAwarded, "email.badge_awarded");
 
 #[cfg(test)]
 mod tests {

@@ -33,6 +33,22 @@ pub fn router(state: MetricsState) -> Router {
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such endpoint") })
 }
 
+/// Serves `GET /metrics` alone on `address` until `shutdown` resolves.
+pub async fn serve(
+    address: std::net::SocketAddr,
+    db: DatabaseConnection,
+    config: &crate::config::Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(%address, "serving job metrics at /metrics");
+    let router = router(MetricsState {
+        db,
+        token: config.jobs.metrics_token.clone(),
+    });
+    super::server::serve(router, listener, &config.http, shutdown).await
+}
+
 pub async fn metrics(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.token
         && !bearer_matches(&headers, token)

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         db: state.db.clone(),
         config: state.config.clone(),
         registry: state.jobs.clone(),
+        queues: state.queues.clone(),
     };
     let hooks = crate::events::hasura::HookState {
         db: state.db.clone(),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     config::EmailConfig,
-    email::effects::{CancelMeetEmails, ConfirmRegistration, SyncMeetReminders},
+    email::jobs::{CancelMeetEmails, ConfirmRegistration, SyncMeetReminders},
 };
 
 /// The columns a meet's reminders depend on.

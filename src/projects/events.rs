@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::link_check::CheckLink;
-use crate::email::effects::ProjectSubmitted;
+use super::jobs::CheckLink;
+use crate::email::jobs::ProjectSubmitted;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     entity::Model as ProjectModel,
-    link_check::{self, CheckState, Link, LinkCheck as LinkCheckRecord},
+    jobs::{self as link_check, CheckState, Link, LinkCheck as LinkCheckRecord},
     media_asset::Model as MediaAssetModel,
     service::{self, NewProject},
 };

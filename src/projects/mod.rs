@@ -3,7 +3,7 @@
 pub mod entity;
 pub mod events;
 pub mod graphql;
-pub mod link_check;
+pub mod jobs;
 pub mod links;
 pub mod media_asset;
 pub mod project_media_asset;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     entity::{ActiveModel, Column, Entity as Projects, Model as Project, Relation},
-    link_check,
+    jobs as link_check,
     media_asset::{self, Model as MediaAsset},
     project_media_asset,
 };

@@ -100,12 +100,13 @@ pub async fn activity(
 }
 
 /// Admins. Every job kind this server knows (what `enqueueJob` accepts).
-pub fn kinds(
-    caller: &Caller,
-    registry: &engine::Registry<crate::state::JobState>,
-) -> AppResult<Vec<String>> {
+pub fn kinds(caller: &Caller, registry: &engine::Catalog) -> AppResult<Vec<String>> {
     caller.require_admin()?;
-    let mut kinds: Vec<String> = registry.kinds().map(|(kind, _)| kind.to_owned()).collect();
+    let mut kinds: Vec<String> = registry
+        .kinds()
+        .into_iter()
+        .map(|(kind, _)| kind.to_owned())
+        .collect();
     kinds.sort();
     Ok(kinds)
 }
@@ -225,7 +226,7 @@ pub async fn add_endpoint(
 pub async fn register_endpoint(
     db: &DatabaseConnection,
     config: &Config,
-    registry: &engine::Registry<crate::state::JobState>,
+    registry: &engine::Catalog,
     mut new: NewEndpoint,
 ) -> AppResult<Endpoint> {
     if new.kinds.is_none() {

@@ -12,20 +12,22 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use engine::Registry;
+use engine::Catalog;
 use serde_json::{Value, json};
 
 use super::{
     principal::{self, Principal},
     service::{self, CreateTask},
 };
-use crate::{config::Config, error::AppError, state::JobState};
+use crate::{config::Config, error::AppError};
 
 #[derive(Clone)]
 pub struct TaskApi {
     pub db: sea_orm::DatabaseConnection,
     pub config: Arc<Config>,
-    pub registry: Arc<Registry<JobState>>,
+    pub registry: Arc<Catalog>,
+    /// The queues a worker serves, with its concurrency for each (time estimates).
+    pub queues: Arc<Vec<(String, usize)>>,
 }
 
 pub fn routes(api: TaskApi) -> Router {

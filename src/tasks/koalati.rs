@@ -24,7 +24,7 @@ use super::{
     service,
     tokens::Action,
 };
-use crate::{error::AppError, projects::link_check::PER_HOST_LIMIT};
+use crate::{error::AppError, projects::jobs::PER_HOST_LIMIT};
 
 pub fn routes(api: TaskApi) -> Router {
     started();
@@ -285,14 +285,14 @@ pub(crate) async fn time_estimates(
 }
 
 async fn estimates_data(api: &TaskApi) -> Result<Value, AppError> {
-    let queues = crate::background::worker_config(&api.config).queues;
     let kinds: Vec<(String, String, usize)> = service::kinds(&api.registry)
         .into_iter()
         .map(|k| {
-            let concurrency = queues
+            let concurrency = api
+                .queues
                 .iter()
-                .find(|q| q.name == k.queue)
-                .map_or(1, |q| q.concurrency);
+                .find(|(name, _)| *name == k.queue)
+                .map_or(1, |(_, concurrency)| *concurrency);
             (k.kind, k.queue, concurrency)
         })
         .collect();

@@ -12,3 +12,4 @@ pub mod openapi;
 pub mod principal;
 pub mod service;
 pub mod tokens;
+pub mod tools;

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use engine::{
-    BuildError, NewJob, Registry,
+    BuildError, Catalog, NewJob,
     admin::{self, AttemptRow, JobRow},
     search::{self, Page, Query},
 };
@@ -13,10 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{principal::Principal, tokens::Action};
-use crate::{
-    error::{AppError, AppResult},
-    state::JobState,
-};
+use crate::error::{AppError, AppResult};
 
 /// A kind offered to clients.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -29,7 +26,7 @@ pub struct KindInfo {
     pub schema: Value,
 }
 
-pub fn kinds(registry: &Registry<JobState>) -> Vec<KindInfo> {
+pub fn kinds(registry: &Catalog) -> Vec<KindInfo> {
     registry
         .public_kinds()
         .into_iter()
@@ -108,7 +105,7 @@ pub struct CreateTask<'a> {
 }
 
 /// The job to store for `request`, refused with the failing field.
-fn public_kind(registry: &Registry<JobState>, kind: &str) -> AppResult<()> {
+fn public_kind(registry: &Catalog, kind: &str) -> AppResult<()> {
     if registry.is_public(kind) {
         Ok(())
     } else {
@@ -116,7 +113,7 @@ fn public_kind(registry: &Registry<JobState>, kind: &str) -> AppResult<()> {
     }
 }
 
-pub fn build(registry: &Registry<JobState>, kind: &str, args: Value) -> AppResult<NewJob> {
+pub fn build(registry: &Catalog, kind: &str, args: Value) -> AppResult<NewJob> {
     public_kind(registry, kind)?;
     registry.build(kind, args).map_err(|e| match e {
         BuildError::UnknownKind(kind) => AppError::NotFound(format!("no task kind `{kind}`")),
@@ -131,7 +128,7 @@ pub fn build(registry: &Registry<JobState>, kind: &str, args: Value) -> AppResul
 /// existed already (same key, or a live duplicate of a deduplicated kind).
 pub async fn create(
     db: &DatabaseConnection,
-    registry: &Registry<JobState>,
+    registry: &Catalog,
     principal: &Principal,
     request: CreateTask<'_>,
 ) -> AppResult<(Task, bool)> {
@@ -174,7 +171,7 @@ fn fingerprint(request: &CreateTask<'_>) -> Vec<u8> {
 /// One task of `kind`, with its attempts; `NOT_FOUND` for another kind's id too.
 pub async fn get(
     db: &DatabaseConnection,
-    registry: &Registry<JobState>,
+    registry: &Catalog,
     principal: &Principal,
     kind: &str,
     id: i64,
@@ -189,7 +186,7 @@ pub async fn get(
 /// A job of a public kind (internal jobs are not tasks, whatever a token's scopes say).
 async fn find_of_kind(
     db: &DatabaseConnection,
-    registry: &Registry<JobState>,
+    registry: &Catalog,
     kind: &str,
     id: i64,
 ) -> AppResult<JobRow> {
@@ -203,7 +200,7 @@ async fn find_of_kind(
 /// Tasks of `kind` matching the query-string `pairs`.
 pub async fn search(
     db: &DatabaseConnection,
-    registry: &Registry<JobState>,
+    registry: &Catalog,
     principal: &Principal,
     kind: &str,
     pairs: &[(String, String)],
@@ -233,7 +230,7 @@ pub struct TaskPage {
 /// requested, finished → `CONFLICT`.
 pub async fn cancel(
     db: &DatabaseConnection,
-    registry: &Registry<JobState>,
+    registry: &Catalog,
     principal: &Principal,
     kind: &str,
     id: i64,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{config::EmailConfig, email::effects::Welcome};
+use crate::{config::EmailConfig, email::jobs::Welcome};
 
 #[derive(Deserialize)]
 struct UserRow {

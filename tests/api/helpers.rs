@@ -318,7 +318,7 @@ impl TestApp {
         let config = Arc::new(self.config.clone());
         let db = self.db.clone();
         tokio::spawn(async move {
-            mintbean::background::run_worker(db, config, async {
+            mintbean::app::run_worker(db, config, async {
                 let _ = stopped.await;
             })
             .await
@@ -331,8 +331,6 @@ impl TestApp {
     /// serving the `events` and `default` queues does, until none is left. (The email drain
     /// and link checks are not run: tests look at what was queued.)
     pub async fn settle(&self) {
-        let state = mintbean::state::JobState::new(self.db.clone(), Arc::new(self.config.clone()))
-            .expect("job state");
         let config = engine::WorkerConfig {
             queues: vec![
                 engine::QueueConfig::new("events", 4),
@@ -343,7 +341,7 @@ impl TestApp {
         };
         let worker = engine::Worker::new(
             self.db.clone(),
-            mintbean::background::registry(state),
+            mintbean::app::registry(&self.db, &self.config).expect("job registry"),
             config,
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

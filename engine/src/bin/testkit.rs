@@ -4,21 +4,17 @@
 
 use std::time::Duration;
 
-use engine::{Job, JobContext, JobError, QueueConfig, Registry, Worker, WorkerConfig};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use engine::{Handler, JobArgs, JobContext, JobError, QueueConfig, Registry, Worker, WorkerConfig};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// The handler of the testkit's kinds (they record in the engine's database).
 #[derive(Clone)]
-struct Kit {
-    db: DatabaseConnection,
-}
+struct Kit;
 
-async fn record(ctx: &JobContext<Kit>) -> Result<(), JobError> {
-    ctx.state
-        .db
+async fn record(ctx: &JobContext) -> Result<(), JobError> {
+    ctx.db()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "INSERT INTO testkit_done (job_id, attempt, pid) VALUES ($1, $2, $3)",
@@ -39,12 +35,13 @@ struct Sleep {
     ms: u64,
 }
 
-impl Job for Sleep {
+impl JobArgs for Sleep {
     const KIND: &'static str = "testkit.sleep";
-    type State = Kit;
+}
 
-    async fn run(self, ctx: JobContext<Kit>) -> Result<Value, JobError> {
-        tokio::time::sleep(Duration::from_millis(self.ms)).await;
+impl Handler<Sleep> for Kit {
+    async fn run(&self, args: Sleep, ctx: JobContext) -> Result<Value, JobError> {
+        tokio::time::sleep(Duration::from_millis(args.ms)).await;
         record(&ctx).await?;
         Ok(json!({ "pid": std::process::id() }))
     }
@@ -54,11 +51,12 @@ impl Job for Sleep {
 #[derive(Serialize, Deserialize)]
 struct Crash {}
 
-impl Job for Crash {
+impl JobArgs for Crash {
     const KIND: &'static str = "testkit.crash";
-    type State = Kit;
+}
 
-    async fn run(self, _ctx: JobContext<Kit>) -> Result<Value, JobError> {
+impl Handler<Crash> for Kit {
+    async fn run(&self, _args: Crash, _ctx: JobContext) -> Result<Value, JobError> {
         // SAFETY: kill(2) with our own pid.
         unsafe {
             libc::kill(libc::getpid(), libc::SIGKILL);
@@ -132,9 +130,9 @@ async fn main() {
     )
     .await
     .expect("testkit table");
-    let registry = Registry::new(Kit { db: db.clone() })
-        .register::<Sleep>()
-        .register::<Crash>();
+    let registry = Registry::new()
+        .register::<Sleep, _>(Kit)
+        .register::<Crash, _>(Kit);
     let config = WorkerConfig {
         queues: vec![
             QueueConfig::new(options.queue, options.concurrency).prefetch(options.prefetch),

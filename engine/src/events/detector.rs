@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::envelope::Event;
-use crate::{NewJob, job::Job, panic_message};
+use crate::{NewJob, job::JobArgs, panic_message};
 
 pub type DetectError = String;
 
@@ -28,7 +28,7 @@ impl PlannedJob {
     }
 
     /// A typed job with its kind's settings.
-    pub fn of<J: Job>(name: impl Into<String>, job: &J) -> Result<Self, DetectError> {
+    pub fn of<A: JobArgs>(name: impl Into<String>, job: &A) -> Result<Self, DetectError> {
         Ok(PlannedJob::new(
             name,
             NewJob::of(job).map_err(|e| e.to_string())?,

@@ -24,7 +24,7 @@ pub use capture::{
 pub use detector::{DetectError, Detection, Detector, Detectors, Outcome, PlannedJob};
 pub use envelope::{Envelope, EnvelopeError, Event, Op, Source, json_equal};
 pub use store::{
-    DETECT_KIND, DetectEvent, DetectionSummary, EventRow, EventState, EventSummary, Ingested,
-    JobOutcome, JobSummary, SummaryError, detect_stored, find, find_many, ingest, list, list_ids,
-    summaries, summary, wait_for_jobs,
+    DETECT_KIND, DetectEvent, DetectionSummary, EventRow, EventSummary, Ingested, JobOutcome,
+    JobSummary, SummaryError, detect_stored, find, find_many, ingest, list, list_ids, summaries,
+    summary, wait_for_jobs,
 };

@@ -1,6 +1,6 @@
 //! Storing events, detecting them, and reading back what they caused.
 
-use std::{collections::HashSet, marker::PhantomData, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -14,7 +14,9 @@ use super::{
     detector::{Detection, Detectors, Outcome, PlannedJob},
     envelope::{Event, Op, Source},
 };
-use crate::{EngineError, Job, JobContext, JobError, KindSettings, Metrics, enqueue_many};
+use crate::{
+    EngineError, Handler, JobArgs, JobContext, JobError, KindSettings, Metrics, enqueue_many,
+};
 
 /// The kind the capture trigger enqueues for each native event.
 pub const DETECT_KIND: &str = "engine.detect";
@@ -486,32 +488,15 @@ pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Ev
     .collect()
 }
 
-/// What the detection job needs from the application's state.
-pub trait EventState: Clone + Send + Sync + 'static {
-    fn detectors(&self) -> &Detectors;
-}
-
 /// Detects one captured event (enqueued by the capture trigger, in the changing transaction).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DetectEvent<S> {
+pub struct DetectEvent {
     pub event_id: Uuid,
-    #[serde(skip)]
-    state: PhantomData<fn() -> S>,
 }
 
-impl<S> DetectEvent<S> {
-    pub fn new(event_id: Uuid) -> Self {
-        DetectEvent {
-            event_id,
-            state: PhantomData,
-        }
-    }
-}
-
-impl<S: EventState> Job for DetectEvent<S> {
+impl JobArgs for DetectEvent {
     const KIND: &'static str = DETECT_KIND;
-    type State = S;
 
     fn settings() -> KindSettings {
         KindSettings {
@@ -521,9 +506,12 @@ impl<S: EventState> Job for DetectEvent<S> {
             ..KindSettings::default()
         }
     }
+}
 
-    async fn run(self, ctx: JobContext<S>) -> Result<Value, JobError> {
-        let summary = detect_stored(ctx.db(), ctx.state.detectors(), self.event_id, false)
+/// The detectors run [`DetectEvent`] jobs.
+impl Handler<DetectEvent> for std::sync::Arc<Detectors> {
+    async fn run(&self, job: DetectEvent, ctx: JobContext) -> Result<Value, JobError> {
+        let summary = detect_stored(ctx.db(), self, job.event_id, false)
             .await
             .map_err(|e| match e {
                 EngineError::NotFound(_) => JobError::permanent(e),

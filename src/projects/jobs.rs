@@ -1,15 +1,17 @@
+//! The projects domain's job kinds (their handlers: `crate::handlers::links`).
+//!
 //! `project.link_check`: one job per project link (source code, live site), keyed by the URL's
 //! host so one site gets at most three checks at once (the `links` queue's per-key cap), grouped
-//! by project so the latest result per link is one indexed lookup.
+//! by project so the latest result per link is one indexed lookup. `project.recheck_links`:
+//! every live project's links checked again.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
-use engine::{Job, JobContext, JobError, JobOptions, KindSettings, NewJob, admin::JobRow};
+use engine::{JobArgs, JobOptions, KindSettings, NewJob, admin::JobRow};
 
 use super::{entity::Model as Project, links::LinkReport};
-use crate::{error::AppResult, state::JobState};
+use crate::error::AppResult;
 
 pub const QUEUE: &str = "links";
 /// Checks for one host at once, across all workers (Koalati's per-website rule).
@@ -60,9 +62,8 @@ pub fn group_key(project_id: Uuid) -> String {
     format!("project:{project_id}")
 }
 
-impl Job for CheckLink {
+impl JobArgs for CheckLink {
     const KIND: &'static str = "project.link_check";
-    type State = JobState;
 
     fn settings() -> KindSettings {
         KindSettings {
@@ -82,78 +83,14 @@ impl Job for CheckLink {
             ..JobOptions::default()
         }
     }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
-        check(&ctx, &self.url).await
-    }
-}
-
-// `link_check`: the task-API tool (Koalati's `tool`), on the same queue and per-host cap as
-// project checks; a live check of the same URL is shared. (The doc comment below is the schema's
-// description that API clients read.)
-/// Checks that a public http(s) URL answers: its status, redirects and time.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LinkCheckTool {
-    /// An http(s) URL, at most 2048 characters.
-    #[schema(example = "https://example.com/", max_length = 2048)]
-    pub url: String,
 }
 
 /// The host a URL's checks are capped by.
-fn host_key(url: &str) -> String {
+pub fn host_key(url: &str) -> String {
     url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
         .unwrap_or_else(|| "invalid".into())
-}
-
-impl Job for LinkCheckTool {
-    const KIND: &'static str = "link_check";
-    type State = JobState;
-
-    fn settings() -> KindSettings {
-        CheckLink::settings()
-    }
-
-    fn options(&self) -> JobOptions {
-        JobOptions {
-            concurrency_key: Some(host_key(&self.url)),
-            dedupe_key: Some(self.url.clone()),
-            ..JobOptions::default()
-        }
-    }
-
-    fn schema() -> Option<Value> {
-        serde_json::to_value(<Self as utoipa::PartialSchema>::schema()).ok()
-    }
-
-    fn validate(&self) -> Result<(), engine::ArgsError> {
-        let refuse = |m: &str| Err(engine::ArgsError::field("url", m));
-        if self.url.len() > 2048 {
-            return refuse("at most 2048 characters");
-        }
-        match url::Url::parse(&self.url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
-                Ok(())
-            }
-            _ => refuse("an http(s) URL with a host"),
-        }
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
-        check(&ctx, &self.url).await
-    }
-}
-
-async fn check(ctx: &JobContext<JobState>, url: &str) -> Result<Value, JobError> {
-    ctx.progress(serde_json::json!({ "step": "requesting", "url": url }))
-        .await?;
-    let report = tokio::select! {
-        report = ctx.state.links.check(url) => report,
-        _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
-    };
-    serde_json::to_value(report).map_err(JobError::permanent)
 }
 
 /// The jobs checking `project`'s links at `priority`.
@@ -228,9 +165,8 @@ pub async fn latest(
 #[serde(deny_unknown_fields)]
 pub struct RecheckAllLinks {}
 
-impl Job for RecheckAllLinks {
+impl JobArgs for RecheckAllLinks {
     const KIND: &'static str = "project.recheck_links";
-    type State = JobState;
 
     fn settings() -> KindSettings {
         KindSettings {
@@ -239,43 +175,6 @@ impl Job for RecheckAllLinks {
             max_attempts: 1,
             timeout: Some(std::time::Duration::from_secs(2 * 3600)),
             ..KindSettings::default()
-        }
-    }
-
-    async fn run(self, ctx: JobContext<JobState>) -> Result<Value, JobError> {
-        let projects = super::entity::Entity::live()
-            .all(ctx.db())
-            .await
-            .map_err(JobError::retryable)?;
-        let mut checks = Vec::new();
-        for project in &projects {
-            checks.extend(jobs_for(project, 1).map_err(JobError::permanent)?);
-        }
-        let ids: Vec<i64> = engine::enqueue_many(ctx.db(), checks)
-            .await
-            .map_err(JobError::retryable)?
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        let total = ids.len();
-        loop {
-            ctx.checkpoint()?;
-            let outcomes = engine::events::wait_for_jobs(
-                ctx.db(),
-                &ids,
-                std::time::Duration::from_millis(500),
-            )
-            .await
-            .map_err(JobError::retryable)?;
-            let done = outcomes
-                .iter()
-                .filter(|o| !matches!(o.state.as_str(), "available" | "running"))
-                .count();
-            ctx.progress(serde_json::json!({ "done": done, "total": total }))
-                .await?;
-            if done >= total {
-                return Ok(serde_json::json!({ "projects": projects.len(), "checked": total }));
-            }
         }
     }
 }

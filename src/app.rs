@@ -1,0 +1,183 @@
+//! The composition root: what a Mintbean process is made of. It builds the shared state, the
+//! job registry (each kind's arguments with its handler), the detectors, the queues and
+//! schedules, and runs the worker (`jobs worker`, or inside `mintbean serve` with
+//! `JOBS_IN_SERVER=true` / `--with-worker`). Nothing else builds these, and no domain imports
+//! this module. Several worker processes on several hosts are safe: the engine's claims,
+//! leases and schedule slots are in PostgreSQL.
+
+use std::{sync::Arc, time::Duration};
+
+use engine::{
+    QueueConfig, Registry, Schedule, Scheduler, Worker, WorkerConfig,
+    admin::{self, QueueSettings},
+    events::DetectEvent,
+    net::AllowedHosts,
+    webhooks::{DeliverWebhook, WebhookSender},
+};
+use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
+
+use crate::{
+    auth::PasswordHasher,
+    config::Config,
+    email::{
+        drain::Drainer,
+        jobs::{
+            self as email_jobs, BadgeAwarded, CancelMeetEmails, ConfirmRegistration, DrainEmails,
+            ProjectSubmitted, SyncMeetReminders, Welcome,
+        },
+    },
+    handlers,
+    projects::{
+        jobs::{self as project_jobs, CheckLink, RecheckAllLinks},
+        links::LinkChecker,
+    },
+    state::AppState,
+    tasks::tools::LinkCheckTool,
+};
+
+/// Where detections run (the capture trigger enqueues them there).
+pub const EVENTS_QUEUE: &str = "events";
+
+/// Every job kind Mintbean runs, each with its handler.
+pub fn registry(db: &DatabaseConnection, config: &Config) -> Result<Registry, String> {
+    let drain = handlers::email::Drain {
+        drainer: Arc::new(Drainer::new(db.clone(), config.email.clone())?),
+    };
+    let effects = handlers::email::Effects {
+        domain: drain.drainer.sender_domain().into(),
+        config: Arc::new(config.email.clone()),
+    };
+    let links = handlers::links::Links {
+        checker: LinkChecker::new(&config.jobs.link_check)?,
+    };
+    let tasks = &config.jobs.tasks;
+    let webhooks = WebhookSender::new(
+        AllowedHosts::new(&tasks.webhook_allow_hosts),
+        tasks.webhook_timeout,
+    )?;
+    let detectors = Arc::new(crate::events::detectors(config)?);
+    Ok(Registry::new()
+        .register::<DrainEmails, _>(drain)
+        .register::<CheckLink, _>(links.clone())
+        .register::<LinkCheckTool, _>(links.clone())
+        .register::<RecheckAllLinks, _>(links)
+        .register::<DeliverWebhook, _>(webhooks)
+        .register::<DetectEvent, _>(detectors)
+        .register::<SyncMeetReminders, _>(effects.clone())
+        .register::<CancelMeetEmails, _>(effects.clone())
+        .register::<ConfirmRegistration, _>(effects.clone())
+        .register::<Welcome, _>(effects.clone())
+        .register::<ProjectSubmitted, _>(effects.clone())
+        .register::<BadgeAwarded, _>(effects))
+}
+
+impl AppState {
+    /// The state of a server process (its job catalog from [`registry`]).
+    pub fn new(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
+        let passwords = PasswordHasher::new(config.password_hash_concurrency)
+            .rehash_legacy(config.rehash_legacy_passwords);
+        let catalog = registry(&db, &config)
+            .map_err(anyhow::Error::msg)?
+            .catalog()
+            .clone();
+        let detectors = crate::events::detectors(&config).map_err(anyhow::Error::msg)?;
+        let queues = worker_config(&config)
+            .queues
+            .into_iter()
+            .map(|q| (q.name, q.concurrency))
+            .collect();
+        Ok(AppState::from_parts(
+            db,
+            Arc::new(config),
+            passwords,
+            Arc::new(catalog),
+            Arc::new(detectors),
+            Arc::new(queues),
+        ))
+    }
+}
+
+pub fn schedules(config: &Config) -> Vec<Schedule> {
+    vec![email_jobs::schedule(config.email.poll_interval)]
+}
+
+/// The queues one worker process serves, and how many jobs of each it runs at once.
+pub fn worker_config(config: &Config) -> WorkerConfig {
+    WorkerConfig {
+        queues: vec![
+            QueueConfig::new("default", config.jobs.concurrency),
+            // One drain at a time; the drainer sends EMAIL_CONCURRENCY emails at once itself.
+            QueueConfig::new(email_jobs::QUEUE, 1),
+            QueueConfig::new(project_jobs::QUEUE, config.jobs.link_check_concurrency),
+            QueueConfig::new(engine::webhooks::QUEUE, config.jobs.webhook_concurrency),
+            QueueConfig::new(EVENTS_QUEUE, config.jobs.events.concurrency),
+        ],
+        shutdown_grace: config.jobs.shutdown_grace,
+        lease: config.jobs.lease,
+        retention: Some(config.jobs.retention).filter(|r| !r.is_zero()),
+        // Rescue soon after a lease ends, without scanning more than needed.
+        reaper_interval: (config.jobs.lease / 6)
+            .clamp(Duration::from_millis(200), Duration::from_secs(5)),
+        ..WorkerConfig::default()
+    }
+}
+
+/// Connections a worker process needs: one per job slot, the drainer's, and the engine's own
+/// (fetchers, completer, heartbeat, reaper, listener, scheduler).
+pub fn pool_size(config: &Config) -> u32 {
+    let slots: usize = worker_config(config)
+        .queues
+        .iter()
+        .map(|q| q.concurrency)
+        .sum();
+    (slots + config.email.concurrency + 10) as u32
+}
+
+/// The queue rules Mintbean's kinds rely on (stored, so every worker's claim honours them).
+pub async fn configure_queues(db: &DatabaseConnection) -> Result<(), engine::EngineError> {
+    let links = QueueSettings {
+        per_key_limit: Some(project_jobs::PER_HOST_LIMIT),
+        ..QueueSettings::default()
+    };
+    admin::configure_queue(db, project_jobs::QUEUE, &links).await
+}
+
+/// Runs the worker pool and the scheduler until `shutdown` resolves; then stops claiming, lets
+/// running jobs finish within `JOBS_SHUTDOWN_GRACE_SECS`, and releases the rest.
+pub async fn run_worker(
+    db: DatabaseConnection,
+    config: Arc<Config>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let registry = registry(&db, &config).map_err(anyhow::Error::msg)?;
+    configure_queues(&db).await?;
+    crate::events::ensure_capture(&db, &config).await?;
+    let scheduler = Scheduler::new(db.clone());
+    scheduler.sync(&schedules(&config)).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    let stopped = |mut stop: watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let scheduling = tokio::spawn({
+        let stop = stop.clone();
+        async move { scheduler.run(stopped(stop)).await }
+    });
+    let mut settings = worker_config(&config);
+    if config.jobs.tasks.mock_mode {
+        // Koalati's mock mode fakes the tools (the kinds offered to clients), nothing else.
+        settings.mock_kinds = registry
+            .catalog()
+            .public_kinds()
+            .iter()
+            .map(|(kind, ..)| kind.to_string())
+            .collect();
+    }
+    let worker = Worker::new(db, registry, settings);
+    let working = tokio::spawn(worker.run(stopped(stop)));
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let _ = scheduling.await;
+    working.await??;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! The email kinds' handlers: the drain, and the emails that follow from changes.
+
+use std::sync::Arc;
+
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use engine::{Handler, JobContext, JobError};
+
+use super::job_error;
+use crate::{
+    config::EmailConfig,
+    email::{
+        drain::Drainer,
+        enqueue,
+        jobs::{
+            BadgeAwarded, CancelMeetEmails, ConfirmRegistration, DrainEmails, ProjectSubmitted,
+            SyncMeetReminders, Welcome,
+        },
+        notifications::{self, Origin},
+    },
+    error::AppError,
+};
+
+/// Runs the drainer ([`DrainEmails`]).
+#[derive(Clone)]
+pub struct Drain {
+    pub drainer: Arc<Drainer>,
+}
+
+impl Handler<DrainEmails> for Drain {
+    async fn run(&self, _args: DrainEmails, ctx: JobContext) -> Result<Value, JobError> {
+        let (stop_tx, stop) = watch::channel(false);
+        let drain = self.drainer.drain(&stop);
+        tokio::pin!(drain);
+        let summary = tokio::select! {
+            summary = &mut drain => summary,
+            _ = ctx.cancellation().cancelled() => {
+                let _ = stop_tx.send(true);
+                drain.await
+            }
+        }
+        .map_err(JobError::retryable)?;
+        if summary.sent + summary.retried + summary.failed + summary.skipped > 0 {
+            tracing::info!(summary = %summary, "email drain");
+        }
+        Ok(json!({
+            "sent": summary.sent,
+            "retried": summary.retried,
+            "failed": summary.failed,
+            "skipped": summary.skipped,
+            "elapsedMs": summary.elapsed.as_millis() as u64,
+            "aborted": summary.aborted,
+        }))
+    }
+}
+
+/// The emails that follow from changes: each in one transaction of the job's database.
+#[derive(Clone)]
+pub struct Effects {
+    pub config: Arc<EmailConfig>,
+    /// The sender's domain, for the Message-IDs of notifications.
+    pub domain: Arc<str>,
+}
+
+impl Effects {
+    /// Runs `work` in a transaction of the job's database and commits it.
+    async fn in_transaction<F>(&self, ctx: &JobContext, work: F) -> Result<Value, JobError>
+    where
+        F: AsyncFnOnce(&DatabaseTransaction, Origin<'_>) -> Result<Value, AppError>,
+    {
+        let key = format!("job:{}", ctx.job_id);
+        let origin = Origin {
+            key: &key,
+            domain: &self.domain,
+        };
+        let txn = ctx.db().begin().await.map_err(JobError::retryable)?;
+        let value = work(&txn, origin).await.map_err(job_error)?;
+        txn.commit().await.map_err(JobError::retryable)?;
+        Ok(value)
+    }
+}
+
+impl Handler<SyncMeetReminders> for Effects {
+    async fn run(&self, args: SyncMeetReminders, ctx: JobContext) -> Result<Value, JobError> {
+        self.in_transaction(&ctx, async |txn, _| {
+            let queued = enqueue::sync_reminders(txn, args.meet_id, &self.config).await?;
+            Ok(json!({ "queued": queued }))
+        })
+        .await
+    }
+}
+
+impl Handler<CancelMeetEmails> for Effects {
+    async fn run(&self, args: CancelMeetEmails, ctx: JobContext) -> Result<Value, JobError> {
+        self.in_transaction(&ctx, async |txn, _| {
+            enqueue::on_meet_deleted(txn, args.meet_id).await?;
+            Ok(json!({ "cancelled": true }))
+        })
+        .await
+    }
+}
+
+impl Handler<ConfirmRegistration> for Effects {
+    async fn run(&self, args: ConfirmRegistration, ctx: JobContext) -> Result<Value, JobError> {
+        self.in_transaction(&ctx, async |txn, _| {
+            let queued = enqueue::confirm_registration(
+                txn,
+                args.email_id,
+                args.user_id,
+                args.meet_id,
+                &self.config,
+            )
+            .await?;
+            Ok(json!({ "queued": queued }))
+        })
+        .await
+    }
+}
+
+impl Handler<Welcome> for Effects {
+    async fn run(&self, args: Welcome, ctx: JobContext) -> Result<Value, JobError> {
+        self.in_transaction(&ctx, async |txn, origin| {
+            notifications::welcome(txn, &origin, args.user_id).await
+        })
+        .await
+    }
+}
+
+impl Handler<ProjectSubmitted> for Effects {
+    async fn run(&self, args: ProjectSubmitted, ctx: JobContext) -> Result<Value, JobError> {
+        self.in_transaction(&ctx, async |txn, origin| {
+            notifications::project_submitted(txn, &origin, &self.config, args.project_id).await
+        })
+        .await
+    }
+}
+
+impl Handler<BadgeAwarded> for Effects {
+    async fn run(&self, args: BadgeAwarded, ctx: JobContext) -> Result<Value, JobError> {
+        self.in_transaction(&ctx, async |txn, origin| {
+            notifications::badge_awarded(txn, &origin, &self.config, args.project_id, args.badge_id)
+                .await
+        })
+        .await
+    }
+}
