@@ -39,7 +39,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 async fn prepare(admin_url: &str) -> String {
     let name = format!("mintbean_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = mintbean::db::connect(admin_url, 1)
+    let admin = mintbean_core::db::connect(admin_url, 1)
         .await
         .expect("test cluster");
     admin
@@ -47,8 +47,8 @@ async fn prepare(admin_url: &str) -> String {
         .await
         .unwrap();
     let url = database_url(admin_url, &name);
-    mintbean::db::migrate(&url).await.expect("migrate");
-    let db = mintbean::db::connect(&url, 2).await.unwrap();
+    mintbean_core::db::migrate(&url).await.expect("migrate");
+    let db = mintbean_core::db::connect(&url, 2).await.unwrap();
     let meet = uuid::Uuid::new_v4();
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
@@ -84,7 +84,7 @@ async fn prepare(admin_url: &str) -> String {
 }
 
 async fn drop_database(admin_url: &str, name: &str) {
-    if let Ok(admin) = mintbean::db::connect(admin_url, 1).await {
+    if let Ok(admin) = mintbean_core::db::connect(admin_url, 1).await {
         let _ = admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
             .await;

@@ -8,7 +8,8 @@ use engine::{
     EngineError,
     admin::{self, AttemptRow, JobFilter, JobRow},
 };
-use mintbean::{app, config::Config, db, http};
+use mintbean::{app, http};
+use mintbean_core::{config::Config, db};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::{Value, json};

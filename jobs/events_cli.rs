@@ -14,7 +14,7 @@ use engine::{
     EngineError,
     events::{self, Detection, Envelope, EventSummary, Outcome, Source},
 };
-use mintbean::{config::Config, db};
+use mintbean_core::{config::Config, db};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -82,7 +82,7 @@ pub fn parse(words: &[&str]) -> Result<EventsCommand, String> {
 pub async fn run(command: EventsCommand, json: bool, config: Config) -> anyhow::Result<ExitCode> {
     let out = Output { json };
     let config = Arc::new(config);
-    let detectors = mintbean::events::detectors(&config).map_err(anyhow::Error::msg)?;
+    let detectors = mintbean_core::events::detectors(&config).map_err(anyhow::Error::msg)?;
     if let EventsCommand::Test {
         payload,
         dry_run: true,

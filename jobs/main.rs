@@ -8,11 +8,11 @@ use std::{process::ExitCode, time::Duration};
 
 use engine_cli::EngineCommand;
 
-use mintbean::{
+use mintbean::telemetry;
+use mintbean_core::{
     config::{Component, Config},
     db,
     email::drain::{self, Drainer},
-    telemetry,
 };
 use tokio::sync::watch;
 

@@ -17,7 +17,8 @@ use engine::{
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
-use crate::{
+use crate::{handlers, state::AppState, tasks::tools::LinkCheckTool};
+use mintbean_core::{
     auth::PasswordHasher,
     config::Config,
     email::{
@@ -27,13 +28,10 @@ use crate::{
             ProjectSubmitted, SyncMeetReminders, Welcome,
         },
     },
-    handlers,
     projects::{
         jobs::{self as project_jobs, CheckLink, RecheckAllLinks},
         links::LinkChecker,
     },
-    state::AppState,
-    tasks::tools::LinkCheckTool,
 };
 
 /// Where detections run (the capture trigger enqueues them there).
@@ -56,7 +54,7 @@ pub fn registry(db: &DatabaseConnection, config: &Config) -> Result<Registry, St
         AllowedHosts::new(&tasks.webhook_allow_hosts),
         tasks.webhook_timeout,
     )?;
-    let detectors = Arc::new(crate::events::detectors(config)?);
+    let detectors = Arc::new(mintbean_core::events::detectors(config)?);
     Ok(Registry::new()
         .register::<DrainEmails, _>(drain)
         .register::<CheckLink, _>(links.clone())
@@ -81,7 +79,7 @@ impl AppState {
             .map_err(anyhow::Error::msg)?
             .catalog()
             .clone();
-        let detectors = crate::events::detectors(&config).map_err(anyhow::Error::msg)?;
+        let detectors = mintbean_core::events::detectors(&config).map_err(anyhow::Error::msg)?;
         let queues = worker_config(&config)
             .queues
             .into_iter()
@@ -152,7 +150,7 @@ pub async fn run_worker(
 ) -> anyhow::Result<()> {
     let registry = registry(&db, &config).map_err(anyhow::Error::msg)?;
     configure_queues(&db).await?;
-    crate::events::ensure_capture(&db, &config).await?;
+    mintbean_core::events::ensure_capture(&db, &config).await?;
     let scheduler = Scheduler::new(db.clone());
     scheduler.sync(&schedules(&config)).await?;
     let (stop_tx, stop) = watch::channel(false);

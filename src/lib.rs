@@ -1,31 +1,21 @@
 //! mintbean: a Rust drop-in replacement for the Mintbean Platform V3 backend.
 //!
-//! Domains (users, posts, meets, projects, badges, kanban) each own their entities, services and
-//! GraphQL resolvers; `http` and `graphql` only wire them together.
+//! The domains (users, posts, meets, projects, badges, kanban, email, events) are in the
+//! `mintbean-core` crate; this crate holds what puts them in front of clients and runs them:
+//!
+//! - surfaces: `graphql` (the schema, one module per domain), `http` (the server, `/graphql`,
+//!   the Hasura hook, the dashboard, metrics), `tasks` (the task API and its clients' dialects);
+//! - `handlers`: what a worker does with each job kind;
+//! - `app`: the composition root that builds the state, the job registry and the worker.
 
 pub mod app;
-pub mod auth;
-pub mod badges;
 pub mod cache;
-pub mod config;
-pub mod dashboard;
-pub mod db;
-pub mod email;
-pub mod error;
-pub mod events;
 pub mod graphql;
 pub mod handlers;
 pub mod http;
-pub mod kanban;
-pub mod meets;
-pub mod posts;
-pub mod projects;
 pub mod runtime;
-pub mod seed;
 pub mod state;
 pub mod tasks;
 pub mod telemetry;
-pub mod users;
-pub mod validation;
 
 pub use state::AppState;

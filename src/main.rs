@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
-use mintbean::{
-    AppState, app,
+use mintbean::{AppState, app, graphql, http, telemetry};
+use mintbean_core::{
     config::{Component, Config, Environment},
-    db, graphql, http,
+    db,
     seed::{self, AccountPasswords},
-    telemetry,
 };
 
 // jemalloc: large answers allocate many small objects across threads; see docs/benchmarks.md.
@@ -163,7 +162,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              forged by guessing it; move to a long random secret once the Node backend is retired"
         );
     }
-    mintbean::events::ensure_capture(&state.db, &state.config).await?;
+    mintbean_core::events::ensure_capture(&state.db, &state.config).await?;
     let listener = tokio::net::TcpListener::bind(address).await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use engine::{Catalog, events::Detectors, updates::Updates};
 
-use crate::{auth::PasswordHasher, config::Config};
+use mintbean_core::{auth::PasswordHasher, config::Config};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,7 +15,7 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     /// The job kinds, for building jobs that arrive as JSON (task API, GraphQL).
     pub jobs: Arc<Catalog>,
-    /// Every detector (`crate::events`), for events that arrive over HTTP or GraphQL.
+    /// Every detector (`mintbean_core::events`), for events that arrive over HTTP or GraphQL.
     pub detectors: Arc<Detectors>,
     /// The queues a worker process serves, with its concurrency for each (time estimates).
     pub queues: Arc<Vec<(String, usize)>>,

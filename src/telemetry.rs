@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::config::LogFormat;
+use mintbean_core::config::LogFormat;
 
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,tower_http=warn";
 

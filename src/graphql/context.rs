@@ -9,7 +9,9 @@ use async_graphql::Context;
 use chrono::{DateTime, Utc};
 
 use super::loader::Loaders;
-use crate::{auth::Caller, auth::Session, error::AppResult, state::AppState};
+use crate::http::session::Session;
+use crate::state::AppState;
+use mintbean_core::{auth::Caller, error::AppResult};
 
 pub fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()

@@ -34,26 +34,7 @@ pub fn list_complexity(child_complexity: usize) -> usize {
         .saturating_add(1)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// graphql-depth-limit's depth: `{ meets { id } }` is 1.
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    pub max_aliases: usize,
-    pub max_directives: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_depth: 3,
-            // The frontend's largest document, the meet page, costs 1 158 (tested).
-            max_complexity: 5_000,
-            max_aliases: 15,
-            max_directives: 50,
-        }
-    }
-}
+pub use mintbean_core::config::Limits;
 
 /// What an operation selects, fragments expanded; sums saturate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

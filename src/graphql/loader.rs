@@ -24,14 +24,12 @@ use async_graphql::{
     dataloader::{DataLoader, HashMapCache, Loader},
 };
 
-use crate::{
-    cache::{Notified, NotifiedCache},
-    error::AppResult,
-};
+use crate::cache::{Notified, NotifiedCache};
 use futures_util::{
     FutureExt,
     future::{BoxFuture, Shared},
 };
+use mintbean_core::error::AppResult;
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
@@ -227,9 +225,9 @@ pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 pub type LoadError = Arc<DbErr>;
 
 /// Loaders only see database errors; anything else is a bug surfaced as one.
-pub fn into_load_error(err: crate::error::AppError) -> LoadError {
+pub fn into_load_error(err: mintbean_core::error::AppError) -> LoadError {
     match err {
-        crate::error::AppError::Database { source, .. } => Arc::new(source),
+        mintbean_core::error::AppError::Database { source, .. } => Arc::new(source),
         other => Arc::new(DbErr::Custom(other.to_string())),
     }
 }
@@ -357,7 +355,7 @@ macro_rules! loader {
                 selection: &'a async_graphql::Lookahead<'_>,
                 fields: &'a [&'a str],
                 ids: impl IntoIterator<Item = uuid::Uuid>,
-            ) -> futures_util::future::BoxFuture<'a, $crate::error::AppResult<()>> {
+            ) -> futures_util::future::BoxFuture<'a, ::mintbean_core::error::AppResult<()>> {
                 let keys = ids.into_iter().map($key).collect();
                 Box::pin($crate::graphql::loader::preload_relation(
                     ctx, selection, fields, keys, $records_of,
@@ -391,7 +389,7 @@ macro_rules! loader {
             pub async fn load(
                 ctx: &async_graphql::Context<'_>,
                 id: uuid::Uuid,
-            ) -> $crate::error::AppResult<Option<$value>> {
+            ) -> ::mintbean_core::error::AppResult<Option<$value>> {
                 Ok($crate::graphql::context::loaders(ctx).load_one($key(id)).await?)
             }
         }
@@ -438,7 +436,7 @@ macro_rules! loader {
             pub async fn load(
                 ctx: &async_graphql::Context<'_>,
                 id: uuid::Uuid,
-            ) -> $crate::error::AppResult<Vec<$value>> {
+            ) -> ::mintbean_core::error::AppResult<Vec<$value>> {
                 Ok($crate::graphql::context::loaders(ctx)
                     .load_one($key(id))
                     .await?

@@ -1,26 +1,38 @@
-//! The GraphQL schema: every domain contributes its Query/Mutation fragment.
+//! The GraphQL schema: every domain contributes its Query/Mutation fragment, in a module of its
+//! own here (the GraphQL surface of the domain's services in `mintbean-core`: DTOs, inputs and
+//! enums converted with `From`, loader keys; resolvers build the `Caller` and call the service).
 
+pub mod badges;
 pub mod context;
+pub mod email;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod kanban;
 pub mod limits;
 pub mod loader;
+pub mod meets;
 pub mod nulls;
 pub mod order;
+pub mod posts;
+pub mod projects;
 pub mod scalars;
+pub mod users;
 
 use async_graphql::{MergedObject, Schema};
 
-use crate::{
-    badges::graphql::{BadgeMutation, BadgeQuery},
-    email::graphql::{EmailMutation, EmailQuery},
-    events::graphql::{EventMutation, EventQuery},
-    kanban::graphql::{KanbanMutation, KanbanQuery},
-    meets::graphql::{MeetMutation, MeetQuery},
-    posts::graphql::PostQuery,
-    projects::graphql::{ProjectMutation, ProjectQuery},
-    state::AppState,
-    tasks::graphql::{JobMutation, JobQuery, JobSubscription},
-    users::graphql::{UserMutation, UserQuery},
+use self::{
+    badges::{BadgeMutation, BadgeQuery},
+    email::{EmailMutation, EmailQuery},
+    events::{EventMutation, EventQuery},
+    jobs::{JobMutation, JobQuery, JobSubscription},
+    kanban::{KanbanMutation, KanbanQuery},
+    meets::{MeetMutation, MeetQuery},
+    posts::PostQuery,
+    projects::{ProjectMutation, ProjectQuery},
+    users::{UserMutation, UserQuery},
 };
+use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -74,9 +86,9 @@ const KEPT_RELATION_BUDGET: usize = 20_000;
 /// The relations kept in memory across requests (`loader!(…, kept)`), emptied on the answer
 /// cache's channel.
 pub fn kept_relations() -> Vec<loader::KeptRelation> {
-    vec![loader::KeptRelation::new::<
-        crate::meets::graphql::RegisteredMeetsOfUser,
-    >(KEPT_RELATION_BUDGET)]
+    vec![loader::KeptRelation::new::<meets::RegisteredMeetsOfUser>(
+        KEPT_RELATION_BUDGET,
+    )]
 }
 
 /// `MaybeUndefined` holds GraphQL's three states of an input field; services take

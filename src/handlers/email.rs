@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use engine::{Handler, JobContext, JobError};
 
 use super::job_error;
-use crate::{
+use mintbean_core::{
     config::EmailConfig,
     email::{
         drain::Drainer,

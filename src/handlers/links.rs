@@ -5,13 +5,11 @@ use serde_json::{Value, json};
 
 use engine::{Handler, JobContext, JobError};
 
-use crate::{
-    projects::{
-        entity as projects,
-        jobs::{CheckLink, RecheckAllLinks, jobs_for},
-        links::LinkChecker,
-    },
-    tasks::tools::LinkCheckTool,
+use crate::tasks::tools::LinkCheckTool;
+use mintbean_core::projects::{
+    entity as projects,
+    jobs::{CheckLink, RecheckAllLinks, jobs_for},
+    links::LinkChecker,
 };
 
 /// Fetches links like a visitor (`projects::links`).

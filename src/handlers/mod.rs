@@ -8,7 +8,7 @@ pub mod links;
 
 use engine::JobError;
 
-use crate::error::AppError;
+use mintbean_core::error::AppError;
 
 /// A service error as a job's failure: a missing row never appears by retrying, anything else
 /// may.

@@ -22,8 +22,8 @@ use super::{
     csrf,
     errors::json_error,
 };
+use crate::http::session::{CookieSettings, Session};
 use crate::{
-    auth::{CookieSettings, Session},
     cache::Notified as _,
     graphql::{
         context::{AnswerValidity, ClientAddress},

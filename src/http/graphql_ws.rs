@@ -12,7 +12,8 @@ use axum::{
 };
 
 use super::HttpState;
-use crate::tasks::principal::{self, Principal};
+use super::principal;
+use crate::tasks::principal::{Principal, from_bearer};
 
 pub async fn handle(
     State(http): State<HttpState>,
@@ -39,7 +40,7 @@ async fn connect(
     http: &HttpState,
     headers: &HeaderMap,
     payload: &serde_json::Value,
-) -> async_graphql::Result<Principal> {
+) -> crate::graphql::error::Result<Principal> {
     let state = &http.state;
     let bearer = ["authorization", "Authorization"]
         .iter()
@@ -52,7 +53,7 @@ async fn connect(
                 .strip_prefix("Bearer ")
                 .or_else(|| value.trim().strip_prefix("bearer "))
                 .unwrap_or(value.trim());
-            principal::from_bearer(&state.db, &state.config, credential).await?
+            from_bearer(&state.db, &state.config, credential).await?
         }
         // The upgrade is a GET: the CSRF rule does not apply, and the cookie is SameSite=Strict,
         // so another site's page cannot open a connection in a user's name.

@@ -12,7 +12,7 @@ use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use super::errors::json_error;
-use crate::config::Secret;
+use mintbean_core::config::Secret;
 
 #[derive(Clone)]
 pub struct MetricsState {
@@ -37,7 +37,7 @@ pub fn router(state: MetricsState) -> Router {
 pub async fn serve(
     address: std::net::SocketAddr,
     db: DatabaseConnection,
-    config: &crate::config::Config,
+    config: &mintbean_core::config::Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;

@@ -3,14 +3,22 @@
 
 pub mod answer_cache;
 pub mod csrf;
+pub mod dashboard;
 pub mod documents;
 pub mod errors;
 pub mod graphql;
 pub mod graphql_ws;
+pub mod hasura;
+pub mod koalati;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod playground;
+pub mod principal;
 pub mod server;
+pub mod session;
+pub mod session_cache;
+pub mod tasks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -30,11 +38,11 @@ use tower_http::{
 };
 
 use crate::{
-    auth::session_cache::SessionCache,
     graphql::{AppSchema, build_schema, loader::KeptRelations},
     state::AppState,
-    tasks::http::TaskApi,
 };
+use session_cache::SessionCache;
+use tasks::TaskApi;
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -66,12 +74,12 @@ pub fn router(state: AppState) -> Router {
         registry: state.jobs.clone(),
         queues: state.queues.clone(),
     };
-    let hooks = crate::events::hasura::HookState {
+    let hooks = hasura::HookState {
         db: state.db.clone(),
         config: state.config.clone(),
         detectors: state.detectors.clone(),
     };
-    let dashboard = crate::dashboard::routes(state.clone());
+    let dashboard = dashboard::routes(state.clone());
     let answers = (state.config.graphql.answer_cache_bytes)
         .map(|bytes| Arc::new(answer_cache::AnswerCache::new(bytes)));
     let sessions = state
@@ -109,10 +117,10 @@ pub fn router(state: AppState) -> Router {
             documents: Arc::default(),
         })
         .merge(metrics)
-        .merge(crate::tasks::http::routes(tasks.clone()))
-        .merge(crate::tasks::koalati::routes(tasks.clone()))
-        .merge(crate::tasks::openapi::routes(tasks))
-        .merge(crate::events::hasura::routes(hooks))
+        .merge(crate::http::tasks::routes(tasks.clone()))
+        .merge(crate::http::koalati::routes(tasks.clone()))
+        .merge(crate::http::openapi::routes(tasks))
+        .merge(hasura::routes(hooks))
         .merge(dashboard)
         .merge(playground::routes())
         .fallback(not_found)

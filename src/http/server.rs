@@ -33,7 +33,7 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use crate::config::HttpConfig;
+use mintbean_core::config::HttpConfig;
 
 /// File descriptors kept free for the database pool, logs and templates.
 const RESERVED_DESCRIPTORS: u64 = 256;

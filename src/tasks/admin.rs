@@ -12,11 +12,11 @@ use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{
+use crate::state::AppState;
+use mintbean_core::{
     auth::Caller,
     config::Config,
     error::{AppError, AppResult},
-    state::AppState,
 };
 
 /// Filters of the admin job list (each optional).
@@ -42,7 +42,7 @@ pub async fn jobs(
 ) -> AppResult<Page> {
     caller.require_admin()?;
     if let Some(kind) = &filter.kind {
-        crate::validation::no_nul("kind", kind)?;
+        mintbean_core::validation::no_nul("kind", kind)?;
     }
     let mut pairs: Vec<(String, String)> = filter
         .state
@@ -178,7 +178,7 @@ pub async fn pause(
     seconds: Option<i64>,
 ) -> AppResult<()> {
     caller.require_admin()?;
-    crate::validation::no_nul("queue", queue)?;
+    mintbean_core::validation::no_nul("queue", queue)?;
     let until = match seconds {
         Some(s) if !(1..=365 * 86_400).contains(&s) => {
             return Err(AppError::bad_input("forSeconds", "1 second to 365 days"));
@@ -191,7 +191,7 @@ pub async fn pause(
 
 pub async fn resume(db: &DatabaseConnection, caller: &Caller, queue: &str) -> AppResult<()> {
     caller.require_admin()?;
-    crate::validation::no_nul("queue", queue)?;
+    mintbean_core::validation::no_nul("queue", queue)?;
     Ok(admin::resume(db, queue).await?)
 }
 

@@ -6,7 +6,7 @@ use engine::webhooks;
 use sea_orm::DatabaseConnection;
 
 use super::{service::parse_delay, tokens};
-use crate::config::Config;
+use mintbean_core::config::Config;
 
 pub const USAGE: &str =
     "    tokens create --name NAME --scope KIND:ACTION [--scope …] [--expires 30d]

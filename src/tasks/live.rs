@@ -9,10 +9,8 @@ use futures_util::Stream;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::principal::Principal;
-use crate::{
-    error::{AppError, AppResult},
-    state::AppState,
-};
+use crate::state::AppState;
+use mintbean_core::error::{AppError, AppResult};
 
 pub enum Target {
     Job(i64),

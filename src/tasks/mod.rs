@@ -1,14 +1,11 @@
-//! The job engine's outside surfaces for Mintbean: the REST task API (`/tasks`), the
-//! Koalati-compatible API (`/tools/request`, `/status/*`), API tokens, webhook endpoints, and
-//! the admin GraphQL for jobs with live progress.
+//! The task API's services: jobs offered to clients as tasks (create, get, search, cancel for a
+//! [`principal::Principal`]), what admins do with jobs, API tokens, webhook endpoints, live
+//! updates, and the dialects of the clients it absorbs (Koalati, AWSuper). Its surfaces are
+//! `http::{tasks, koalati, openapi}` and `graphql::jobs`.
 
 pub mod admin;
 pub mod cli;
-pub mod graphql;
-pub mod http;
-pub mod koalati;
 pub mod live;
-pub mod openapi;
 pub mod principal;
 pub mod service;
 pub mod tokens;

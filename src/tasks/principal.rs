@@ -1,18 +1,16 @@
-//! Who calls the task API, and what they may do. Three ways in: an API token (`Authorization:
-//! Bearer mbt_…`, scoped), a Koalati client's HS256 JWT whose `access_token` claim matches the
-//! configured one, or an admin's `jwt` session cookie (with the CSRF rule of GraphQL).
+//! Who calls the task API, and what they may do. Three kinds of callers: an API token
+//! (`mbt_…`, scoped), a Koalati client's HS256 JWT whose `access_token` claim matches the
+//! configured one, or a user's session (admins may do everything; other users follow their own
+//! jobs). How a request presents them is the surfaces' (`http::principal`).
 
-use axum::http::{HeaderMap, Method, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use super::tokens::{self, Action, ApiToken, Rejected};
-use crate::{
-    auth::{CookieSettings, Session},
+use mintbean_core::{
     config::Config,
     error::{AppError, AppResult},
-    http::csrf,
     users::entity::Model as User,
 };
 
@@ -68,68 +66,7 @@ impl Principal {
     }
 }
 
-/// The bearer credential of `Authorization`, if it has one.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, credential) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credential.trim())
-}
-
-/// Authenticates a task-API request. Errors: `UNAUTHENTICATED` (no or bad credentials, answered
-/// 401 with `WWW-Authenticate`), `FORBIDDEN` (a non-admin session, a cross-site form).
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    config: &Config,
-    method: &Method,
-    headers: &HeaderMap,
-) -> AppResult<Principal> {
-    match identify(db, config, method, headers).await? {
-        Principal::User(_) => Err(AppError::forbidden(
-            "with a session, only admins may use the task API; other clients use an API token",
-        )),
-        principal => Ok(principal),
-    }
-}
-
-/// Who the request is from, a non-admin session included (it may follow its own jobs).
-pub async fn identify(
-    db: &DatabaseConnection,
-    config: &Config,
-    method: &Method,
-    headers: &HeaderMap,
-) -> AppResult<Principal> {
-    if headers.contains_key(header::AUTHORIZATION) {
-        let credential = bearer(headers).ok_or_else(|| {
-            AppError::Unauthenticated("Authorization must be `Bearer <token>`".into())
-        })?;
-        return from_bearer(db, config, credential).await;
-    }
-    let session = Session::from_headers(
-        headers,
-        // Uncached: a task request is no hot path.
-        CookieSettings::new(config, None),
-    );
-    if !session.presented_token() {
-        return Err(AppError::Unauthenticated(
-            "send `Authorization: Bearer <token>`".into(),
-        ));
-    }
-    if *method != Method::GET && !csrf::is_allowed(headers) {
-        return Err(AppError::forbidden(
-            "a cookie-authenticated request must carry a JSON content type or a CSRF header",
-        ));
-    }
-    match session.current_user(db).await? {
-        Some(user) if user.is_admin => Ok(Principal::Admin(user)),
-        Some(user) => Ok(Principal::User(user)),
-        None => Err(AppError::Unauthenticated(
-            "the session has expired; log in again".into(),
-        )),
-    }
-}
-
+/// The principal an `Authorization: Bearer` credential names: an API token or a Koalati JWT.
 pub async fn from_bearer(
     db: &DatabaseConnection,
     config: &Config,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{principal::Principal, tokens::Action};
-use crate::error::{AppError, AppResult};
+use mintbean_core::error::{AppError, AppResult};
 
 /// A kind offered to clients.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

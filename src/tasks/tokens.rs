@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use mintbean_core::error::{AppError, AppResult};
 
 pub const PREFIX: &str = "mbt_";
 pub const ACTIONS: &[&str] = &["create", "read", "cancel", "admin"];

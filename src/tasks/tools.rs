@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::projects::jobs::{CheckLink, host_key};
 use engine::{ArgsError, JobArgs, JobOptions, KindSettings};
+use mintbean_core::projects::jobs::{CheckLink, host_key};
 
 // (The doc comment below is the schema's description that API clients read.)
 /// Checks that a public http(s) URL answers: its status, redirects and time.

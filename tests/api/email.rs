@@ -5,7 +5,7 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use icalendar::{CalendarDateTime, Component, DatePerhapsTime};
 use mail_parser::{MessageParser, MimeHeaders};
-use mintbean::email::drain::{Drainer, Summary};
+use mintbean_core::email::drain::{Drainer, Summary};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -41,9 +41,9 @@ pub async fn drainer(app: &TestApp, smtp_url: &str, extra: &[(&str, &str)]) -> D
 /// A drainer (with its own connection pool) for the named test database.
 pub async fn drainer_for(database: &str, smtp_url: &str, extra: &[(&str, &str)]) -> Drainer {
     let config = test_config(&database_url(database), &email_settings(smtp_url, extra));
-    let pool = mintbean::db::connect(
+    let pool = mintbean_core::db::connect(
         &config.database_url,
-        mintbean::email::drain::pool_size(&config.email),
+        mintbean_core::email::drain::pool_size(&config.email),
     )
     .await
     .unwrap();
@@ -1078,7 +1078,7 @@ async fn a_panic_while_rendering_fails_that_email_only() {
     data(&app.gql(CONTACT, message).await);
 
     // A template whose rendering panics for one recipient.
-    let mut templates = mintbean::email::templates::Templates::new().unwrap();
+    let mut templates = mintbean_core::email::templates::Templates::new().unwrap();
     let tera = templates.tera_mut();
     tera.register_function("explode", |_: tera::Kwargs, _: &tera::State| -> String {
         panic!("the template exploded")
@@ -1093,7 +1093,7 @@ async fn a_panic_while_rendering_fails_that_email_only() {
         &database_url(&app.db_name),
         &email_settings(&sink.url(), &[]),
     );
-    let pool = mintbean::db::connect(&config.database_url, 4)
+    let pool = mintbean_core::db::connect(&config.database_url, 4)
         .await
         .unwrap();
     let drainer = Drainer::with_templates(pool, config.email, templates).unwrap();
@@ -1124,7 +1124,7 @@ async fn delivery_statuses_match_the_tables_check_constraint() {
         )
         .await;
     let allowed: Vec<&str> = definition.split('\'').skip(1).step_by(2).collect();
-    let statuses: Vec<&str> = mintbean::email::delivery::Status::ALL
+    let statuses: Vec<&str> = mintbean_core::email::delivery::Status::ALL
         .iter()
         .map(|s| s.as_str())
         .collect();

@@ -575,7 +575,7 @@ async fn tables_whose_events_come_from_hasura_are_not_captured_twice() {
     );
     let url = crate::helpers::database_url(&app.db_name);
     let hasura = crate::helpers::test_config(&url, &[("EVENTS_HASURA_TABLES", "meets")]);
-    mintbean::events::ensure_capture(&app.db, &hasura)
+    mintbean_core::events::ensure_capture(&app.db, &hasura)
         .await
         .unwrap();
     assert!(!captured().await.contains(&"public.meets".to_string()));
@@ -594,7 +594,7 @@ async fn tables_whose_events_come_from_hasura_are_not_captured_twice() {
     );
     // Back to native capture, and an extra table captured by configuration.
     let native = crate::helpers::test_config(&url, &[("EVENTS_CAPTURE_TABLES", "posts")]);
-    mintbean::events::ensure_capture(&app.db, &native)
+    mintbean_core::events::ensure_capture(&app.db, &native)
         .await
         .unwrap();
     let tables = captured().await;
@@ -603,7 +603,7 @@ async fn tables_whose_events_come_from_hasura_are_not_captured_twice() {
             && tables.contains(&"public.posts".to_string()),
         "{tables:?}"
     );
-    mintbean::events::ensure_capture(&app.db, &native)
+    mintbean_core::events::ensure_capture(&app.db, &native)
         .await
         .unwrap();
     assert_eq!(captured().await.len(), 6);

@@ -9,8 +9,8 @@ use std::{
     time::Duration,
 };
 
-use mintbean::{
-    AppState,
+use mintbean::AppState;
+use mintbean_core::{
     config::{Component, Config},
     db,
 };
@@ -215,7 +215,7 @@ fn show_logs_if_asked() {
 /// A password hash computed once per test binary (argon2 is deliberately slow).
 pub fn password_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| mintbean::auth::password::hash_blocking(PASSWORD).expect("hash"))
+    HASH.get_or_init(|| mintbean_core::auth::password::hash_blocking(PASSWORD).expect("hash"))
 }
 
 pub struct TestApp {
@@ -548,12 +548,12 @@ impl TestApp {
 
     /// Loads the development seed data into this test's database (once: it seeds only a
     /// database without users).
-    pub async fn seed(&self) -> mintbean::seed::SeedOutcome {
-        let passwords = mintbean::auth::PasswordHasher::new(2);
-        mintbean::seed::seed_if_empty(
+    pub async fn seed(&self) -> mintbean_core::seed::SeedOutcome {
+        let passwords = mintbean_core::auth::PasswordHasher::new(2);
+        mintbean_core::seed::seed_if_empty(
             &self.db,
             &passwords,
-            mintbean::seed::AccountPasswords::Development,
+            mintbean_core::seed::AccountPasswords::Development,
         )
         .await
         .expect("seed")

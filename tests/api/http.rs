@@ -259,7 +259,7 @@ async fn unknown_routes_and_methods_answer_json() {
 async fn slow_requests_time_out_with_json() {
     let app = TestApp::spawn_with(&[("REQUEST_TIMEOUT_SECS", "0.5")]).await;
     // Hold a lock on meets from another connection so the query cannot finish.
-    let blocker = mintbean::db::connect(&crate::helpers::database_url(&app.db_name), 1)
+    let blocker = mintbean_core::db::connect(&crate::helpers::database_url(&app.db_name), 1)
         .await
         .unwrap();
     use sea_orm::{ConnectionTrait, TransactionTrait};

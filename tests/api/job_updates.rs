@@ -159,7 +159,7 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
     let app = TestApp::spawn_with(&[("HTTP_KEEP_ALIVE_TIMEOUT_SECS", "1")]).await;
     let admin = app.create_user("boss@example.com", true).await;
     let session =
-        mintbean::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
+        mintbean_core::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
     let cookie = format!("jwt={session}");
     let mut socket = init(&app, Some(&cookie), json!({}))
         .await
@@ -184,7 +184,7 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
     // A user who is not an admin sees none of it.
     let user = app.create_user("someone@example.com", false).await;
     let session =
-        mintbean::auth::token::issue(user, false, JWT_SECRET, chrono::Utc::now()).unwrap();
+        mintbean_core::auth::token::issue(user, false, JWT_SECRET, chrono::Utc::now()).unwrap();
     let mut socket = init(&app, Some(&format!("jwt={session}")), json!({}))
         .await
         .expect("connected");

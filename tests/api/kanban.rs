@@ -837,7 +837,7 @@ async fn an_edit_racing_a_delete_never_brings_the_card_back() {
     let card = canon.cards[1].clone();
     // Hold the canon's row lock so both requests queue up behind it: the delete first, then
     // an edit that moves the card.
-    let blocker = mintbean::db::connect(&crate::helpers::database_url(&app.db_name), 1)
+    let blocker = mintbean_core::db::connect(&crate::helpers::database_url(&app.db_name), 1)
         .await
         .unwrap();
     let txn = blocker.begin().await.unwrap();

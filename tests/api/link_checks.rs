@@ -17,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use mintbean::projects::links::{LinkCheckSettings, LinkChecker, LinkReport};
+use mintbean_core::projects::links::{LinkCheckSettings, LinkChecker, LinkReport};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

@@ -9,7 +9,8 @@ use serde_json::json;
 use crate::helpers::{
     admin_url, data, database_url, drop_database, fresh_database, new_client, test_config,
 };
-use mintbean::{AppState, db};
+use mintbean::AppState;
+use mintbean_core::db;
 
 /// (column, type, nullable, default).
 type ColumnSpec = (&'static str, &'static str, bool, Option<&'static str>);
@@ -412,7 +413,7 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     assert_mintbean_schema(&conn).await;
 
     // The server works on it: bcrypt logins (case-insensitive email), wall-clock meets, relations.
-    let connection = mintbean::db::connect(&database_url(&name), 5)
+    let connection = mintbean_core::db::connect(&database_url(&name), 5)
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::{TestApp, data, new_client};
-use mintbean::seed::SeedOutcome;
+use mintbean_core::seed::SeedOutcome;
 
 #[tokio::test]
 async fn seeds_an_empty_database_once_with_something_of_everything() {
@@ -75,7 +75,7 @@ async fn seeds_an_empty_database_once_with_something_of_everything() {
     }
 
     // The printed accounts log in, and Grace's board differs from the canon (she moved cards).
-    for (email, password, ..) in mintbean::seed::DEV_ACCOUNTS {
+    for (email, password, ..) in mintbean_core::seed::DEV_ACCOUNTS {
         let client = new_client();
         let body = app
             .gql_with(
@@ -118,11 +118,11 @@ async fn production_command(name: &str, args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn production_is_never_seeded_with_the_development_passwords() {
-    use mintbean::auth::password::Verification;
+    use mintbean_core::auth::password::Verification;
     use sea_orm::{ConnectionTrait, Statement};
 
     let name = crate::helpers::fresh_database().await;
-    let db = mintbean::db::connect(&crate::helpers::database_url(&name), 1)
+    let db = mintbean_core::db::connect(&crate::helpers::database_url(&name), 1)
         .await
         .unwrap();
     let users = || async {
@@ -154,8 +154,8 @@ async fn production_is_never_seeded_with_the_development_passwords() {
     let seeded = production_command(&name, &["seed", "--allow-production"]).await;
     assert!(seeded.status.success(), "{seeded:?}");
     let printed = String::from_utf8_lossy(&seeded.stdout).into_owned();
-    let hasher = mintbean::auth::PasswordHasher::new(2);
-    for (email, dev_password, ..) in mintbean::seed::DEV_ACCOUNTS {
+    let hasher = mintbean_core::auth::PasswordHasher::new(2);
+    for (email, dev_password, ..) in mintbean_core::seed::DEV_ACCOUNTS {
         let line = printed
             .lines()
             .find(|line| line.contains(email))

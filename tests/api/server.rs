@@ -65,7 +65,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(ready, "server did not come up");
 
     // Hold the meets table so the next request is still running when SIGTERM arrives.
-    let blocker = mintbean::db::connect(&database_url(&name), 1)
+    let blocker = mintbean_core::db::connect(&database_url(&name), 1)
         .await
         .unwrap();
     let txn = blocker.begin().await.unwrap();

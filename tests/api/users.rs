@@ -270,7 +270,7 @@ async fn an_invalid_cookie_is_ignored_and_cleared_without_breaking_public_querie
     )
     .await;
     let id = app.create_user("grace@example.com", false).await;
-    let expired = mintbean::auth::token::issue(
+    let expired = mintbean_core::auth::token::issue(
         id,
         false,
         JWT_SECRET,
@@ -278,7 +278,8 @@ async fn an_invalid_cookie_is_ignored_and_cleared_without_breaking_public_querie
     )
     .unwrap();
     let forged =
-        mintbean::auth::token::issue(id, true, "some other secret", chrono::Utc::now()).unwrap();
+        mintbean_core::auth::token::issue(id, true, "some other secret", chrono::Utc::now())
+            .unwrap();
     for cookie in [
         "jwt=garbage".to_owned(),
         format!("jwt={expired}"),

@@ -1,5 +1,0 @@
-//! Posts: short texts written by users (read-only in the API).
-
-pub mod entity;
-pub mod graphql;
-pub mod service;

@@ -1,6 +1,0 @@
-//! Users: accounts, sessions (login/logout/register) and the public/private user views.
-
-pub mod entity;
-pub mod events;
-pub mod graphql;
-pub mod service;
