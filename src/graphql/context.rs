@@ -8,7 +8,6 @@ use std::{
 use async_graphql::Context;
 use chrono::{DateTime, Utc};
 
-use super::loader::Loaders;
 use crate::http::session::Session;
 use crate::state::AppState;
 use mintbean_core::{auth::Caller, error::AppResult};
@@ -34,10 +33,6 @@ pub struct ClientAddress(pub Option<IpAddr>);
 pub fn client_address(ctx: &Context<'_>) -> Option<IpAddr> {
     ctx.data_opt::<ClientAddress>()
         .and_then(|address| address.0)
-}
-
-pub fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
 }
 
 /// The moment the answer being computed stops being true by the clock alone (a meet's register

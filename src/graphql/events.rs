@@ -10,9 +10,9 @@ use engine::events::{EventRow, EventSummary as Summary};
 use uuid::Uuid;
 
 use crate::graphql::{
-    context::{app, caller, loaders},
+    context::{app, caller},
     limits::list_complexity,
-    loader::{DbLoader, LoadError, group_rows},
+    loader::{DbLoader, LoadError, group_rows, loaders},
     scalars::DateTime,
 };
 

@@ -18,9 +18,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::graphql::{
-    context::{app, caller, loaders},
+    context::{app, caller},
     limits::list_complexity,
-    loader::{DbLoader, LoadError, Loaders, group_rows, into_load_error},
+    loader::{DbLoader, LoadError, Loaders, group_rows, into_load_error, loaders},
     scalars::DateTime,
 };
 use crate::tasks::{admin, principal::Principal};

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::{
     graphql::{
-        context::{app, caller, loaders},
+        context::{app, caller},
         limits::list_complexity,
-        loader::{DbLoader, LoadError, Preload, into_load_error, preloaded},
+        loader::{DbLoader, LoadError, Preload, into_load_error, loaders, preloaded},
         scalars::DateTime,
     },
     loader,

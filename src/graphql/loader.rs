@@ -282,7 +282,7 @@ where
     if keys.is_empty() || selected.is_empty() {
         return Ok(());
     }
-    let loaders = super::context::loaders(ctx);
+    let loaders = loaders(ctx);
     let values = loaders.loader().load(&distinct(keys)).await?;
     let records: Vec<&M> = values.values().flat_map(&records_of).collect();
     for selection in &selected {
@@ -297,7 +297,8 @@ pub type DbLoaderValue<K> = <DbLoader as Loader<K>>::Value;
 /// Large enough that ordinary pages load in one batch; still bounds statement size.
 const MAX_BATCH: usize = 5000;
 
-pub fn loaders(db: DatabaseConnection, kept: KeptRelations) -> Loaders {
+/// A request's loaders (its DataLoader, with the server's kept relations).
+pub fn request_loaders(db: DatabaseConnection, kept: KeptRelations) -> Loaders {
     let loader = DbLoader {
         db,
         in_flight: Mutex::new(HashMap::new()),
@@ -390,7 +391,7 @@ macro_rules! loader {
                 ctx: &async_graphql::Context<'_>,
                 id: uuid::Uuid,
             ) -> ::mintbean_core::error::AppResult<Option<$value>> {
-                Ok($crate::graphql::context::loaders(ctx).load_one($key(id)).await?)
+                Ok($crate::graphql::loader::loaders(ctx).load_one($key(id)).await?)
             }
         }
         $crate::loader!(@preload $key, std::slice::from_ref::<$value>);
@@ -437,7 +438,7 @@ macro_rules! loader {
                 ctx: &async_graphql::Context<'_>,
                 id: uuid::Uuid,
             ) -> ::mintbean_core::error::AppResult<Vec<$value>> {
-                Ok($crate::graphql::context::loaders(ctx)
+                Ok($crate::graphql::loader::loaders(ctx)
                     .load_one($key(id))
                     .await?
                     .unwrap_or_default())
@@ -445,4 +446,8 @@ macro_rules! loader {
         }
         $crate::loader!(@preload $key, Vec::as_slice);
     };
+}
+
+pub fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
 }

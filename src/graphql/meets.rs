@@ -19,8 +19,8 @@ use crate::{
         context::{app, caller, valid_until},
         limits::list_complexity,
         loader::{Preload, preloaded},
-        present,
         scalars::DateTime,
+        scalars::present,
     },
     loader,
 };

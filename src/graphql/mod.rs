@@ -91,16 +91,6 @@ pub fn kept_relations() -> Vec<loader::KeptRelation> {
     )]
 }
 
-/// `MaybeUndefined` holds GraphQL's three states of an input field; services take
-/// `Option<Option<T>>` (left out, `null`, a value).
-pub fn present<T>(value: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        async_graphql::MaybeUndefined::Undefined => None,
-        async_graphql::MaybeUndefined::Null => Some(None),
-        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
 /// The schema in SDL, for tooling and the schema-compatibility test.
 pub fn sdl(state: AppState) -> String {
     build_schema(state).sdl()

@@ -1,4 +1,4 @@
-//! Scalars kept identical to the Node schema's.
+//! Scalars kept identical to the Node schema's, and input values as services take them.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::{SecondsFormat, Utc};
@@ -33,6 +33,16 @@ impl ScalarType for DateTime {
 
     fn to_value(&self) -> Value {
         Value::String(self.to_iso())
+    }
+}
+
+/// `MaybeUndefined` holds GraphQL's three states of an input field; services take
+/// `Option<Option<T>>` (left out, `null`, a value).
+pub fn present<T>(value: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
     }
 }
 

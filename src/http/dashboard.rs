@@ -74,14 +74,14 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn script() -> Response {
-    crate::http::static_asset(
+    super::assets::static_asset(
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/admin/app.js"),
     )
 }
 
 async fn style() -> Response {
-    crate::http::static_asset(
+    super::assets::static_asset(
         "text/css; charset=utf-8",
         include_bytes!("../../assets/admin/app.css"),
     )

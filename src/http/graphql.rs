@@ -28,7 +28,7 @@ use crate::{
     graphql::{
         context::{AnswerValidity, ClientAddress},
         limits::{self, Limits, MAX_BATCH},
-        loader::{KeptRelations, loaders},
+        loader::{KeptRelations, request_loaders},
         nulls::fill_errored_fields,
         order::order_like_document,
     },
@@ -93,7 +93,7 @@ pub async fn handle(
             .data(session.clone())
             .data(client)
             .data(validity.clone())
-            .data(loaders(http.state.db.clone(), relations.clone()))
+            .data(request_loaders(http.state.db.clone(), relations.clone()))
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),

@@ -126,12 +126,12 @@ fn parse_form(body: &[u8]) -> Result<ToolRequest, AppError> {
 
 /// Koalati: one job per (url, tool), all or none; a live duplicate has its priority raised.
 #[utoipa::path(post, path = "/tools/request", tag = "koalati",
-    request_body(content = super::openapi::ToolRequestForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = super::openapi::KoalatiAnswer),
-              (status = 400, body = super::openapi::KoalatiAnswer),
-              (status = 401, body = super::openapi::KoalatiAnswer),
-              (status = 403, body = super::openapi::KoalatiAnswer),
-              (status = 422, body = super::openapi::KoalatiAnswer)))]
+    request_body(content = super::task_schemas::ToolRequestForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = super::task_schemas::KoalatiAnswer),
+              (status = 400, body = super::task_schemas::KoalatiAnswer),
+              (status = 401, body = super::task_schemas::KoalatiAnswer),
+              (status = 403, body = super::task_schemas::KoalatiAnswer),
+              (status = 422, body = super::task_schemas::KoalatiAnswer)))]
 pub(crate) async fn request(
     State(api): State<TaskApi>,
     method: Method,
@@ -198,7 +198,7 @@ async fn enqueue_tools(
 
 /// Koalati: the server's uptime (seconds) and whether the database answers.
 #[utoipa::path(get, path = "/status/up", tag = "koalati",
-    responses((status = 200, body = Object), (status = 401, body = super::openapi::KoalatiAnswer)))]
+    responses((status = 200, body = Object), (status = 401, body = super::task_schemas::KoalatiAnswer)))]
 pub(crate) async fn up(State(api): State<TaskApi>, method: Method, headers: HeaderMap) -> Response {
     if let Err(refusal) = caller(&api, &method, &headers).await {
         return refusal;
@@ -222,7 +222,7 @@ fn public_kinds(api: &TaskApi) -> Vec<String> {
 /// Koalati: waiting (`unassignedRequests`) and running (`pendingRequests`) tool jobs, and
 /// every queue's counts.
 #[utoipa::path(get, path = "/status/queue", tag = "koalati",
-    responses((status = 200, body = Object), (status = 401, body = super::openapi::KoalatiAnswer)))]
+    responses((status = 200, body = Object), (status = 401, body = super::task_schemas::KoalatiAnswer)))]
 pub(crate) async fn queue(
     State(api): State<TaskApi>,
     method: Method,
@@ -274,7 +274,7 @@ async fn queue_data(api: &TaskApi) -> Result<Value, AppError> {
 /// Koalati: per tool and priority class, p50/p90 processing and completion times (ms) of the
 /// last seven days, and the expected wait of a job enqueued now.
 #[utoipa::path(get, path = "/status/time-estimates", tag = "koalati",
-    responses((status = 200, body = Object), (status = 401, body = super::openapi::KoalatiAnswer)))]
+    responses((status = 200, body = Object), (status = 401, body = super::task_schemas::KoalatiAnswer)))]
 pub(crate) async fn time_estimates(
     State(api): State<TaskApi>,
     method: Method,
@@ -302,8 +302,8 @@ async fn estimates_data(api: &TaskApi) -> Result<Value, AppError> {
 #[utoipa::path(get, path = "/status/project", tag = "koalati",
     params(("url" = String, Query, description = "A URL prefix")),
     responses((status = 200, body = Object),
-              (status = 401, body = super::openapi::KoalatiAnswer),
-              (status = 422, body = super::openapi::KoalatiAnswer)))]
+              (status = 401, body = super::task_schemas::KoalatiAnswer),
+              (status = 422, body = super::task_schemas::KoalatiAnswer)))]
 pub(crate) async fn project(
     State(api): State<TaskApi>,
     RawQuery(query): RawQuery,

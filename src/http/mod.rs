@@ -2,6 +2,7 @@
 //! JSON error bodies, tracing).
 
 pub mod answer_cache;
+pub mod assets;
 pub mod csrf;
 pub mod dashboard;
 pub mod documents;
@@ -18,6 +19,7 @@ pub mod principal;
 pub mod server;
 pub mod session;
 pub mod session_cache;
+pub mod task_schemas;
 pub mod tasks;
 
 use std::{sync::Arc, time::Duration};
@@ -117,9 +119,9 @@ pub fn router(state: AppState) -> Router {
             documents: Arc::default(),
         })
         .merge(metrics)
-        .merge(crate::http::tasks::routes(tasks.clone()))
-        .merge(crate::http::koalati::routes(tasks.clone()))
-        .merge(crate::http::openapi::routes(tasks))
+        .merge(tasks::routes(tasks.clone()))
+        .merge(koalati::routes(tasks.clone()))
+        .merge(openapi::routes(tasks))
         .merge(hasura::routes(hooks))
         .merge(dashboard)
         .merge(playground::routes())
@@ -143,21 +145,6 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-}
-
-/// A file built into the binary (no CDN: the pages work offline), cached for a day.
-pub fn static_asset(content_type: &'static str, bytes: &'static [u8]) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=86400"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 /// At most `MAX_CONCURRENT_REQUESTS` requests run at once; the rest are answered at once with

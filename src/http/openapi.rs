@@ -10,52 +10,17 @@ use axum::{
 };
 use serde_json::Value;
 use utoipa::{
-    Modify, OpenApi, ToSchema,
+    Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::tasks::TaskApi;
+use super::{
+    task_schemas::{
+        ErrorBody, ErrorDetail, KindList, KoalatiAnswer, TaskEnvelope, ToolRequestForm,
+    },
+    tasks::TaskApi,
+};
 use crate::tasks::service;
-
-#[derive(ToSchema)]
-pub struct ErrorDetail {
-    /// UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND, CONFLICT, …
-    pub code: String,
-    pub message: String,
-    /// The failing input (a body field path, a query parameter).
-    pub field: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(ToSchema)]
-pub struct TaskEnvelope {
-    pub task: service::Task,
-}
-
-#[derive(ToSchema)]
-pub struct KindList {
-    pub kinds: Vec<service::KindInfo>,
-}
-
-/// Koalati's answer.
-#[derive(ToSchema)]
-pub struct KoalatiAnswer {
-    pub success: bool,
-    pub message: String,
-}
-
-/// Koalati's form: `url` and `tool` may repeat (`url[]` too).
-#[derive(ToSchema)]
-pub struct ToolRequestForm {
-    pub url: Vec<String>,
-    pub tool: Vec<String>,
-    /// 0–100; missing or 0 means 1. Higher runs first.
-    pub priority: Option<i16>,
-}
 
 struct BearerAuth;
 
@@ -146,14 +111,14 @@ async fn docs_page() -> Html<&'static str> {
 }
 
 async fn css() -> Response {
-    crate::http::static_asset(
+    super::assets::static_asset(
         "text/css; charset=utf-8",
         include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
     )
 }
 
 async fn script() -> Response {
-    crate::http::static_asset(
+    super::assets::static_asset(
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
     )

@@ -31,13 +31,13 @@ pub fn page() -> Response {
 
 pub fn routes() -> Router {
     let js = |bytes: &'static [u8]| {
-        move || async move { super::static_asset("text/javascript; charset=utf-8", bytes) }
+        move || async move { super::assets::static_asset("text/javascript; charset=utf-8", bytes) }
     };
     Router::new()
         .route(
             "/graphiql/graphiql.min.css",
             get(|| async {
-                super::static_asset(
+                super::assets::static_asset(
                     "text/css; charset=utf-8",
                     include_bytes!("../../assets/graphiql/graphiql.min.css"),
                 )

@@ -129,8 +129,8 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// The task kinds you may create, with the JSON Schema of their arguments.
 #[utoipa::path(get, path = "/tasks", tag = "tasks",
-    responses((status = 200, description = "The kinds", body = super::openapi::KindList),
-              (status = 401, body = super::openapi::ErrorBody)))]
+    responses((status = 200, description = "The kinds", body = super::task_schemas::KindList),
+              (status = 401, body = super::task_schemas::ErrorBody)))]
 pub(crate) async fn list_kinds(
     State(api): State<TaskApi>,
     method: Method,
@@ -173,13 +173,13 @@ fn run_at(pairs: &[(String, String)]) -> Result<Option<chrono::DateTime<chrono::
            ("when" = Option<String>, Query, description = "Run at: RFC 3339 with offset"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key again answers the same task")),
     request_body(content = Object, description = "The kind's arguments (see its schema)"),
-    responses((status = 202, description = "Stored", body = super::openapi::TaskEnvelope),
-              (status = 400, description = "Malformed", body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, description = "No such kind", body = super::openapi::ErrorBody),
-              (status = 409, description = "Idempotency key reused", body = super::openapi::ErrorBody),
-              (status = 422, description = "Invalid arguments", body = super::openapi::ErrorBody)))]
+    responses((status = 202, description = "Stored", body = super::task_schemas::TaskEnvelope),
+              (status = 400, description = "Malformed", body = super::task_schemas::ErrorBody),
+              (status = 401, body = super::task_schemas::ErrorBody),
+              (status = 403, body = super::task_schemas::ErrorBody),
+              (status = 404, description = "No such kind", body = super::task_schemas::ErrorBody),
+              (status = 409, description = "Idempotency key reused", body = super::task_schemas::ErrorBody),
+              (status = 422, description = "Invalid arguments", body = super::task_schemas::ErrorBody)))]
 pub(crate) async fn create(
     State(api): State<TaskApi>,
     Path(kind): Path<String>,
@@ -238,10 +238,10 @@ fn task_id(id: &str) -> Result<i64, ApiError> {
 /// One task: state, progress, result, last error, attempts, times.
 #[utoipa::path(get, path = "/tasks/{kind}/{id}", tag = "tasks",
     params(("kind" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, body = super::openapi::TaskEnvelope),
-              (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = super::task_schemas::TaskEnvelope),
+              (status = 401, body = super::task_schemas::ErrorBody),
+              (status = 403, body = super::task_schemas::ErrorBody),
+              (status = 404, body = super::task_schemas::ErrorBody)))]
 pub(crate) async fn show(
     State(api): State<TaskApi>,
     Path((kind, id)): Path<(String, String)>,
@@ -263,10 +263,10 @@ pub(crate) async fn show(
            ("state" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
            ("cursor" = Option<String>, Query)),
     responses((status = 200, body = crate::tasks::service::TaskPage),
-              (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody)))]
+              (status = 400, body = super::task_schemas::ErrorBody),
+              (status = 401, body = super::task_schemas::ErrorBody),
+              (status = 403, body = super::task_schemas::ErrorBody),
+              (status = 404, body = super::task_schemas::ErrorBody)))]
 pub(crate) async fn search(
     State(api): State<TaskApi>,
     Path(kind): Path<String>,
@@ -285,11 +285,11 @@ pub(crate) async fn search(
 /// Cancels: a waiting task at once, a running one by asking its worker; 409 once finished.
 #[utoipa::path(delete, path = "/tasks/{kind}/{id}", tag = "tasks",
     params(("kind" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, body = super::openapi::TaskEnvelope),
-              (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody),
-              (status = 404, body = super::openapi::ErrorBody),
-              (status = 409, body = super::openapi::ErrorBody)))]
+    responses((status = 200, body = super::task_schemas::TaskEnvelope),
+              (status = 401, body = super::task_schemas::ErrorBody),
+              (status = 403, body = super::task_schemas::ErrorBody),
+              (status = 404, body = super::task_schemas::ErrorBody),
+              (status = 409, body = super::task_schemas::ErrorBody)))]
 pub(crate) async fn cancel(
     State(api): State<TaskApi>,
     Path((kind, id)): Path<(String, String)>,
