@@ -50,10 +50,10 @@ pub fn registry(db: &DatabaseConnection, config: &Config) -> Result<Registry, St
         checker: LinkChecker::new(&config.jobs.link_check)?,
     };
     let tasks = &config.jobs.tasks;
-    let webhooks = WebhookSender::new(
+    let webhooks = crate::tasks::koalati::with_webhook_format(WebhookSender::new(
         AllowedHosts::new(&tasks.webhook_allow_hosts),
         tasks.webhook_timeout,
-    )?;
+    )?);
     let detectors = Arc::new(mintbean_core::events::detectors(config)?);
     Ok(Registry::new()
         .register::<DrainEmails, _>(drain)

@@ -65,7 +65,8 @@ pub struct JobFilter {
     pub limit: u64,
 }
 
-pub(crate) const JOB_COLUMNS: &str =
+/// The columns of a [`JobRow`], for reading jobs with statements of one's own.
+pub const JOB_COLUMNS: &str =
     "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
     dedupe_key, concurrency_key, group_key, lease_owner, lease_expires_at, cancel_requested_at,
     progress, result, last_error, created_by, created_at, started_at, finished_at, crashes, isolate,

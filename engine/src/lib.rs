@@ -12,7 +12,6 @@
 
 pub mod admin;
 pub mod enqueue;
-pub mod estimates;
 pub mod events;
 pub mod job;
 pub mod metrics;
@@ -20,7 +19,6 @@ pub mod net;
 pub mod retry;
 pub mod scheduler;
 pub mod schema;
-pub mod search;
 pub mod updates;
 pub mod webhooks;
 pub mod worker;

@@ -27,7 +27,12 @@ use crate::{
 pub const KIND: &str = "engine.webhook";
 pub const QUEUE: &str = "webhooks";
 pub const EVENTS: &[&str] = &["task.succeeded", "task.failed", "task.handler_error"];
-pub const FORMATS: &[&str] = &["json", "koalati-form"];
+/// The body format every sender knows (Standard Webhooks' JSON); others are the application's
+/// ([`WebhookSender::with_format`]).
+pub const STANDARD_FORMAT: &str = "json";
+
+/// A body format: the body of a delivery and its content type.
+pub type Encoder = fn(&DeliverWebhook) -> (Vec<u8>, &'static str);
 
 #[derive(Clone, Debug, Serialize, FromQueryResult)]
 pub struct Endpoint {
@@ -52,7 +57,7 @@ pub struct NewEndpoint {
     pub events: Vec<String>,
     /// `None`: jobs of every kind.
     pub kinds: Option<Vec<String>>,
-    /// `json` (default) or `koalati-form`.
+    /// [`STANDARD_FORMAT`] (default) or one the application's sender knows.
     pub format: Option<String>,
     pub description: Option<String>,
     pub created_by: Option<String>,
@@ -99,12 +104,9 @@ pub async fn add(
     if texts.clone().any(|t| t.contains('\0')) {
         return Err(invalid("kinds: text may not contain NUL characters".into()));
     }
-    let format = new.format.unwrap_or_else(|| "json".into());
-    if !FORMATS.contains(&format.as_str()) {
-        return Err(invalid(format!(
-            "format: `{format}` is not one of {}",
-            FORMATS.join(", ")
-        )));
+    let format = new.format.unwrap_or_else(|| STANDARD_FORMAT.into());
+    if format.is_empty() || format.len() > 64 || format.contains('\0') {
+        return Err(invalid("format: 1 to 64 characters".into()));
     }
     let sql = format!(
         "INSERT INTO engine_webhook_endpoints (url, secret, events, kinds, format, description, created_by)
@@ -257,6 +259,8 @@ pub struct WebhookSender {
     hosts: AllowedHosts,
     client: reqwest::Client,
     max_response_bytes: usize,
+    /// Body formats besides [`STANDARD_FORMAT`], by name.
+    formats: std::collections::HashMap<&'static str, Encoder>,
 }
 
 impl WebhookSender {
@@ -267,7 +271,22 @@ impl WebhookSender {
             hosts,
             client,
             max_response_bytes: 64 * 1024,
+            formats: Default::default(),
         })
+    }
+
+    /// Sends endpoints whose format is `name` bodies made by `encoder`.
+    pub fn with_format(mut self, name: &'static str, encoder: Encoder) -> Self {
+        self.formats.insert(name, encoder);
+        self
+    }
+
+    /// Every format this sender knows, [`STANDARD_FORMAT`] first.
+    pub fn formats(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.formats.keys().copied().collect();
+        names.sort_unstable();
+        names.insert(0, STANDARD_FORMAT);
+        names
     }
 
     pub fn hosts(&self) -> &AllowedHosts {
@@ -315,15 +334,8 @@ impl Handler<DeliverWebhook> for WebhookSender {
 }
 
 impl DeliverWebhook {
-    /// The body in the endpoint's format, and its content type.
-    fn body(&self, format: &str) -> (Vec<u8>, &'static str) {
-        if format == "koalati-form" {
-            let payload = koalati_payload(&self.event_type, &self.task).to_string();
-            let body = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("payload", &payload)
-                .finish();
-            return (body.into_bytes(), "application/x-www-form-urlencoded");
-        }
+    /// The body in Standard Webhooks' JSON, and its content type.
+    fn standard_body(&self) -> (Vec<u8>, &'static str) {
         let body = json!({
             "id": self.event_id,
             "type": self.event_type,
@@ -336,7 +348,17 @@ impl DeliverWebhook {
     async fn send(&self, endpoint: &Endpoint, sender: &WebhookSender) -> Result<Value, JobError> {
         let url = Url::parse(&endpoint.url).map_err(JobError::permanent)?;
         sender.hosts.check_url(&url).map_err(JobError::permanent)?;
-        let (body, content_type) = self.body(&endpoint.format);
+        let (body, content_type) = match endpoint.format.as_str() {
+            STANDARD_FORMAT => self.standard_body(),
+            name => match sender.formats.get(name) {
+                Some(encode) => encode(self),
+                None => {
+                    return Err(JobError::permanent(format!(
+                        "the endpoint's format `{name}` is unknown to this worker"
+                    )));
+                }
+            },
+        };
         let timestamp = Utc::now().timestamp();
         let signature = sign(&endpoint.secret, &self.event_id, timestamp, &body)
             .map_err(JobError::permanent)?;
@@ -387,42 +409,6 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<DateTime<Utc>> {
         .parse()
         .ok()?;
     Some(Utc::now() + chrono::Duration::seconds(seconds.clamp(0, 86_400)))
-}
-
-/// Koalati's notification: `toolSuccess` / `toolError` / `developerError`, with the request.
-fn koalati_payload(event_type: &str, task: &Value) -> Value {
-    let request = json!({
-        "id": task["id"],
-        "url": task["args"]["url"],
-        "tool": task["kind"],
-        "priority": task["priority"],
-        "received_at": task["createdAt"],
-        "processed_at": task["startedAt"],
-        "completed_at": task["finishedAt"],
-    });
-    let processing_time = processing_ms(task);
-    match event_type {
-        "task.succeeded" => json!({
-            "request": request, "results": task["result"], "processingTime": processing_time,
-            "success": true, "type": "toolSuccess",
-        }),
-        "task.failed" => json!({
-            "request": request, "error": task["error"], "success": false, "type": "toolError",
-        }),
-        _ => json!({
-            "request": request, "message": "The tool failed while processing the request",
-            "error": task["error"], "type": "developerError",
-        }),
-    }
-}
-
-fn processing_ms(task: &Value) -> Option<i64> {
-    let at = |key: &str| {
-        task[key]
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-    };
-    Some((at("finishedAt")? - at("startedAt")?).num_milliseconds())
 }
 
 /// Sends a delivery (a job of kind [`KIND`]) again: a failed, discarded or cancelled one is

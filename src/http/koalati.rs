@@ -14,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use engine::{admin, estimates};
+use engine::admin;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ use super::{
     principal,
     tasks::{TaskApi, status_of},
 };
-use crate::tasks::{principal::Principal, service, tokens::Action};
+use crate::tasks::{estimates, principal::Principal, service, tokens::Action};
 use mintbean_core::{error::AppError, projects::jobs::PER_HOST_LIMIT};
 
 pub fn routes(api: TaskApi) -> Router {

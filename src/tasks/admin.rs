@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use engine::{
     admin::{self, AttemptRow, JobRow, QueueStats, ScheduleRow},
     net::AllowedHosts,
-    search::{self, Page, Query},
     webhooks::{self, Delivery, Endpoint, NewEndpoint},
 };
+use super::search::{self, Page, Query};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use uuid::Uuid;
@@ -236,6 +236,17 @@ pub async fn register_endpoint(
             .map(|k| k.0.to_owned())
             .collect();
         new.kinds = Some(kinds);
+    }
+    if let Some(format) = &new.format
+        && !super::koalati::WEBHOOK_FORMATS.contains(&format.as_str())
+    {
+        return Err(AppError::bad_input(
+            "format",
+            format!(
+                "`{format}` is not one of {}",
+                super::koalati::WEBHOOK_FORMATS.join(", ")
+            ),
+        ));
     }
     let hosts = AllowedHosts::new(&config.jobs.tasks.webhook_allow_hosts);
     webhooks::add(db, &hosts, new).await.map_err(|e| match e {

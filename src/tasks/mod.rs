@@ -5,8 +5,11 @@
 
 pub mod admin;
 pub mod cli;
+pub mod estimates;
+pub mod koalati;
 pub mod live;
 pub mod principal;
+pub mod search;
 pub mod service;
 pub mod tokens;
 pub mod tools;

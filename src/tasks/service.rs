@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use engine::{
     BuildError, Catalog, NewJob,
     admin::{self, AttemptRow, JobRow},
-    search::{self, Page, Query},
 };
+use super::search::{self, Page, Query};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 use serde_json::Value;

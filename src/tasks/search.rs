@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value as S
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{ArgsError, EngineError, admin::JobRow};
+use engine::{ArgsError, EngineError, admin::JobRow};
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 100;
@@ -276,7 +276,7 @@ pub async fn search(
     let page_sql = format!(
         "SELECT {columns}, {sort}::text AS sort_value FROM engine_jobs WHERE {conditions}
           ORDER BY {sort} {direction}, id {direction} LIMIT {limit}",
-        columns = crate::admin::JOB_COLUMNS,
+        columns = engine::admin::JOB_COLUMNS,
         conditions = where_clause(&sql.conditions),
     );
     let rows = db

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::Serialize;
 
-use crate::EngineError;
+use engine::EngineError;
 
 /// Jobs with a priority above this are "high priority" (Koalati: priority > 1).
 pub const LOW_PRIORITY_MAX: i16 = 1;
