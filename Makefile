@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run test test-e2e emails bench bench-jobs bench-api pristine migrate lint fmt ci db-stop help
+.PHONY: run test test-e2e emails bench bench-jobs bench-api pristine migrate schema check-schema lint fmt ci db-stop help
 
 run: ## Start PostgreSQL if needed, migrate, seed, serve GraphQL on :4000
 	@scripts/dev.sh run
@@ -27,6 +27,12 @@ pristine: ## DROP and recreate the development database, migrate and seed (destr
 
 migrate: ## Apply pending migrations to the development database
 	@scripts/dev.sh migrate
+
+schema: ## Write migration/schema.sql (the schema the migrations make) and engine/.sqlx (checked SQL)
+	@scripts/schema.sh write
+
+check-schema: ## Fail when migration/schema.sql or engine/.sqlx is not what the code makes (CI)
+	@scripts/schema.sh check
 
 lint: ## rustfmt check, clippy with warnings as errors, unused dependencies (cargo-machete)
 	cargo fmt --all -- --check

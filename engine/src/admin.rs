@@ -4,12 +4,12 @@
 //! finished → refused.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{DatabaseConnection, FromQueryResult};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::EngineError;
+use crate::{EngineError, pool};
 
 #[derive(Clone, Debug, Serialize, FromQueryResult)]
 pub struct JobRow {
@@ -43,7 +43,7 @@ pub struct JobRow {
     pub correlation_id: Option<Uuid>,
 }
 
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct AttemptRow {
     pub attempt: i32,
     pub worker_id: Option<Uuid>,
@@ -65,81 +65,59 @@ pub struct JobFilter {
     pub limit: u64,
 }
 
-/// The columns of a [`JobRow`], for reading jobs with statements of one's own.
+/// The columns of a [`JobRow`], for reading jobs with statements of one's own (the engine's
+/// own statements say `SELECT *`, which the build checks against [`JobRow`]).
 pub const JOB_COLUMNS: &str =
     "id, queue, kind, args, state, priority, run_at, attempt, max_attempts,
     dedupe_key, concurrency_key, group_key, lease_owner, lease_expires_at, cancel_requested_at,
     progress, result, last_error, created_by, created_at, started_at, finished_at, crashes, isolate,
     correlation_id";
 
-fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
-
-pub async fn list(
-    db: &impl ConnectionTrait,
-    filter: &JobFilter,
-) -> Result<Vec<JobRow>, EngineError> {
-    let sql = format!(
-        "SELECT {JOB_COLUMNS} FROM engine_jobs
+pub async fn list(db: &DatabaseConnection, filter: &JobFilter) -> Result<Vec<JobRow>, EngineError> {
+    let limit = filter.limit.clamp(1, 1000) as i64;
+    Ok(sqlx::query_as!(
+        JobRow,
+        "SELECT * FROM engine_jobs
           WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
             AND ($3::text IS NULL OR queue = $3) AND ($4::text IS NULL OR group_key = $4)
-          ORDER BY id DESC LIMIT $5"
-    );
-    let limit = filter.limit.clamp(1, 1000) as i64;
-    let rows = db
-        .query_all_raw(statement(
-            &sql,
-            vec![
-                filter.state.clone().into(),
-                filter.kind.clone().into(),
-                filter.queue.clone().into(),
-                filter.group_key.clone().into(),
-                limit.into(),
-            ],
-        ))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| JobRow::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+          ORDER BY id DESC LIMIT $5",
+        filter.state,
+        filter.kind,
+        filter.queue,
+        filter.group_key,
+        limit
+    )
+    .fetch_all(pool(db))
+    .await?)
 }
 
-pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<JobRow>, EngineError> {
-    let sql = format!("SELECT {JOB_COLUMNS} FROM engine_jobs WHERE id = $1");
-    let row = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
-    Ok(row
-        .map(|row| JobRow::from_query_result(&row, ""))
-        .transpose()?)
+pub async fn find(db: &DatabaseConnection, id: i64) -> Result<Option<JobRow>, EngineError> {
+    Ok(
+        sqlx::query_as!(JobRow, "SELECT * FROM engine_jobs WHERE id = $1", id)
+            .fetch_optional(pool(db))
+            .await?,
+    )
 }
 
 /// The jobs among `ids`, of `kind` and created by `created_by` when given.
 pub async fn find_many(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     ids: &[i64],
     kind: Option<&str>,
     created_by: Option<&str>,
 ) -> Result<Vec<JobRow>, EngineError> {
-    let sql = format!(
-        "SELECT {JOB_COLUMNS} FROM engine_jobs
+    Ok(sqlx::query_as!(
+        JobRow,
+        "SELECT * FROM engine_jobs
           WHERE id = ANY ($1) AND ($2::text IS NULL OR kind = $2)
             AND ($3::text IS NULL OR created_by = $3)
-          ORDER BY id"
-    );
-    let rows = db
-        .query_all_raw(statement(
-            &sql,
-            vec![
-                ids.to_vec().into(),
-                kind.map(str::to_owned).into(),
-                created_by.map(str::to_owned).into(),
-            ],
-        ))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| JobRow::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+          ORDER BY id",
+        ids,
+        kind,
+        created_by
+    )
+    .fetch_all(pool(db))
+    .await?)
 }
 
 fn not_found(id: i64) -> EngineError {
@@ -149,96 +127,94 @@ fn not_found(id: i64) -> EngineError {
 /// The latest job of `kind` per `(group_key, dedupe_key)` in `groups` (e.g. the latest check of
 /// each link of each project), oldest group first.
 pub async fn latest_per_key(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     kind: &str,
     groups: &[String],
 ) -> Result<Vec<JobRow>, EngineError> {
-    let sql = format!(
-        "SELECT DISTINCT ON (group_key, dedupe_key) {JOB_COLUMNS} FROM engine_jobs
+    Ok(sqlx::query_as!(
+        JobRow,
+        "SELECT DISTINCT ON (group_key, dedupe_key) * FROM engine_jobs
           WHERE kind = $1 AND group_key = ANY ($2)
-          ORDER BY group_key, dedupe_key, id DESC"
-    );
-    let rows = db
-        .query_all_raw(statement(&sql, vec![kind.into(), groups.to_vec().into()]))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| JobRow::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+          ORDER BY group_key, dedupe_key, id DESC",
+        kind,
+        groups
+    )
+    .fetch_all(pool(db))
+    .await?)
 }
 
-pub async fn attempts(db: &impl ConnectionTrait, id: i64) -> Result<Vec<AttemptRow>, EngineError> {
-    let rows = db
-        .query_all_raw(statement(
-            "SELECT attempt, worker_id, started_at, finished_at, outcome, error,
-                    (EXTRACT(EPOCH FROM finished_at - started_at) * 1000)::float8 AS duration_ms
-               FROM engine_job_attempts WHERE job_id = $1 ORDER BY id",
-            vec![id.into()],
-        ))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| AttemptRow::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+pub async fn attempts(db: &DatabaseConnection, id: i64) -> Result<Vec<AttemptRow>, EngineError> {
+    Ok(attempts_of(db, &[id])
+        .await?
+        .into_iter()
+        .map(|(_, attempt)| attempt)
+        .collect())
 }
 
 /// The attempts of many jobs in one statement, as `(job id, attempt)` in order.
 pub async fn attempts_of(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     ids: &[i64],
 ) -> Result<Vec<(i64, AttemptRow)>, EngineError> {
-    let rows = db
-        .query_all_raw(statement(
-            "SELECT job_id, attempt, worker_id, started_at, finished_at, outcome, error,
-                    (EXTRACT(EPOCH FROM finished_at - started_at) * 1000)::float8 AS duration_ms
-               FROM engine_job_attempts WHERE job_id = ANY ($1) ORDER BY job_id, id",
-            vec![ids.to_vec().into()],
-        ))
-        .await?;
-    rows.iter()
+    let rows = sqlx::query!(
+        "SELECT job_id, attempt, worker_id, started_at, finished_at, outcome, error,
+                (EXTRACT(EPOCH FROM finished_at - started_at) * 1000)::float8 AS duration_ms
+           FROM engine_job_attempts WHERE job_id = ANY ($1) ORDER BY job_id, id",
+        ids
+    )
+    .fetch_all(pool(db))
+    .await?;
+    Ok(rows
+        .into_iter()
         .map(|row| {
-            Ok((
-                row.try_get("", "job_id")?,
-                AttemptRow::from_query_result(row, "")?,
-            ))
+            let attempt = AttemptRow {
+                attempt: row.attempt,
+                worker_id: row.worker_id,
+                started_at: row.started_at,
+                finished_at: row.finished_at,
+                outcome: row.outcome,
+                error: row.error,
+                duration_ms: row.duration_ms,
+            };
+            (row.job_id, attempt)
         })
-        .collect()
+        .collect())
 }
 
 /// Cancels a job: a waiting one at once, a running one by asking its worker (which stops it
 /// within a heartbeat, or at once when it hears the notification). A finished job is refused
 /// with `Conflict`.
-pub async fn cancel(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineError> {
-    let sql = format!(
-        "WITH target AS (SELECT id, state FROM engine_jobs WHERE id = $1 FOR UPDATE),
-         changed AS (
-             UPDATE engine_jobs j
-                SET state = CASE WHEN t.state = 'available' THEN 'cancelled' ELSE j.state END,
-                    finished_at = CASE WHEN t.state = 'available' THEN now() ELSE j.finished_at END,
-                    cancel_requested_at = coalesce(j.cancel_requested_at, now())
-               FROM target t
-              WHERE j.id = t.id AND t.state IN ('available', 'running')
-             RETURNING j.*)
-         SELECT {JOB_COLUMNS} FROM changed"
-    );
-    let changed = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
+pub async fn cancel(db: &DatabaseConnection, id: i64) -> Result<JobRow, EngineError> {
+    let changed = sqlx::query_as!(
+        JobRow,
+        r#"WITH target AS (SELECT id, state FROM engine_jobs WHERE id = $1 FOR UPDATE),
+           changed AS (
+               UPDATE engine_jobs j
+                  SET state = CASE WHEN t.state = 'available' THEN 'cancelled' ELSE j.state END,
+                      finished_at = CASE WHEN t.state = 'available' THEN now() ELSE j.finished_at END,
+                      cancel_requested_at = coalesce(j.cancel_requested_at, now())
+                 FROM target t
+                WHERE j.id = t.id AND t.state IN ('available', 'running')
+               RETURNING j.*),
+           told AS (
+               SELECT engine_notify_updates(array_agg(id)),
+                      (SELECT count(*) FROM changed r, LATERAL pg_notify('engine_cancel', r.id::text)
+                        WHERE r.state = 'running')
+                 FROM changed)
+           SELECT c.id AS "id!", c.queue AS "queue!", c.kind AS "kind!", c.args AS "args!",
+                  c.state AS "state!", c.priority AS "priority!", c.run_at AS "run_at!",
+                  c.attempt AS "attempt!", c.max_attempts AS "max_attempts!", c.dedupe_key,
+                  c.concurrency_key, c.group_key, c.lease_owner, c.lease_expires_at,
+                  c.cancel_requested_at, c.progress, c.result, c.last_error, c.created_by,
+                  c.created_at AS "created_at!", c.started_at, c.finished_at,
+                  c.crashes AS "crashes!", c.isolate AS "isolate!", c.correlation_id
+             FROM changed c, told"#,
+        id
+    )
+    .fetch_optional(pool(db))
+    .await?;
     match changed {
-        Some(row) => {
-            let job = JobRow::from_query_result(&row, "")?;
-            db.execute_raw(statement(
-                "SELECT engine_notify_updates(ARRAY[$1::bigint])",
-                vec![id.into()],
-            ))
-            .await?;
-            if job.state == "running" {
-                db.execute_raw(statement(
-                    "SELECT pg_notify('engine_cancel', $1)",
-                    vec![id.to_string().into()],
-                ))
-                .await?;
-            }
-            Ok(job)
-        }
+        Some(job) => Ok(job),
         None => match find(db, id).await? {
             Some(job) => Err(EngineError::Conflict(format!(
                 "job {id} is {} and can no longer be cancelled",
@@ -251,26 +227,34 @@ pub async fn cancel(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, Engine
 
 /// Runs a failed, discarded or cancelled job again now (with one more attempt if it had used
 /// them up).
-pub async fn retry(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineError> {
-    let sql = format!(
-        "UPDATE engine_jobs
-            SET state = 'available', run_at = now(), finished_at = NULL, cancel_requested_at = NULL,
-                max_attempts = greatest(max_attempts, attempt + 1), crashes = 0
-          WHERE id = $1 AND state IN ('failed', 'discarded', 'cancelled')
-         RETURNING {JOB_COLUMNS}"
-    );
-    let changed = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
+pub async fn retry(db: &DatabaseConnection, id: i64) -> Result<JobRow, EngineError> {
+    let changed = sqlx::query_as!(
+        JobRow,
+        r#"WITH changed AS (
+               UPDATE engine_jobs
+                  SET state = 'available', run_at = now(), finished_at = NULL,
+                      cancel_requested_at = NULL,
+                      max_attempts = greatest(max_attempts, attempt + 1), crashes = 0
+                WHERE id = $1 AND state IN ('failed', 'discarded', 'cancelled')
+               RETURNING *),
+           told AS (
+               SELECT pg_notify(CASE WHEN isolate THEN 'engine_isolated' ELSE 'engine_jobs' END, queue),
+                      engine_notify_updates(ARRAY[id])
+                 FROM changed)
+           SELECT c.id AS "id!", c.queue AS "queue!", c.kind AS "kind!", c.args AS "args!",
+                  c.state AS "state!", c.priority AS "priority!", c.run_at AS "run_at!",
+                  c.attempt AS "attempt!", c.max_attempts AS "max_attempts!", c.dedupe_key,
+                  c.concurrency_key, c.group_key, c.lease_owner, c.lease_expires_at,
+                  c.cancel_requested_at, c.progress, c.result, c.last_error, c.created_by,
+                  c.created_at AS "created_at!", c.started_at, c.finished_at,
+                  c.crashes AS "crashes!", c.isolate AS "isolate!", c.correlation_id
+             FROM changed c, told"#,
+        id
+    )
+    .fetch_optional(pool(db))
+    .await?;
     match changed {
-        Some(row) => {
-            db.execute_raw(statement(
-                "SELECT pg_notify(CASE WHEN isolate THEN 'engine_isolated' ELSE 'engine_jobs' END, queue),
-                        engine_notify_updates(ARRAY[id])
-                   FROM engine_jobs WHERE id = $1",
-                vec![id.into()],
-            ))
-            .await?;
-            Ok(JobRow::from_query_result(&row, "")?)
-        }
+        Some(job) => Ok(job),
         None => match find(db, id).await? {
             Some(job) => Err(EngineError::Conflict(format!(
                 "job {id} is {}; only failed, discarded or cancelled jobs can be retried",
@@ -284,29 +268,29 @@ pub async fn retry(db: &impl ConnectionTrait, id: i64) -> Result<JobRow, EngineE
 /// Stops every worker from claiming the queue's jobs, until `until` (forever when `None`).
 /// Stored in the database: it holds for all workers and across restarts (J14).
 pub async fn pause(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     queue: &str,
     until: Option<DateTime<Utc>>,
 ) -> Result<(), EngineError> {
-    db.execute_raw(statement(
-        "INSERT INTO engine_queues (name, paused_until) VALUES ($1, coalesce($2, 'infinity'))
+    sqlx::query!(
+        "INSERT INTO engine_queues (name, paused_until) VALUES ($1, coalesce($2::timestamptz, 'infinity'))
          ON CONFLICT (name) DO UPDATE SET paused_until = excluded.paused_until, updated_at = now()",
-        vec![queue.into(), until.into()],
-    ))
+        queue,
+        until
+    )
+    .execute(pool(db))
     .await?;
     Ok(())
 }
 
-pub async fn resume(db: &impl ConnectionTrait, queue: &str) -> Result<(), EngineError> {
-    db.execute_raw(statement(
-        "UPDATE engine_queues SET paused_until = NULL, updated_at = now() WHERE name = $1",
-        vec![queue.into()],
-    ))
-    .await?;
-    db.execute_raw(statement(
-        "SELECT pg_notify('engine_jobs', $1)",
-        vec![queue.into()],
-    ))
+pub async fn resume(db: &DatabaseConnection, queue: &str) -> Result<(), EngineError> {
+    sqlx::query!(
+        "WITH resumed AS (
+             UPDATE engine_queues SET paused_until = NULL, updated_at = now() WHERE name = $1)
+         SELECT FROM pg_notify('engine_jobs', $1)",
+        queue
+    )
+    .execute(pool(db))
     .await?;
     Ok(())
 }
@@ -325,29 +309,28 @@ pub struct QueueSettings {
 }
 
 pub async fn configure_queue(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     queue: &str,
     settings: &QueueSettings,
 ) -> Result<(), EngineError> {
-    db.execute_raw(statement(
+    sqlx::query!(
         "INSERT INTO engine_queues (name, concurrency, fair_every, fair_low_max, per_key_limit)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency,
              fair_every = excluded.fair_every, fair_low_max = excluded.fair_low_max,
              per_key_limit = excluded.per_key_limit, updated_at = now()",
-        vec![
-            queue.into(),
-            settings.concurrency.into(),
-            settings.fair_every.into(),
-            settings.fair_low_max.into(),
-            settings.per_key_limit.into(),
-        ],
-    ))
+        queue,
+        settings.concurrency,
+        settings.fair_every,
+        settings.fair_low_max,
+        settings.per_key_limit
+    )
+    .execute(pool(db))
     .await?;
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct QueueStats {
     pub queue: String,
     pub available: i64,
@@ -364,9 +347,8 @@ pub struct QueueStats {
     pub paused_until: Option<DateTime<Utc>>,
 }
 
-/// Per queue: jobs by state, the oldest due job's wait, recent throughput and pause.
 /// Attempts that ended in one time bucket of one queue.
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Activity {
     pub queue: String,
     pub bucket: DateTime<Utc>,
@@ -378,78 +360,71 @@ pub struct Activity {
 /// Per queue, attempts completed and failed in buckets of `bucket_minutes` over the last
 /// `minutes` (buckets without attempts are absent).
 pub async fn activity(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     minutes: i32,
     bucket_minutes: i32,
 ) -> Result<Vec<Activity>, EngineError> {
-    Ok(Activity::find_by_statement(statement(
-        "SELECT j.queue,
-                date_bin(make_interval(mins => $2), a.finished_at, timestamptz '2000-01-01') AS bucket,
-                count(*) FILTER (WHERE a.outcome = 'completed') AS completed,
-                count(*) FILTER (WHERE a.outcome NOT IN ('completed', 'released', 'cancelled')) AS failed
-           FROM engine_job_attempts a JOIN engine_jobs j ON j.id = a.job_id
-          WHERE a.finished_at > now() - make_interval(mins => $1)
-          GROUP BY 1, 2 ORDER BY 1, 2",
-        vec![minutes.clamp(1, 1440).into(), bucket_minutes.clamp(1, 60).into()],
-    ))
-    .all(db)
+    Ok(sqlx::query_as!(
+        Activity,
+        r#"SELECT j.queue,
+                  date_bin(make_interval(mins => $2), a.finished_at, timestamptz '2000-01-01') AS "bucket!",
+                  count(*) FILTER (WHERE a.outcome = 'completed') AS "completed!",
+                  count(*) FILTER (WHERE a.outcome NOT IN ('completed', 'released', 'cancelled', 'snoozed'))
+                      AS "failed!"
+             FROM engine_job_attempts a JOIN engine_jobs j ON j.id = a.job_id
+            WHERE a.finished_at > now() - make_interval(mins => $1)
+            GROUP BY 1, 2 ORDER BY 1, 2"#,
+        minutes.clamp(1, 1440),
+        bucket_minutes.clamp(1, 60)
+    )
+    .fetch_all(pool(db))
     .await?)
 }
 
-pub async fn stats(db: &impl ConnectionTrait) -> Result<Vec<QueueStats>, EngineError> {
-    let rows = db
-        .query_all_raw(statement(
-            "WITH names AS (SELECT DISTINCT queue FROM engine_jobs UNION SELECT name FROM engine_queues)
-             SELECT n.queue,
-                    count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at <= now()) AS available,
-                    count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at > now()) AS scheduled,
-                    count(j.id) FILTER (WHERE j.state = 'running') AS running,
-                    count(j.id) FILTER (WHERE j.state = 'completed') AS completed,
-                    count(j.id) FILTER (WHERE j.state = 'failed') AS failed,
-                    count(j.id) FILTER (WHERE j.state = 'cancelled') AS cancelled,
-                    count(j.id) FILTER (WHERE j.state = 'discarded') AS discarded,
-                    EXTRACT(EPOCH FROM now() - min(j.run_at) FILTER (
-                        WHERE j.state = 'available' AND j.run_at <= now()))::float8 AS oldest_waiting_seconds,
-                    count(j.id) FILTER (WHERE j.state = 'completed'
-                        AND j.finished_at > now() - interval '1 minute') AS completed_last_minute,
-                    count(j.id) FILTER (WHERE j.state = 'completed'
-                        AND j.finished_at > now() - interval '5 minutes') AS completed_last_5_minutes,
-                    (SELECT paused_until FROM engine_queues q
-                      WHERE q.name = n.queue AND q.paused_until > now()) AS paused_until
-               FROM names n LEFT JOIN engine_jobs j ON j.queue = n.queue
-              GROUP BY n.queue ORDER BY n.queue",
-            vec![],
-        ))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| QueueStats::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+/// Per queue: jobs by state, the oldest due job's wait, recent throughput and pause.
+pub async fn stats(db: &DatabaseConnection) -> Result<Vec<QueueStats>, EngineError> {
+    Ok(sqlx::query_as!(
+        QueueStats,
+        r#"WITH names AS (SELECT DISTINCT queue FROM engine_jobs UNION SELECT name FROM engine_queues)
+           SELECT n.queue AS "queue!",
+                  count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at <= now()) AS "available!",
+                  count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at > now()) AS "scheduled!",
+                  count(j.id) FILTER (WHERE j.state = 'running') AS "running!",
+                  count(j.id) FILTER (WHERE j.state = 'completed') AS "completed!",
+                  count(j.id) FILTER (WHERE j.state = 'failed') AS "failed!",
+                  count(j.id) FILTER (WHERE j.state = 'cancelled') AS "cancelled!",
+                  count(j.id) FILTER (WHERE j.state = 'discarded') AS "discarded!",
+                  EXTRACT(EPOCH FROM now() - min(j.run_at) FILTER (
+                      WHERE j.state = 'available' AND j.run_at <= now()))::float8 AS oldest_waiting_seconds,
+                  count(j.id) FILTER (WHERE j.state = 'completed'
+                      AND j.finished_at > now() - interval '1 minute') AS "completed_last_minute!",
+                  count(j.id) FILTER (WHERE j.state = 'completed'
+                      AND j.finished_at > now() - interval '5 minutes') AS "completed_last_5_minutes!",
+                  (SELECT paused_until FROM engine_queues q
+                    WHERE q.name = n.queue AND q.paused_until > now()) AS paused_until
+             FROM names n LEFT JOIN engine_jobs j ON j.queue = n.queue
+            GROUP BY n.queue ORDER BY n.queue"#
+    )
+    .fetch_all(pool(db))
+    .await?)
 }
 
 /// `(queue, state, count)` for the metrics endpoint.
 pub async fn queue_depths(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
 ) -> Result<Vec<(String, String, i64)>, EngineError> {
-    let rows = db
-        .query_all_raw(statement(
-            "SELECT queue, state, count(*) AS jobs FROM engine_jobs
-              WHERE state IN ('available', 'running') GROUP BY queue, state ORDER BY queue, state",
-            vec![],
-        ))
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("", "queue")?,
-                row.try_get("", "state")?,
-                row.try_get("", "jobs")?,
-            ))
-        })
-        .collect()
+    Ok(sqlx::query!(
+        r#"SELECT queue, state, count(*) AS "jobs!" FROM engine_jobs
+            WHERE state IN ('available', 'running') GROUP BY queue, state ORDER BY queue, state"#
+    )
+    .fetch_all(pool(db))
+    .await?
+    .into_iter()
+    .map(|row| (row.queue, row.state, row.jobs))
+    .collect())
 }
 
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ScheduleRow {
     pub name: String,
     pub cron: String,
@@ -464,36 +439,33 @@ pub struct ScheduleRow {
     pub last_job_state: Option<String>,
 }
 
-pub async fn schedules(db: &impl ConnectionTrait) -> Result<Vec<ScheduleRow>, EngineError> {
-    let rows = db
-        .query_all_raw(statement(
-            "SELECT s.name, s.cron, s.timezone, s.kind, s.queue, s.overlap, s.enabled, s.next_run_at,
-                    r.slot AS last_slot, r.job_id AS last_job_id, j.state AS last_job_state
-               FROM engine_schedules s
-               LEFT JOIN LATERAL (SELECT slot, job_id FROM engine_schedule_runs
-                                   WHERE schedule = s.name ORDER BY slot DESC LIMIT 1) r ON true
-               LEFT JOIN engine_jobs j ON j.id = r.job_id
-              ORDER BY s.name",
-            vec![],
-        ))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| ScheduleRow::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+pub async fn schedules(db: &DatabaseConnection) -> Result<Vec<ScheduleRow>, EngineError> {
+    Ok(sqlx::query_as!(
+        ScheduleRow,
+        r#"SELECT s.name, s.cron, s.timezone, s.kind, s.queue, s.overlap, s.enabled, s.next_run_at,
+                  r.slot AS "last_slot?", r.job_id AS last_job_id, j.state AS "last_job_state?"
+             FROM engine_schedules s
+             LEFT JOIN LATERAL (SELECT slot, job_id FROM engine_schedule_runs
+                                 WHERE schedule = s.name ORDER BY slot DESC LIMIT 1) r ON true
+             LEFT JOIN engine_jobs j ON j.id = r.job_id
+            ORDER BY s.name"#
+    )
+    .fetch_all(pool(db))
+    .await?)
 }
 
 pub async fn set_schedule_enabled(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     name: &str,
     enabled: bool,
 ) -> Result<(), EngineError> {
-    let changed = db
-        .execute_raw(statement(
-            "UPDATE engine_schedules SET enabled = $2, updated_at = now() WHERE name = $1",
-            vec![name.into(), enabled.into()],
-        ))
-        .await?;
+    let changed = sqlx::query!(
+        "UPDATE engine_schedules SET enabled = $2, updated_at = now() WHERE name = $1",
+        name,
+        enabled
+    )
+    .execute(pool(db))
+    .await?;
     if changed.rows_affected() == 0 {
         return Err(EngineError::NotFound(format!("no schedule `{name}`")));
     }

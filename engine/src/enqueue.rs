@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::{EngineError, job::JobArgs};
@@ -155,22 +155,75 @@ pub struct Enqueued {
     pub existed: bool,
 }
 
-/// The rows come as one JSON document: one statement however many jobs.
-const INSERT: &str = r#"
-INSERT INTO engine_jobs (kind, args, queue, priority, run_at, max_attempts,
-                         dedupe_key, concurrency_key, group_key, created_by, correlation_id)
-SELECT kind, coalesce(args, '{}'::jsonb), queue, priority, coalesce(run_at, now()), max_attempts,
-       dedupe_key, concurrency_key, group_key, created_by, correlation_id
-  FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
-           kind text, args jsonb, queue text, priority smallint, run_at timestamptz,
-           max_attempts int, dedupe_key text, concurrency_key text, group_key text,
-           created_by text, correlation_id uuid))
-       WITH ORDINALITY AS j(kind, args, queue, priority, run_at, max_attempts, dedupe_key,
-                            concurrency_key, group_key, created_by, correlation_id, ord)
- ORDER BY ord
-ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('available', 'running')
-DO UPDATE SET priority = greatest(engine_jobs.priority, excluded.priority)
-RETURNING id, (xmax <> 0) AS existed, kind, dedupe_key"#;
+/// Jobs ready for `engine_add_jobs`: validated, duplicates of the batch merged.
+struct Batch {
+    jobs: Vec<NewJob>,
+    /// The rows as one JSON document: one statement however many jobs.
+    rows: Value,
+    /// Per given job, the index of its row and whether it was merged into an earlier one.
+    slot_of: Vec<(usize, bool)>,
+    unique: usize,
+}
+
+impl Batch {
+    fn of(jobs: Vec<NewJob>) -> Result<Batch, EngineError> {
+        for job in &jobs {
+            job.validate()?;
+        }
+        // One statement may not update the same row twice: merge duplicates of the batch first.
+        let mut unique: Vec<NewJob> = Vec::with_capacity(jobs.len());
+        let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        let mut slot_of = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            match &job.dedupe_key {
+                Some(key) => match seen.get(&(job.kind.clone(), key.clone())) {
+                    Some(&index) => {
+                        unique[index].priority = unique[index].priority.max(job.priority);
+                        slot_of.push((index, true));
+                    }
+                    None => {
+                        seen.insert((job.kind.clone(), key.clone()), unique.len());
+                        slot_of.push((unique.len(), false));
+                        unique.push(job.clone());
+                    }
+                },
+                None => {
+                    slot_of.push((unique.len(), false));
+                    unique.push(job.clone());
+                }
+            }
+        }
+        Ok(Batch {
+            rows: Value::Array(unique.iter().map(NewJob::row).collect()),
+            unique: unique.len(),
+            jobs,
+            slot_of,
+        })
+    }
+
+    /// What each given job became, from the stored rows `(id, existed)`.
+    fn enqueued(self, stored: Vec<(i64, bool)>) -> Result<Vec<Enqueued>, EngineError> {
+        if stored.len() != self.unique {
+            return Err(EngineError::Invalid(format!(
+                "{} jobs were sent and {} stored",
+                self.unique,
+                stored.len()
+            )));
+        }
+        let metrics = crate::Metrics::global();
+        for job in &self.jobs {
+            metrics.enqueued(&job.kind, 1);
+        }
+        Ok(self
+            .slot_of
+            .into_iter()
+            .map(|(index, merged)| Enqueued {
+                id: stored[index].0,
+                existed: stored[index].1 || merged,
+            })
+            .collect())
+    }
+}
 
 /// Enqueues one job in the transaction (or connection) `db`.
 pub async fn enqueue(db: &impl ConnectionTrait, job: NewJob) -> Result<Enqueued, EngineError> {
@@ -180,8 +233,9 @@ pub async fn enqueue(db: &impl ConnectionTrait, job: NewJob) -> Result<Enqueued,
         .ok_or_else(|| EngineError::Invalid("the insert returned no job".into()))
 }
 
-/// Enqueues many jobs in one statement. The result has one entry per given job, in order; jobs
-/// of the batch sharing a dedupe key become one job.
+/// Enqueues many jobs in one statement, in the transaction (or connection) `db`. The result has
+/// one entry per given job, in order; jobs of the batch sharing a dedupe key become one job.
+/// Every job goes in through `engine_add_jobs`, as the capture trigger's and the outbox's do.
 pub async fn enqueue_many(
     db: &impl ConnectionTrait,
     jobs: Vec<NewJob>,
@@ -189,67 +243,40 @@ pub async fn enqueue_many(
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    for job in &jobs {
-        job.validate()?;
-    }
-    // One statement may not update the same row twice: merge duplicates of the batch first.
-    let mut unique: Vec<NewJob> = Vec::with_capacity(jobs.len());
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    let mut slot_of = Vec::with_capacity(jobs.len());
-    for job in &jobs {
-        match &job.dedupe_key {
-            Some(key) => match seen.get(&(job.kind.clone(), key.clone())) {
-                Some(&index) => {
-                    unique[index].priority = unique[index].priority.max(job.priority);
-                    slot_of.push((index, true));
-                }
-                None => {
-                    seen.insert((job.kind.clone(), key.clone()), unique.len());
-                    slot_of.push((unique.len(), false));
-                    unique.push(job.clone());
-                }
-            },
-            None => {
-                slot_of.push((unique.len(), false));
-                unique.push(job.clone());
-            }
-        }
-    }
-    let rows = Value::Array(unique.iter().map(NewJob::row).collect());
-    let returned = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            INSERT,
-            [rows.into()],
+    let batch = Batch::of(jobs)?;
+    let rows = db
+        .query_all_raw(checked!(
+            r#"SELECT id AS "id!", existed AS "existed!" FROM engine_add_jobs($1)"#,
+            batch.rows.clone()
         ))
         .await?;
-    if returned.len() != unique.len() {
-        return Err(EngineError::Invalid(format!(
-            "{} jobs were sent and {} stored",
-            unique.len(),
-            returned.len()
-        )));
-    }
-    let metrics = crate::Metrics::global();
-    for job in &jobs {
-        metrics.enqueued(&job.kind, 1);
-    }
-    let stored: Vec<Enqueued> = returned
+    let stored = rows
         .iter()
-        .map(|row| {
-            Ok(Enqueued {
-                id: row.try_get("", "id")?,
-                existed: row.try_get("", "existed")?,
-            })
-        })
+        // By position: the column names carry `query!`'s non-null marks.
+        .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
         .collect::<Result<_, sea_orm::DbErr>>()?;
-    Ok(slot_of
-        .into_iter()
-        .map(|(index, merged)| Enqueued {
-            id: stored[index].id,
-            existed: stored[index].existed || merged,
-        })
-        .collect())
+    batch.enqueued(stored)
+}
+
+/// [`enqueue_many`] on the engine's own connection (its transactions are sqlx's).
+pub(crate) async fn enqueue_many_in(
+    conn: &mut sqlx::PgConnection,
+    jobs: Vec<NewJob>,
+) -> Result<Vec<Enqueued>, EngineError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let batch = Batch::of(jobs)?;
+    let stored = sqlx::query!(
+        r#"SELECT id AS "id!", existed AS "existed!" FROM engine_add_jobs($1)"#,
+        batch.rows
+    )
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|row| (row.id, row.existed))
+    .collect();
+    batch.enqueued(stored)
 }
 
 /// `args.enqueue(&txn)` for typed jobs.
@@ -292,19 +319,19 @@ pub async fn enqueue_idempotent(
             "an Idempotency-Key is 1 to 255 characters".into(),
         ));
     }
-    let run = |sql: &str, values: Vec<sea_orm::Value>| {
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-    };
-    txn.execute_raw(run(
+    txn.execute_raw(checked!(
         "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
-        vec![scope.into(), key.into()],
+        scope,
+        key
     ))
     .await?;
     let existing = txn
-        .query_one_raw(run(
+        .query_one_raw(checked!(
             "SELECT job_id, request_sha256 FROM engine_idempotency
               WHERE scope = $1 AND key = $2 AND created_at > now() - make_interval(hours => $3)",
-            vec![scope.into(), key.into(), (IDEMPOTENCY_HOURS as i32).into()],
+            scope,
+            key,
+            IDEMPOTENCY_HOURS as i32
         ))
         .await?;
     if let Some(row) = existing {
@@ -320,16 +347,14 @@ pub async fn enqueue_idempotent(
         });
     }
     let enqueued = enqueue(txn, job).await?;
-    txn.execute_raw(run(
+    txn.execute_raw(checked!(
         "INSERT INTO engine_idempotency (scope, key, request_sha256, job_id) VALUES ($1, $2, $3, $4)
          ON CONFLICT (scope, key) DO UPDATE
             SET request_sha256 = excluded.request_sha256, job_id = excluded.job_id, created_at = now()",
-        vec![
-            scope.into(),
-            key.into(),
-            fingerprint.to_vec().into(),
-            enqueued.id.into(),
-        ],
+        scope,
+        key,
+        fingerprint.to_vec(),
+        enqueued.id
     ))
     .await?;
     Ok(Idempotent {

@@ -24,6 +24,12 @@ pub enum JobError {
     Permanent(String),
     /// The handler stopped because its cancellation token fired.
     Cancelled,
+    /// Not now, and not the job's fault (River's snooze): it runs again at `until` without
+    /// spending an attempt (e.g. the service it needs is down).
+    Snoozed {
+        message: String,
+        until: DateTime<Utc>,
+    },
 }
 
 impl JobError {
@@ -45,14 +51,22 @@ impl JobError {
     pub fn permanent(error: impl std::fmt::Display) -> Self {
         JobError::Permanent(error.to_string())
     }
+
+    /// "Run me again at `until`; this try does not count" (an outage, not a failure).
+    pub fn snooze(until: DateTime<Utc>, reason: impl std::fmt::Display) -> Self {
+        JobError::Snoozed {
+            message: reason.to_string(),
+            until,
+        }
+    }
 }
 
 impl std::fmt::Display for JobError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            JobError::Retryable { message, .. } | JobError::Permanent(message) => {
-                f.write_str(message)
-            }
+            JobError::Retryable { message, .. }
+            | JobError::Permanent(message)
+            | JobError::Snoozed { message, .. } => f.write_str(message),
             JobError::Cancelled => f.write_str("cancelled"),
         }
     }

@@ -10,6 +10,19 @@
 //! The engine knows nothing of the application: a kind's arguments ([`JobArgs`]) are what
 //! callers enqueue; its handler ([`Handler`]) is registered once in a [`Registry`].
 
+/// A statement to run on a sea-orm connection (the caller's transaction), checked against the
+/// schema at build time like the engine's other statements: `query!` type-checks the same text
+/// and parameters (offline data in `.sqlx/`) and is never run.
+macro_rules! checked {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {{
+        if false {
+            let _ = sqlx::query!($sql $(, $arg)*);
+        }
+        let values: Vec<sea_orm::Value> = vec![$(sea_orm::Value::from($arg)),*];
+        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, $sql, values)
+    }};
+}
+
 pub mod admin;
 pub mod enqueue;
 pub mod events;
@@ -34,6 +47,11 @@ pub use metrics::Metrics;
 pub use retry::RetryPolicy;
 pub use scheduler::{Overlap, Schedule, Scheduler};
 pub use worker::{QueueConfig, Worker, WorkerConfig, panic_message};
+
+/// The pool behind a sea-orm connection: the engine's own statements run on it with sqlx.
+pub(crate) fn pool(db: &sea_orm::DatabaseConnection) -> &sqlx::PgPool {
+    db.get_postgres_connection_pool()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -23,6 +23,7 @@ struct KindCounters {
     cancelled: u64,
     rescued: u64,
     slow: u64,
+    snoozed: u64,
     buckets: [u64; BUCKETS.len()],
     duration_count: u64,
     duration_sum: f64,
@@ -75,6 +76,7 @@ impl Metrics {
                 "retried" | "panicked" | "timed_out" => k.retried += 1,
                 "cancelled" => k.cancelled += 1,
                 "released" => {}
+                "snoozed" => k.snoozed += 1,
                 _ => k.failed += 1,
             }
             let seconds = took.as_secs_f64();
@@ -115,7 +117,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut out = String::new();
-        let counters: [Counter; 8] = [
+        let counters: [Counter; 9] = [
             (
                 "engine_jobs_enqueued_total",
                 "Jobs this process asked to enqueue (a rolled-back transaction's included)",
@@ -151,6 +153,11 @@ impl Metrics {
                 "engine_jobs_slow_total",
                 "Attempts that ran past their kind's warn_after",
                 |k| k.slow,
+            ),
+            (
+                "engine_jobs_snoozed_total",
+                "Attempts that asked to run later without counting (a service they need is down)",
+                |k| k.snoozed,
             ),
         ];
         for (name, help, value) in counters {

@@ -9,10 +9,15 @@ use std::{future::Future, str::FromStr, time::Duration};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
-use crate::{EngineError, enqueue::NewJob, enqueue::enqueue};
+use sqlx::{PgConnection, PgPool};
+
+use crate::{
+    EngineError,
+    enqueue::{NewJob, enqueue_many_in},
+};
 
 /// Whether a slot may start while the previous run of the schedule still waits or runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,27 +128,35 @@ fn latest_slot(cron: &Cron, zone: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>
         .map(|slot| slot.with_timezone(&Utc))
 }
 
-fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+async fn database_now(db: &mut PgConnection) -> Result<DateTime<Utc>, EngineError> {
+    Ok(sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+        .fetch_one(db)
+        .await?)
 }
 
-async fn database_now(db: &impl ConnectionTrait) -> Result<DateTime<Utc>, EngineError> {
-    let row = db
-        .query_one_raw(statement("SELECT now() AS now", vec![]))
-        .await?
-        .ok_or_else(|| EngineError::Invalid("now() returned nothing".into()))?;
-    Ok(row.try_get("", "now")?)
+/// A due schedule, as the scheduler reads it.
+struct Due {
+    name: String,
+    cron: String,
+    timezone: String,
+    kind: String,
+    args: Value,
+    queue: String,
+    priority: i16,
+    max_attempts: i32,
+    overlap: String,
+    next_run_at: DateTime<Utc>,
 }
 
 pub struct Scheduler {
-    db: DatabaseConnection,
+    pool: PgPool,
     tick: Duration,
 }
 
 impl Scheduler {
     pub fn new(db: DatabaseConnection) -> Self {
         Scheduler {
-            db,
+            pool: db.get_postgres_connection_pool().clone(),
             tick: Duration::from_secs(1),
         }
     }
@@ -151,43 +164,42 @@ impl Scheduler {
     /// Stores the application's schedules (a changed pattern or zone starts from the next
     /// slot; `enabled`, set by operators, is kept) and queues the `run_on_start` ones.
     pub async fn sync(&self, schedules: &[Schedule]) -> Result<(), EngineError> {
-        let now = database_now(&self.db).await?;
+        let mut conn = self.pool.acquire().await?;
+        let now = database_now(&mut conn).await?;
         for schedule in schedules {
             let cron = parse_cron(&schedule.cron)?;
             let next = next_slot(&cron, schedule.timezone, now).ok_or_else(|| {
                 EngineError::Invalid(format!("schedule `{}` never runs", schedule.name))
             })?;
-            self.db
-                .execute_raw(statement(
-                    "INSERT INTO engine_schedules
-                         (name, cron, timezone, kind, args, queue, priority, overlap, run_on_start, next_run_at,
-                          max_attempts)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                     ON CONFLICT (name) DO UPDATE SET
-                         next_run_at = CASE WHEN engine_schedules.cron <> excluded.cron
-                                              OR engine_schedules.timezone <> excluded.timezone
-                                            THEN excluded.next_run_at
-                                            ELSE engine_schedules.next_run_at END,
-                         cron = excluded.cron, timezone = excluded.timezone, kind = excluded.kind,
-                         args = excluded.args, queue = excluded.queue, priority = excluded.priority,
-                         overlap = excluded.overlap, run_on_start = excluded.run_on_start,
-                         max_attempts = excluded.max_attempts,
-                         updated_at = now()",
-                    vec![
-                        schedule.name.clone().into(),
-                        schedule.cron.clone().into(),
-                        schedule.timezone.name().into(),
-                        schedule.kind.clone().into(),
-                        schedule.args.clone().into(),
-                        schedule.queue.clone().into(),
-                        schedule.priority.into(),
-                        schedule.overlap.as_str().into(),
-                        schedule.run_on_start.into(),
-                        next.into(),
-                        schedule.max_attempts.into(),
-                    ],
-                ))
-                .await?;
+            sqlx::query!(
+                "INSERT INTO engine_schedules
+                     (name, cron, timezone, kind, args, queue, priority, overlap, run_on_start, next_run_at,
+                      max_attempts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (name) DO UPDATE SET
+                     next_run_at = CASE WHEN engine_schedules.cron <> excluded.cron
+                                          OR engine_schedules.timezone <> excluded.timezone
+                                        THEN excluded.next_run_at
+                                        ELSE engine_schedules.next_run_at END,
+                     cron = excluded.cron, timezone = excluded.timezone, kind = excluded.kind,
+                     args = excluded.args, queue = excluded.queue, priority = excluded.priority,
+                     overlap = excluded.overlap, run_on_start = excluded.run_on_start,
+                     max_attempts = excluded.max_attempts,
+                     updated_at = now()",
+                schedule.name,
+                schedule.cron,
+                schedule.timezone.name(),
+                schedule.kind,
+                schedule.args,
+                schedule.queue,
+                schedule.priority,
+                schedule.overlap.as_str(),
+                schedule.run_on_start,
+                next,
+                schedule.max_attempts
+            )
+            .execute(&mut *conn)
+            .await?;
             if schedule.run_on_start {
                 let job = NewJob::new(schedule.kind.clone(), schedule.args.clone())
                     .queue(schedule.queue.clone())
@@ -195,7 +207,7 @@ impl Scheduler {
                     .max_attempts(schedule.max_attempts)
                     .dedupe_key(format!("cron:{}:start", schedule.name))
                     .created_by(format!("cron:{}", schedule.name));
-                enqueue(&self.db, job).await?;
+                enqueue_many_in(&mut conn, vec![job]).await?;
             }
         }
         Ok(())
@@ -217,21 +229,21 @@ impl Scheduler {
 
     /// One pass over the due schedules; returns the jobs created.
     pub async fn tick(&self) -> Result<usize, EngineError> {
-        let txn = self.db.begin().await?;
-        let now = database_now(&txn).await?;
-        let due = txn
-            .query_all_raw(statement(
-                "SELECT name, cron, timezone, kind, args, queue, priority, max_attempts, overlap, next_run_at
-                   FROM engine_schedules
-                  WHERE enabled AND next_run_at <= now()
-                    FOR UPDATE SKIP LOCKED",
-                vec![],
-            ))
-            .await?;
+        let mut txn = self.pool.begin().await?;
+        let now = database_now(&mut txn).await?;
+        let due = sqlx::query_as!(
+            Due,
+            "SELECT name, cron, timezone, kind, args, queue, priority, max_attempts, overlap, next_run_at
+               FROM engine_schedules
+              WHERE enabled AND next_run_at <= now()
+                FOR UPDATE SKIP LOCKED"
+        )
+        .fetch_all(&mut *txn)
+        .await?;
         let mut created = 0;
-        for row in due {
-            let name: String = row.try_get("", "name")?;
-            match self.fire(&txn, &row, now).await {
+        for schedule in due {
+            let name = schedule.name.clone();
+            match fire(&mut txn, schedule, now).await {
                 Ok(true) => created += 1,
                 Ok(false) => {}
                 Err(err) => {
@@ -242,76 +254,86 @@ impl Scheduler {
         txn.commit().await?;
         Ok(created)
     }
+}
 
-    /// Runs the latest due slot of one schedule and moves it to its next slot.
-    async fn fire(
-        &self,
-        db: &impl ConnectionTrait,
-        row: &sea_orm::QueryResult,
-        now: DateTime<Utc>,
-    ) -> Result<bool, EngineError> {
-        let name: String = row.try_get("", "name")?;
-        let cron = parse_cron(&row.try_get::<String>("", "cron")?)?;
-        let zone: Tz = row
-            .try_get::<String>("", "timezone")?
-            .parse()
-            .map_err(|_| EngineError::Invalid(format!("schedule `{name}`: unknown time zone")))?;
-        let due: DateTime<Utc> = row.try_get("", "next_run_at")?;
-        let slot = latest_slot(&cron, zone, now)
-            .filter(|s| *s >= due)
-            .unwrap_or(due);
-        let next = next_slot(&cron, zone, now)
-            .ok_or_else(|| EngineError::Invalid(format!("schedule `{name}` has no next slot")))?;
-        db.execute_raw(statement(
-            "UPDATE engine_schedules SET next_run_at = $2 WHERE name = $1",
-            vec![name.clone().into(), next.into()],
-        ))
-        .await?;
-        let claimed = db
-            .query_one_raw(statement(
-                "INSERT INTO engine_schedule_runs (schedule, slot) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING RETURNING slot",
-                vec![name.clone().into(), slot.into()],
-            ))
-            .await?;
-        if claimed.is_none() {
-            return Ok(false); // another scheduler made this slot's job
-        }
-        let created_by = format!("cron:{name}");
-        let kind: String = row.try_get("", "kind")?;
-        if row.try_get::<String>("", "overlap")? == Overlap::Skip.as_str() {
-            let busy = db
-                .query_one_raw(statement(
-                    "SELECT 1 AS busy FROM engine_jobs
-                      WHERE kind = $1 AND created_by = $2 AND state IN ('available', 'running')
-                      LIMIT 1",
-                    vec![kind.clone().into(), created_by.clone().into()],
-                ))
-                .await?;
-            if busy.is_some() {
-                db.execute_raw(statement(
-                    "UPDATE engine_schedule_runs SET skipped_reason = 'the previous run has not finished'
-                      WHERE schedule = $1 AND slot = $2",
-                    vec![name.into(), slot.into()],
-                ))
-                .await?;
-                return Ok(false);
-            }
-        }
-        let job = NewJob::new(kind, row.try_get("", "args")?)
-            .queue(row.try_get::<String>("", "queue")?)
-            .priority(row.try_get("", "priority")?)
-            .max_attempts(row.try_get("", "max_attempts")?)
-            .dedupe_key(format!("cron:{name}:{}", slot.to_rfc3339()))
-            .created_by(created_by);
-        let enqueued = enqueue(db, job).await?;
-        db.execute_raw(statement(
-            "UPDATE engine_schedule_runs SET job_id = $3 WHERE schedule = $1 AND slot = $2",
-            vec![name.into(), slot.into(), enqueued.id.into()],
-        ))
-        .await?;
-        Ok(true)
+/// Runs the latest due slot of one schedule and moves it to its next slot.
+async fn fire(
+    db: &mut PgConnection,
+    schedule: Due,
+    now: DateTime<Utc>,
+) -> Result<bool, EngineError> {
+    let name = schedule.name;
+    let cron = parse_cron(&schedule.cron)?;
+    let zone: Tz = schedule
+        .timezone
+        .parse()
+        .map_err(|_| EngineError::Invalid(format!("schedule `{name}`: unknown time zone")))?;
+    let due = schedule.next_run_at;
+    let slot = latest_slot(&cron, zone, now)
+        .filter(|s| *s >= due)
+        .unwrap_or(due);
+    let next = next_slot(&cron, zone, now)
+        .ok_or_else(|| EngineError::Invalid(format!("schedule `{name}` has no next slot")))?;
+    sqlx::query!(
+        "UPDATE engine_schedules SET next_run_at = $2 WHERE name = $1",
+        name,
+        next
+    )
+    .execute(&mut *db)
+    .await?;
+    let claimed = sqlx::query!(
+        "INSERT INTO engine_schedule_runs (schedule, slot) VALUES ($1, $2)
+         ON CONFLICT DO NOTHING RETURNING slot",
+        name,
+        slot
+    )
+    .fetch_optional(&mut *db)
+    .await?;
+    if claimed.is_none() {
+        return Ok(false); // another scheduler made this slot's job
     }
+    let created_by = format!("cron:{name}");
+    if schedule.overlap == Overlap::Skip.as_str() {
+        let busy = sqlx::query!(
+            "SELECT 1 AS busy FROM engine_jobs
+              WHERE kind = $1 AND created_by = $2 AND state IN ('available', 'running')
+              LIMIT 1",
+            schedule.kind,
+            created_by
+        )
+        .fetch_optional(&mut *db)
+        .await?;
+        if busy.is_some() {
+            sqlx::query!(
+                "UPDATE engine_schedule_runs SET skipped_reason = 'the previous run has not finished'
+                  WHERE schedule = $1 AND slot = $2",
+                name,
+                slot
+            )
+            .execute(&mut *db)
+            .await?;
+            return Ok(false);
+        }
+    }
+    let job = NewJob::new(schedule.kind, schedule.args)
+        .queue(schedule.queue)
+        .priority(schedule.priority)
+        .max_attempts(schedule.max_attempts)
+        .dedupe_key(format!("cron:{name}:{}", slot.to_rfc3339()))
+        .created_by(created_by);
+    let enqueued = enqueue_many_in(&mut *db, vec![job])
+        .await?
+        .pop()
+        .ok_or_else(|| EngineError::Invalid("the insert returned no job".into()))?;
+    sqlx::query!(
+        "UPDATE engine_schedule_runs SET job_id = $3 WHERE schedule = $1 AND slot = $2",
+        name,
+        slot,
+        enqueued.id
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(true)
 }
 
 #[cfg(test)]

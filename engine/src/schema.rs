@@ -41,6 +41,101 @@ const FINISH_V1: &str = r#"CREATE FUNCTION engine_finish(p_worker uuid, p_ids bi
         RETURNING job_id
     $$"#;
 
+/// `engine_emit` as the second version had it.
+const EMIT_V2: &str = r#"CREATE FUNCTION engine_emit(p_ids bigint[], p_outcomes text[]) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO engine_jobs (kind, queue, args, max_attempts, group_key, created_by)
+        SELECT 'engine.webhook', 'webhooks',
+               jsonb_build_object(
+                   'endpoint', e.id,
+                   'eventId', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
+                   'type', t.type,
+                   'occurredAt', now(),
+                   'task', jsonb_build_object(
+                       'id', j.id, 'kind', j.kind, 'queue', j.queue, 'state', j.state,
+                       'attempt', j.attempt, 'maxAttempts', j.max_attempts, 'args', j.args,
+                       'result', j.result, 'error', j.last_error, 'priority', j.priority,
+                       'createdAt', j.created_at, 'startedAt', j.started_at,
+                       'finishedAt', j.finished_at, 'createdBy', j.created_by)),
+               12, 'webhook:' || e.id, 'engine'
+          FROM unnest(p_ids, p_outcomes) AS u(id, outcome)
+          JOIN engine_jobs j ON j.id = u.id
+          CROSS JOIN LATERAL (
+              SELECT 'task.succeeded' WHERE j.state = 'completed'
+              UNION ALL SELECT 'task.failed' WHERE j.state IN ('failed', 'discarded')
+              UNION ALL SELECT 'task.handler_error'
+               WHERE u.outcome IN ('retried', 'panicked', 'timed_out', 'discarded')) AS t(type)
+          JOIN engine_webhook_endpoints e
+            ON e.enabled AND t.type = ANY (e.events) AND (e.kinds IS NULL OR j.kind = ANY (e.kinds))
+         WHERE j.kind <> 'engine.webhook'
+    $$"#;
+
+/// `engine_finish` as the second version had it.
+const FINISH_V2: &str = r#"CREATE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
+                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
+                                   p_outcomes text[])
+    RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        v_ids bigint[];
+        v_outcomes text[];
+    BEGIN
+        WITH finished AS (
+            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
+                     AS f(id, attempt, state, run_at, error, result, outcome)),
+        updated AS (
+            UPDATE engine_jobs j
+               SET state = f.state,
+                   attempt = CASE WHEN f.outcome = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+                   run_at = coalesce(f.run_at, j.run_at),
+                   last_error = coalesce(f.error, j.last_error),
+                   result = f.result,
+                   isolate = j.isolate AND f.outcome = 'released',
+                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
+                   lease_owner = NULL,
+                   lease_expires_at = NULL
+              FROM finished f
+             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
+            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
+        logged AS (
+            INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
+        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
+        IF v_ids IS NULL THEN
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled) THEN
+            PERFORM engine_emit(v_ids, v_outcomes);
+        END IF;
+        PERFORM engine_notify_updates(v_ids);
+        RETURN QUERY SELECT unnest(v_ids);
+    END $$"#;
+
+/// `engine_capture_event` as the third version had it.
+const CAPTURE_V3: &str = r#"CREATE FUNCTION engine_capture_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        v_id uuid := gen_random_uuid();
+        v_old jsonb;
+        v_new jsonb;
+    BEGIN
+        IF current_setting('engine.capture_events', true) = 'off' THEN
+            RETURN NULL;
+        END IF;
+        -- The trigger's arguments name columns left out (secrets such as password hashes).
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD) - coalesce(TG_ARGV, '{}'); END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW) - coalesce(TG_ARGV, '{}'); END IF;
+        IF TG_OP = 'UPDATE' AND v_old = v_new THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO engine_events (id, source, trigger_name, table_schema, table_name, op, old, new,
+                                   session_variables, created_at)
+        VALUES (v_id, 'native', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP, v_old, v_new,
+                nullif(current_setting('engine.session_variables', true), '')::jsonb,
+                clock_timestamp());
+        INSERT INTO engine_jobs (kind, queue, args, max_attempts, correlation_id, created_by)
+        VALUES ('engine.detect', 'events', jsonb_build_object('eventId', v_id), 10, v_id,
+                'trigger ' || TG_NAME);
+        RETURN NULL;
+    END $$"#;
+
 /// Statements creating the engine's schema, in order.
 pub const UP: &[&str] = &[
     r#"CREATE TABLE engine_queues (
@@ -343,73 +438,11 @@ pub const UP_V2: &[&str] = &[
     // The outbox: one `engine.webhook` job per (finished job, event, matching endpoint), with the
     // job as it is now. Events: task.succeeded (completed), task.failed (failed or discarded),
     // task.handler_error (an attempt's handler failed: an error, a panic, a timeout).
-    r#"CREATE FUNCTION engine_emit(p_ids bigint[], p_outcomes text[]) RETURNS void LANGUAGE sql AS $$
-        INSERT INTO engine_jobs (kind, queue, args, max_attempts, group_key, created_by)
-        SELECT 'engine.webhook', 'webhooks',
-               jsonb_build_object(
-                   'endpoint', e.id,
-                   'eventId', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
-                   'type', t.type,
-                   'occurredAt', now(),
-                   'task', jsonb_build_object(
-                       'id', j.id, 'kind', j.kind, 'queue', j.queue, 'state', j.state,
-                       'attempt', j.attempt, 'maxAttempts', j.max_attempts, 'args', j.args,
-                       'result', j.result, 'error', j.last_error, 'priority', j.priority,
-                       'createdAt', j.created_at, 'startedAt', j.started_at,
-                       'finishedAt', j.finished_at, 'createdBy', j.created_by)),
-               12, 'webhook:' || e.id, 'engine'
-          FROM unnest(p_ids, p_outcomes) AS u(id, outcome)
-          JOIN engine_jobs j ON j.id = u.id
-          CROSS JOIN LATERAL (
-              SELECT 'task.succeeded' WHERE j.state = 'completed'
-              UNION ALL SELECT 'task.failed' WHERE j.state IN ('failed', 'discarded')
-              UNION ALL SELECT 'task.handler_error'
-               WHERE u.outcome IN ('retried', 'panicked', 'timed_out', 'discarded')) AS t(type)
-          JOIN engine_webhook_endpoints e
-            ON e.enabled AND t.type = ANY (e.events) AND (e.kinds IS NULL OR j.kind = ANY (e.kinds))
-         WHERE j.kind <> 'engine.webhook'
-    $$"#,
+    EMIT_V2,
     "DROP FUNCTION IF EXISTS engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
     // As in the first version, and then the outbox (only when an endpoint exists) and the
     // notification, in the same transaction.
-    r#"CREATE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
-                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
-                                   p_outcomes text[])
-    RETURNS SETOF bigint LANGUAGE plpgsql AS $$
-    DECLARE
-        v_ids bigint[];
-        v_outcomes text[];
-    BEGIN
-        WITH finished AS (
-            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
-                     AS f(id, attempt, state, run_at, error, result, outcome)),
-        updated AS (
-            UPDATE engine_jobs j
-               SET state = f.state,
-                   attempt = CASE WHEN f.outcome = 'released' THEN j.attempt - 1 ELSE j.attempt END,
-                   run_at = coalesce(f.run_at, j.run_at),
-                   last_error = coalesce(f.error, j.last_error),
-                   result = f.result,
-                   isolate = j.isolate AND f.outcome = 'released',
-                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
-                   lease_owner = NULL,
-                   lease_expires_at = NULL
-              FROM finished f
-             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
-            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
-        logged AS (
-            INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
-        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
-        IF v_ids IS NULL THEN
-            RETURN;
-        END IF;
-        IF EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled) THEN
-            PERFORM engine_emit(v_ids, v_outcomes);
-        END IF;
-        PERFORM engine_notify_updates(v_ids);
-        RETURN QUERY SELECT unnest(v_ids);
-    END $$"#,
+    FINISH_V2,
     // New jobs are changes too (for live views by kind).
     r#"CREATE OR REPLACE FUNCTION engine_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -491,7 +524,170 @@ pub const UP_V3: &[&str] = &[
     // Writes the change as an event in the changing transaction (so a rollback leaves none)
     // and queues its detection. `engine.session_variables` (transaction-local, JSON) names the
     // actor; `engine.capture_events = off` skips capture (bulk loads, seeding).
-    r#"CREATE FUNCTION engine_capture_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    CAPTURE_V3,
+];
+
+pub const DOWN_V3: &[&str] = &[
+    "DROP FUNCTION IF EXISTS engine_capture_event() CASCADE",
+    "DROP TABLE IF EXISTS engine_event_jobs",
+    "DROP TABLE IF EXISTS engine_event_detections",
+    "DROP TABLE IF EXISTS engine_events",
+    "DROP INDEX IF EXISTS engine_jobs_correlation",
+    "DROP INDEX IF EXISTS engine_job_attempts_finished",
+    "ALTER TABLE engine_jobs DROP COLUMN IF EXISTS correlation_id",
+];
+
+/// Version 4: one way in for jobs (`engine_add_jobs`, which Rust, the capture trigger and the
+/// webhook outbox all call), the kinds' defaults it reads (`engine_kinds`: seeded here for the
+/// engine's own kinds, written from the registry by every worker at start), snoozing (an
+/// attempt that asks to run again later without spending an attempt), and webhook formats
+/// that are the application's (the engine's table no longer lists them).
+pub const UP_V4: &[&str] = &[
+    r#"CREATE TABLE engine_kinds (
+        kind text PRIMARY KEY,
+        queue text NOT NULL,
+        priority smallint NOT NULL,
+        max_attempts int NOT NULL CHECK (max_attempts > 0),
+        updated_at timestamptz NOT NULL DEFAULT now()
+    )"#,
+    // The engine's own kinds, as `DetectEvent` and `DeliverWebhook` declare them (a test holds
+    // the two together); workers rewrite every kind's row from their registry when they start.
+    "INSERT INTO engine_kinds (kind, queue, priority, max_attempts)
+     VALUES ('engine.detect', 'events', 1, 10), ('engine.webhook', 'webhooks', 1, 12)",
+    // Jobs as a JSON array of objects (`kind` and `args`, the rest optional: a missing queue,
+    // priority or attempts comes from `engine_kinds`), in one statement. A job whose
+    // (kind, dedupe key) waits or runs already is that job (its priority raised to the new
+    // one's if higher): `existed` says so. One row per distinct job, in the given order.
+    r#"CREATE FUNCTION engine_add_jobs(p_jobs jsonb)
+    RETURNS TABLE (id bigint, existed boolean) LANGUAGE sql AS $$
+        INSERT INTO engine_jobs AS t (kind, args, queue, priority, run_at, max_attempts, dedupe_key,
+                                      concurrency_key, group_key, created_by, correlation_id)
+        SELECT j.kind, coalesce(j.args, '{}'::jsonb), coalesce(j.queue, k.queue, 'default'),
+               coalesce(j.priority, k.priority, 1), coalesce(j.run_at, now()),
+               coalesce(j.max_attempts, k.max_attempts, 20), j.dedupe_key, j.concurrency_key,
+               j.group_key, j.created_by, j.correlation_id
+          FROM ROWS FROM (jsonb_to_recordset(p_jobs) AS (
+                   kind text, args jsonb, queue text, priority smallint, run_at timestamptz,
+                   max_attempts int, dedupe_key text, concurrency_key text, group_key text,
+                   created_by text, correlation_id uuid))
+               WITH ORDINALITY AS j(kind, args, queue, priority, run_at, max_attempts, dedupe_key,
+                                    concurrency_key, group_key, created_by, correlation_id, ord)
+          LEFT JOIN engine_kinds k ON k.kind = j.kind
+         ORDER BY j.ord
+        ON CONFLICT (kind, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('available', 'running')
+        DO UPDATE SET priority = greatest(t.priority, excluded.priority)
+        RETURNING t.id, t.xmax <> 0
+    $$"#,
+    // The capture trigger, as in version 3, with its detection job added the one way.
+    r#"CREATE OR REPLACE FUNCTION engine_capture_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        v_id uuid := gen_random_uuid();
+        v_old jsonb;
+        v_new jsonb;
+    BEGIN
+        IF current_setting('engine.capture_events', true) = 'off' THEN
+            RETURN NULL;
+        END IF;
+        -- The trigger's arguments name columns left out (secrets such as password hashes).
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD) - coalesce(TG_ARGV, '{}'); END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW) - coalesce(TG_ARGV, '{}'); END IF;
+        IF TG_OP = 'UPDATE' AND v_old = v_new THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO engine_events (id, source, trigger_name, table_schema, table_name, op, old, new,
+                                   session_variables, created_at)
+        VALUES (v_id, 'native', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP, v_old, v_new,
+                nullif(current_setting('engine.session_variables', true), '')::jsonb,
+                clock_timestamp());
+        PERFORM engine_add_jobs(jsonb_build_array(jsonb_build_object(
+            'kind', 'engine.detect', 'args', jsonb_build_object('eventId', v_id),
+            'correlation_id', v_id, 'created_by', 'trigger ' || TG_NAME)));
+        RETURN NULL;
+    END $$"#,
+    // The outbox, as in version 2, with its deliveries added the one way.
+    r#"CREATE OR REPLACE FUNCTION engine_emit(p_ids bigint[], p_outcomes text[]) RETURNS void LANGUAGE sql AS $$
+        SELECT engine_add_jobs(jsonb_agg(jsonb_build_object(
+                   'kind', 'engine.webhook',
+                   'args', jsonb_build_object(
+                       'endpoint', e.id,
+                       'eventId', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
+                       'type', t.type,
+                       'occurredAt', now(),
+                       'task', jsonb_build_object(
+                           'id', j.id, 'kind', j.kind, 'queue', j.queue, 'state', j.state,
+                           'attempt', j.attempt, 'maxAttempts', j.max_attempts, 'args', j.args,
+                           'result', j.result, 'error', j.last_error, 'priority', j.priority,
+                           'createdAt', j.created_at, 'startedAt', j.started_at,
+                           'finishedAt', j.finished_at, 'createdBy', j.created_by)),
+                   'group_key', 'webhook:' || e.id, 'created_by', 'engine')))
+          FROM unnest(p_ids, p_outcomes) AS u(id, outcome)
+          JOIN engine_jobs j ON j.id = u.id
+          CROSS JOIN LATERAL (
+              SELECT 'task.succeeded' WHERE j.state = 'completed'
+              UNION ALL SELECT 'task.failed' WHERE j.state IN ('failed', 'discarded')
+              UNION ALL SELECT 'task.handler_error'
+               WHERE u.outcome IN ('retried', 'panicked', 'timed_out', 'discarded')) AS t(type)
+          JOIN engine_webhook_endpoints e
+            ON e.enabled AND t.type = ANY (e.events) AND (e.kinds IS NULL OR j.kind = ANY (e.kinds))
+         WHERE j.kind <> 'engine.webhook'
+        HAVING count(*) > 0
+    $$"#,
+    // As in version 2, and a snoozed attempt, like a released one, does not count.
+    r#"CREATE OR REPLACE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
+                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
+                                   p_outcomes text[])
+    RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        v_ids bigint[];
+        v_outcomes text[];
+    BEGIN
+        WITH finished AS (
+            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
+                     AS f(id, attempt, state, run_at, error, result, outcome)),
+        updated AS (
+            UPDATE engine_jobs j
+               SET state = f.state,
+                   attempt = CASE WHEN f.outcome IN ('released', 'snoozed') THEN j.attempt - 1
+                                  ELSE j.attempt END,
+                   run_at = coalesce(f.run_at, j.run_at),
+                   last_error = coalesce(f.error, j.last_error),
+                   result = f.result,
+                   isolate = j.isolate AND f.outcome = 'released',
+                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
+                   lease_owner = NULL,
+                   lease_expires_at = NULL
+              FROM finished f
+             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
+            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
+        logged AS (
+            INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
+        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
+        IF v_ids IS NULL THEN
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled) THEN
+            PERFORM engine_emit(v_ids, v_outcomes);
+        END IF;
+        PERFORM engine_notify_updates(v_ids);
+        RETURN QUERY SELECT unnest(v_ids);
+    END $$"#,
+    "ALTER TABLE engine_webhook_endpoints DROP CONSTRAINT engine_webhook_endpoints_format_check",
+    "ALTER TABLE engine_webhook_endpoints ADD CONSTRAINT engine_webhook_endpoints_format_check
+        CHECK (length(format) BETWEEN 1 AND 64)",
+];
+
+/// Statements undoing [`UP_V4`].
+pub const DOWN_V4: &[&str] = &[
+    "ALTER TABLE engine_webhook_endpoints DROP CONSTRAINT engine_webhook_endpoints_format_check",
+    "ALTER TABLE engine_webhook_endpoints ADD CONSTRAINT engine_webhook_endpoints_format_check
+        CHECK (format IN ('json', 'koalati-form'))",
+    "DROP FUNCTION IF EXISTS engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
+    FINISH_V2,
+    "DROP FUNCTION IF EXISTS engine_emit(bigint[], text[])",
+    EMIT_V2,
+    // The version-3 capture function again (triggers depend on it, so it is replaced in place).
+    r#"CREATE OR REPLACE FUNCTION engine_capture_event() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         v_id uuid := gen_random_uuid();
         v_old jsonb;
@@ -516,24 +712,21 @@ pub const UP_V3: &[&str] = &[
                 'trigger ' || TG_NAME);
         RETURN NULL;
     END $$"#,
-];
-
-pub const DOWN_V3: &[&str] = &[
-    "DROP FUNCTION IF EXISTS engine_capture_event() CASCADE",
-    "DROP TABLE IF EXISTS engine_event_jobs",
-    "DROP TABLE IF EXISTS engine_event_detections",
-    "DROP TABLE IF EXISTS engine_events",
-    "DROP INDEX IF EXISTS engine_jobs_correlation",
-    "DROP INDEX IF EXISTS engine_job_attempts_finished",
-    "ALTER TABLE engine_jobs DROP COLUMN IF EXISTS correlation_id",
+    "DROP FUNCTION IF EXISTS engine_add_jobs(jsonb)",
+    "DROP TABLE IF EXISTS engine_kinds",
 ];
 
 /// Every version's statements, in order (for tests and benchmarks that build a schema at once).
 pub fn all_up() -> impl Iterator<Item = &'static str> {
-    UP.iter().chain(UP_V2).chain(UP_V3).copied()
+    UP.iter().chain(UP_V2).chain(UP_V3).chain(UP_V4).copied()
 }
 
 /// Statements dropping every version, newest first.
 pub fn all_down() -> impl Iterator<Item = &'static str> {
-    DOWN_V3.iter().chain(DOWN_V2).chain(DOWN).copied()
+    DOWN_V4
+        .iter()
+        .chain(DOWN_V3)
+        .chain(DOWN_V2)
+        .chain(DOWN)
+        .copied()
 }

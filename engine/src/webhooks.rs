@@ -12,7 +12,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::{
     EngineError, Handler, JobArgs, JobContext, JobError, KindSettings,
     net::{self, AllowedHosts},
+    pool,
 };
 
 pub const KIND: &str = "engine.webhook";
@@ -34,7 +35,7 @@ pub const STANDARD_FORMAT: &str = "json";
 /// A body format: the body of a delivery and its content type.
 pub type Encoder = fn(&DeliverWebhook) -> (Vec<u8>, &'static str);
 
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Endpoint {
     pub id: Uuid,
     pub url: String,
@@ -63,13 +64,6 @@ pub struct NewEndpoint {
     pub created_by: Option<String>,
 }
 
-const ENDPOINT_COLUMNS: &str =
-    "id, url, secret, events, kinds, format, enabled, description, created_by, created_at";
-
-fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
-
 /// A new signing secret, `whsec_` + base64 of 32 random bytes (Standard Webhooks' format).
 pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -79,7 +73,7 @@ pub fn new_secret() -> String {
 
 /// Checks and stores an endpoint; answers it with its secret (shown to the caller once).
 pub async fn add(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     hosts: &AllowedHosts,
     new: NewEndpoint,
 ) -> Result<Endpoint, EngineError> {
@@ -108,53 +102,45 @@ pub async fn add(
     if format.is_empty() || format.len() > 64 || format.contains('\0') {
         return Err(invalid("format: 1 to 64 characters".into()));
     }
-    let sql = format!(
+    Ok(sqlx::query_as!(
+        Endpoint,
         "INSERT INTO engine_webhook_endpoints (url, secret, events, kinds, format, description, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ENDPOINT_COLUMNS}"
-    );
-    let row = db
-        .query_one_raw(statement(
-            &sql,
-            vec![
-                url.to_string().into(),
-                new_secret().into(),
-                events.into(),
-                new.kinds.into(),
-                format.into(),
-                new.description.into(),
-                new.created_by.into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| invalid("the insert returned nothing".into()))?;
-    Ok(Endpoint::from_query_result(&row, "")?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        url.to_string(),
+        new_secret(),
+        &events,
+        new.kinds.as_deref(),
+        format,
+        new.description,
+        new.created_by
+    )
+    .fetch_one(pool(db))
+    .await?)
 }
 
-pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Endpoint>, EngineError> {
-    let sql =
-        format!("SELECT {ENDPOINT_COLUMNS} FROM engine_webhook_endpoints ORDER BY created_at");
-    let rows = db.query_all_raw(statement(&sql, vec![])).await?;
-    Ok(rows
-        .iter()
-        .map(|row| Endpoint::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Endpoint>, EngineError> {
+    Ok(sqlx::query_as!(
+        Endpoint,
+        "SELECT * FROM engine_webhook_endpoints ORDER BY created_at"
+    )
+    .fetch_all(pool(db))
+    .await?)
 }
 
-pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Endpoint>, EngineError> {
-    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM engine_webhook_endpoints WHERE id = $1");
-    let row = db.query_one_raw(statement(&sql, vec![id.into()])).await?;
-    Ok(row
-        .map(|row| Endpoint::from_query_result(&row, ""))
-        .transpose()?)
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<Endpoint>, EngineError> {
+    Ok(sqlx::query_as!(
+        Endpoint,
+        "SELECT * FROM engine_webhook_endpoints WHERE id = $1",
+        id
+    )
+    .fetch_optional(pool(db))
+    .await?)
 }
 
 /// Removes an endpoint; deliveries still waiting for it are discarded when they run.
-pub async fn remove(db: &impl ConnectionTrait, id: Uuid) -> Result<(), EngineError> {
-    let removed = db
-        .execute_raw(statement(
-            "DELETE FROM engine_webhook_endpoints WHERE id = $1",
-            vec![id.into()],
-        ))
+pub async fn remove(db: &DatabaseConnection, id: Uuid) -> Result<(), EngineError> {
+    let removed = sqlx::query!("DELETE FROM engine_webhook_endpoints WHERE id = $1", id)
+        .execute(pool(db))
         .await?;
     if removed.rows_affected() == 0 {
         return Err(EngineError::NotFound(format!("no webhook endpoint {id}")));
@@ -163,22 +149,23 @@ pub async fn remove(db: &impl ConnectionTrait, id: Uuid) -> Result<(), EngineErr
 }
 
 pub async fn set_enabled(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     id: Uuid,
     enabled: bool,
 ) -> Result<Endpoint, EngineError> {
-    let sql = format!(
-        "UPDATE engine_webhook_endpoints SET enabled = $2 WHERE id = $1 RETURNING {ENDPOINT_COLUMNS}"
-    );
-    let row = db
-        .query_one_raw(statement(&sql, vec![id.into(), enabled.into()]))
-        .await?
-        .ok_or_else(|| EngineError::NotFound(format!("no webhook endpoint {id}")))?;
-    Ok(Endpoint::from_query_result(&row, "")?)
+    sqlx::query_as!(
+        Endpoint,
+        "UPDATE engine_webhook_endpoints SET enabled = $2 WHERE id = $1 RETURNING *",
+        id,
+        enabled
+    )
+    .fetch_optional(pool(db))
+    .await?
+    .ok_or_else(|| EngineError::NotFound(format!("no webhook endpoint {id}")))
 }
 
 /// One delivery of an endpoint's log: the event, where it stands, what the receiver said.
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Delivery {
     pub job_id: i64,
     pub event_id: Option<String>,
@@ -195,7 +182,7 @@ pub struct Delivery {
 
 /// The newest deliveries to an endpoint (at most `limit`, ≤ 500).
 pub async fn deliveries(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     endpoint: Uuid,
     limit: u64,
 ) -> Result<Vec<Delivery>, EngineError> {
@@ -206,34 +193,44 @@ pub async fn deliveries(
 /// The newest `limit` (≤ 500) deliveries of each of `endpoints`, in one statement, as
 /// `(endpoint, delivery)` newest first per endpoint.
 pub async fn deliveries_of(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     endpoints: &[Uuid],
     limit: u64,
 ) -> Result<Vec<(Uuid, Delivery)>, EngineError> {
     let groups: Vec<String> = endpoints.iter().map(|e| format!("webhook:{e}")).collect();
-    let rows = db
-        .query_all_raw(statement(
-            "SELECT * FROM (
-                 SELECT substr(group_key, 9)::uuid AS endpoint, id AS job_id,
-                        args->>'eventId' AS event_id, args->>'type' AS event_type,
-                        (args->'task'->>'id')::bigint AS task_id, state, attempt AS attempts,
-                        last_error, result, created_at, finished_at,
-                        row_number() OVER (PARTITION BY group_key ORDER BY id DESC) AS n
-                   FROM engine_jobs WHERE kind = $1 AND group_key = ANY ($2)) d
-              WHERE n <= $3 ORDER BY endpoint, job_id DESC",
-            vec![
-                KIND.into(),
-                groups.into(),
-                (limit.clamp(1, 500) as i64).into(),
-            ],
-        ))
-        .await?;
-    rows.iter()
+    let rows = sqlx::query!(
+        r#"SELECT * FROM (
+               SELECT substr(group_key, 9)::uuid AS endpoint, id AS job_id,
+                      args->>'eventId' AS event_id, args->>'type' AS event_type,
+                      (args->'task'->>'id')::bigint AS task_id, state, attempt AS attempts,
+                      last_error, result, created_at, finished_at,
+                      row_number() OVER (PARTITION BY group_key ORDER BY id DESC) AS n
+                 FROM engine_jobs WHERE kind = $1 AND group_key = ANY ($2)) d
+            WHERE n <= $3 ORDER BY endpoint, job_id DESC"#,
+        KIND,
+        &groups,
+        limit.clamp(1, 500) as i64
+    )
+    .fetch_all(pool(db))
+    .await?;
+    rows.into_iter()
         .map(|row| {
-            Ok((
-                row.try_get("", "endpoint")?,
-                Delivery::from_query_result(row, "")?,
-            ))
+            let endpoint = row
+                .endpoint
+                .ok_or_else(|| EngineError::Invalid("a delivery without its endpoint".into()))?;
+            let delivery = Delivery {
+                job_id: row.job_id,
+                event_id: row.event_id,
+                event_type: row.event_type,
+                task_id: row.task_id,
+                state: row.state,
+                attempts: row.attempts,
+                last_error: row.last_error,
+                result: row.result,
+                created_at: row.created_at,
+                finished_at: row.finished_at,
+            };
+            Ok((endpoint, delivery))
         })
         .collect()
 }
@@ -415,7 +412,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<DateTime<Utc>> {
 /// retried; a completed one is copied into a new delivery job (same event, same endpoint; the
 /// receiver sees the same event id and can deduplicate on it).
 pub async fn redeliver(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     job_id: i64,
 ) -> Result<crate::admin::JobRow, EngineError> {
     let job = crate::admin::find(db, job_id)

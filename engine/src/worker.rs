@@ -159,22 +159,22 @@ impl JobHandle {
         attempt: i32,
         progress: Value,
     ) -> Result<(), JobError> {
-        let updated = sqlx::query(
-            "WITH changed AS (
-                 UPDATE engine_jobs SET progress = $4
-                  WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND state = 'running'
-                 RETURNING id)
-             SELECT engine_notify_updates(array_agg(id)) FROM changed
-              HAVING count(*) > 0",
+        let updated = sqlx::query_scalar!(
+            r#"WITH changed AS (
+                   UPDATE engine_jobs SET progress = $4
+                    WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND state = 'running'
+                   RETURNING id)
+               SELECT count(*) AS "changed!"
+                 FROM changed, LATERAL engine_notify_updates(ARRAY[changed.id])"#,
+            id,
+            attempt,
+            self.worker,
+            progress
         )
-        .bind(id)
-        .bind(attempt)
-        .bind(self.worker)
-        .bind(progress)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(JobError::retryable)?;
-        if updated.rows_affected() == 0 {
+        if updated == 0 {
             self.stop(Stop::LeaseLost);
             return Err(JobError::Cancelled);
         }
@@ -182,8 +182,8 @@ impl JobHandle {
     }
 }
 
-/// A claimed job, as the claim returns it.
-#[derive(sqlx::FromRow, Debug)]
+/// A claimed job, as the claims (`sql/claim_*.sql`) return it.
+#[derive(Debug)]
 struct Claimed {
     id: i64,
     kind: String,
@@ -285,6 +285,7 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
         let pool = self.db.get_postgres_connection_pool().clone();
         register_worker(&pool, self.id, &self.config).await?;
+        record_kinds(&pool, self.registry.catalog()).await?;
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
         let shared = Arc::new(Shared {
@@ -368,10 +369,12 @@ impl Worker {
         let (pool, id) = (shared.pool.clone(), shared.id);
         drop(shared);
         let _ = completer.await;
-        let _ = sqlx::query("UPDATE engine_workers SET stopped_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&pool)
-            .await;
+        let _ = sqlx::query!(
+            "UPDATE engine_workers SET stopped_at = now() WHERE id = $1",
+            id
+        )
+        .execute(&pool)
+        .await;
         tracing::info!(worker = %id, "job worker stopped");
         Ok(())
     }
@@ -388,17 +391,45 @@ async fn register_worker(
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|| "unknown".into());
     let queues: Vec<String> = config.queues.iter().map(|q| q.name.clone()).collect();
-    sqlx::query("INSERT INTO engine_workers (id, host, pid, queues) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(host)
-        .bind(std::process::id() as i32)
-        .bind(queues)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO engine_workers (id, host, pid, queues) VALUES ($1, $2, $3, $4)",
+        id,
+        host,
+        std::process::id() as i32,
+        &queues
+    )
+    .execute(pool)
+    .await?;
     // Forget workers that stopped or went silent a day ago.
-    sqlx::query("DELETE FROM engine_workers WHERE last_heartbeat_at < now() - interval '1 day'")
+    sqlx::query!("DELETE FROM engine_workers WHERE last_heartbeat_at < now() - interval '1 day'")
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Writes the registry's kinds to `engine_kinds`, where `engine_add_jobs` finds the defaults of
+/// jobs added without them (by the capture trigger and the webhook outbox).
+async fn record_kinds(pool: &PgPool, catalog: &crate::Catalog) -> Result<(), EngineError> {
+    let kinds = catalog.kinds();
+    let names: Vec<String> = kinds.iter().map(|(kind, _)| kind.to_string()).collect();
+    let queues: Vec<String> = kinds.iter().map(|(_, s)| s.queue.to_owned()).collect();
+    let priorities: Vec<i16> = kinds.iter().map(|(_, s)| s.priority).collect();
+    let attempts: Vec<i32> = kinds.iter().map(|(_, s)| s.max_attempts).collect();
+    sqlx::query!(
+        "INSERT INTO engine_kinds (kind, queue, priority, max_attempts)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::int[])
+         ON CONFLICT (kind) DO UPDATE
+            SET queue = excluded.queue, priority = excluded.priority,
+                max_attempts = excluded.max_attempts, updated_at = now()
+          WHERE (engine_kinds.queue, engine_kinds.priority, engine_kinds.max_attempts)
+                IS DISTINCT FROM (excluded.queue, excluded.priority, excluded.max_attempts)",
+        &names,
+        &queues,
+        &priorities,
+        &attempts
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -412,31 +443,6 @@ async fn wait_for_idle(shared: &Shared, grace: Duration) -> bool {
     }
     shared.running().is_empty()
 }
-
-/// Plain queues: one statement, no function call. Pauses are read inside the claim (J14).
-const CLAIM_PLAIN: &str = r#"
-WITH candidates AS (
-    SELECT id FROM engine_jobs
-     WHERE state = 'available' AND queue = $1 AND run_at <= now() AND NOT isolate
-       AND NOT EXISTS (SELECT 1 FROM engine_queues q WHERE q.name = $1 AND q.paused_until > now())
-     ORDER BY priority DESC, run_at, id
-     LIMIT $2
-       FOR UPDATE SKIP LOCKED),
-claimed AS (
-    UPDATE engine_jobs j
-       SET state = 'running', attempt = j.attempt + 1, lease_owner = $3,
-           lease_expires_at = now() + make_interval(secs => $4), started_at = clock_timestamp()
-     -- By primary key: a join here becomes a hash join over the whole table once it is large.
-     WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
-    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts, j.correlation_id),
-told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
-SELECT c.* FROM claimed c, told"#;
-
-/// Queues with fairness or a per-key cap (J12, J13).
-const CLAIM_FULL: &str = r#"
-WITH claimed AS (SELECT id, kind, args, attempt, max_attempts, correlation_id FROM engine_claim($1, $2, $3, $4)),
-told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
-SELECT c.* FROM claimed c, told"#;
 
 /// Whether the queue's claim needs `engine_claim` (read at most once a second).
 struct QueueShape {
@@ -452,14 +458,15 @@ impl QueueShape {
         {
             return;
         }
-        let row: Result<Option<(bool,)>, _> = sqlx::query_as(
-            "SELECT fair_every IS NOT NULL OR per_key_limit IS NOT NULL FROM engine_queues WHERE name = $1",
+        let row = sqlx::query_scalar!(
+            r#"SELECT fair_every IS NOT NULL OR per_key_limit IS NOT NULL AS "full!"
+                 FROM engine_queues WHERE name = $1"#,
+            queue
         )
-        .bind(queue)
         .fetch_optional(pool)
         .await;
         if let Ok(row) = row {
-            self.full = row.is_some_and(|(full,)| full);
+            self.full = row.unwrap_or(false);
             self.read_at = Some(Instant::now());
         }
     }
@@ -471,14 +478,30 @@ async fn claim(
     shape: &QueueShape,
     limit: usize,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    let statement = if shape.full { CLAIM_FULL } else { CLAIM_PLAIN };
-    sqlx::query_as::<_, Claimed>(statement)
-        .bind(queue)
-        .bind(limit as i32)
-        .bind(shared.id)
-        .bind(shared.config.lease.as_secs_f64())
+    let (lease, limit) = (shared.config.lease.as_secs_f64(), limit as i32);
+    if shape.full {
+        sqlx::query_file_as!(
+            Claimed,
+            "sql/claim_full.sql",
+            queue,
+            limit,
+            shared.id,
+            lease
+        )
         .fetch_all(&shared.pool)
         .await
+    } else {
+        sqlx::query_file_as!(
+            Claimed,
+            "sql/claim_plain.sql",
+            queue,
+            i64::from(limit),
+            shared.id,
+            lease
+        )
+        .fetch_all(&shared.pool)
+        .await
+    }
 }
 
 /// The fetcher and executor slots of one queue.
@@ -603,26 +626,6 @@ fn register(shared: &Shared, job: &Claimed) {
     shared.metrics.started(&job.kind);
 }
 
-/// Claims one isolated job of the worker's queues (pauses and per-key caps apply).
-const CLAIM_ISOLATED: &str = r#"
-WITH candidate AS (
-    SELECT j.id FROM engine_jobs j
-      LEFT JOIN engine_queues q ON q.name = j.queue
-     WHERE j.state = 'available' AND j.isolate AND j.queue = ANY ($1) AND j.run_at <= now()
-       AND (q.paused_until IS NULL OR q.paused_until <= now())
-       AND engine_key_admits(j.concurrency_key, q.per_key_limit)
-     ORDER BY j.priority DESC, j.run_at, j.id
-     LIMIT 1
-       FOR UPDATE OF j SKIP LOCKED),
-claimed AS (
-    UPDATE engine_jobs j
-       SET state = 'running', attempt = j.attempt + 1, lease_owner = $2,
-           lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp()
-     WHERE j.id = (SELECT id FROM candidate)
-    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts, j.correlation_id),
-told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
-SELECT c.* FROM claimed c, told"#;
-
 /// Runs isolated jobs (they were running when a worker died) one at a time, each alone in this
 /// process: claiming stops, the running jobs finish, then it runs. A death now is the job's own.
 async fn run_isolated(shared: Arc<Shared>, woken: Arc<Notify>) {
@@ -633,12 +636,15 @@ async fn run_isolated(shared: Arc<Shared>, woken: Arc<Notify>) {
         .map(|q| q.name.clone())
         .collect();
     while !shared.stopping.load(Ordering::SeqCst) {
-        let claimed = sqlx::query_as::<_, Claimed>(CLAIM_ISOLATED)
-            .bind(&queues)
-            .bind(shared.id)
-            .bind(shared.config.lease.as_secs_f64())
-            .fetch_optional(&shared.pool)
-            .await;
+        let claimed = sqlx::query_file_as!(
+            Claimed,
+            "sql/claim_isolated.sql",
+            &queues,
+            shared.id,
+            shared.config.lease.as_secs_f64()
+        )
+        .fetch_optional(&shared.pool)
+        .await;
         let job = match claimed {
             Ok(Some(job)) => job,
             Ok(None) => {
@@ -821,6 +827,9 @@ impl Outcome {
             Outcome::Failed(JobError::Retryable { message, retry_at }) => {
                 retry(message, "retried", retry_at)
             }
+            Outcome::Failed(JobError::Snoozed { message, until }) => {
+                ("available", Some(until), Some(message), "snoozed")
+            }
             Outcome::Failed(JobError::Permanent(message)) => {
                 ("discarded", None, Some(message), "discarded")
             }
@@ -837,6 +846,8 @@ impl Outcome {
         if let Some(error) = &error {
             if state == "failed" || state == "discarded" {
                 tracing::warn!(%error, state, "job failed");
+            } else if outcome == "snoozed" {
+                tracing::info!(%error, until = ?run_at, "job snoozed");
             } else if state == "available" && outcome != "released" {
                 tracing::info!(%error, next = ?run_at, "job will be retried");
             }
@@ -854,10 +865,6 @@ impl Outcome {
         })
     }
 }
-
-/// Records finished attempts in batches (every 2 ms or 500 jobs), fenced by lease owner and
-/// attempt: one statement (`engine_finish`) updates the jobs and writes their attempt rows.
-const FINISH: &str = "SELECT engine_finish($1, $2::bigint[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::jsonb[], $8::text[])";
 
 /// Batches recorded at once: completion keeps up with many short jobs without one slow batch
 /// holding up the rest.
@@ -939,15 +946,24 @@ async fn complete(recorder: Recorder, mut finished: mpsc::UnboundedReceiver<Fini
 async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
     let mut attempt = 0;
     loop {
-        let statement = sqlx::query_scalar::<_, i64>(FINISH)
-            .bind(recorder.worker)
-            .bind(batch.iter().map(|f| f.id).collect::<Vec<_>>())
-            .bind(batch.iter().map(|f| f.attempt).collect::<Vec<_>>())
-            .bind(batch.iter().map(|f| f.state).collect::<Vec<_>>())
-            .bind(batch.iter().map(|f| f.run_at).collect::<Vec<_>>())
-            .bind(batch.iter().map(|f| f.error.clone()).collect::<Vec<_>>())
-            .bind(batch.iter().map(|f| f.result.clone()).collect::<Vec<_>>())
-            .bind(batch.iter().map(|f| f.outcome).collect::<Vec<_>>());
+        let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
+        let attempts: Vec<i32> = batch.iter().map(|f| f.attempt).collect();
+        let states: Vec<String> = batch.iter().map(|f| f.state.to_owned()).collect();
+        let run_at: Vec<Option<DateTime<Utc>>> = batch.iter().map(|f| f.run_at).collect();
+        let errors: Vec<Option<String>> = batch.iter().map(|f| f.error.clone()).collect();
+        let results: Vec<Option<Value>> = batch.iter().map(|f| f.result.clone()).collect();
+        let outcomes: Vec<String> = batch.iter().map(|f| f.outcome.to_owned()).collect();
+        let statement = sqlx::query_file_scalar!(
+            "sql/finish.sql",
+            recorder.worker,
+            &ids,
+            &attempts,
+            &states,
+            &run_at as &[Option<DateTime<Utc>>],
+            &errors as &[Option<String>],
+            &results as &[Option<Value>],
+            &outcomes
+        );
         match statement.fetch_all(&recorder.pool).await {
             Ok(recorded) => {
                 let fenced = batch.len() - recorded.len();
@@ -978,12 +994,6 @@ async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
     }
 }
 
-const HEARTBEAT: &str = r#"
-WITH beat AS (UPDATE engine_workers SET last_heartbeat_at = now() WHERE id = $1)
-UPDATE engine_jobs SET lease_expires_at = now() + make_interval(secs => $2)
- WHERE lease_owner = $1 AND state = 'running'
-RETURNING id, attempt, cancel_requested_at IS NOT NULL"#;
-
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
     let every = shared.config.lease / 3;
     let mut last_success = Instant::now();
@@ -992,16 +1002,20 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
             _ = tokio::time::sleep(every) => {}
             _ = stop.cancelled() => return,
         }
-        let rows: Result<Vec<(i64, i32, bool)>, _> = sqlx::query_as(HEARTBEAT)
-            .bind(shared.id)
-            .bind(shared.config.lease.as_secs_f64())
-            .fetch_all(&shared.pool)
-            .await;
+        let rows = sqlx::query_file!(
+            "sql/heartbeat.sql",
+            shared.id,
+            shared.config.lease.as_secs_f64()
+        )
+        .fetch_all(&shared.pool)
+        .await;
         match rows {
             Ok(rows) => {
                 last_success = Instant::now();
-                let held: HashMap<i64, (i32, bool)> =
-                    rows.into_iter().map(|(id, a, c)| (id, (a, c))).collect();
+                let held: HashMap<i64, (i32, bool)> = rows
+                    .into_iter()
+                    .map(|row| (row.id, (row.attempt, row.cancel_requested)))
+                    .collect();
                 for (id, running) in shared.running().iter() {
                     match held.get(id) {
                         Some((attempt, _)) if *attempt != running.attempt => {
@@ -1026,64 +1040,6 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
     }
 }
 
-/// Expired leases back to the queue (their workers died or stalled); the attempt is spent and
-/// the job is isolated. Only a death while the job ran alone is counted against it: at
-/// `poison_after` such deaths it fails with that reason (J6).
-const REAP: &str = r#"
-WITH expired AS (
-    SELECT id, lease_owner, started_at FROM engine_jobs
-     WHERE state = 'running' AND lease_expires_at < now()
-     ORDER BY lease_expires_at
-     LIMIT 200
-       FOR UPDATE SKIP LOCKED),
-held AS (
-    SELECT lease_owner, count(*) AS jobs FROM engine_jobs
-     WHERE state = 'running' AND lease_owner IN (SELECT lease_owner FROM expired)
-     GROUP BY lease_owner),
-judged AS (
-    SELECT e.id, h.jobs AS beside, h.jobs = 1 AS alone
-      FROM expired e JOIN held h USING (lease_owner)),
-reaped AS (
-    UPDATE engine_jobs j
-       SET crashes = j.crashes + CASE WHEN d.alone THEN 1 ELSE 0 END,
-           isolate = true,
-           state = CASE WHEN (d.alone AND j.crashes + 1 >= $1) OR j.attempt >= j.max_attempts
-                        THEN 'failed' ELSE 'available' END,
-           last_error = CASE
-               WHEN d.alone AND j.crashes + 1 >= $1
-                   THEN format('its worker died %s times while running it', j.crashes + 1)
-               WHEN d.alone THEN 'its worker stopped heartbeating (crashed or stalled) while running it alone'
-               ELSE format('its worker stopped heartbeating (crashed or stalled) while running it and %s other jobs', d.beside - 1) END,
-           finished_at = CASE WHEN (d.alone AND j.crashes + 1 >= $1) OR j.attempt >= j.max_attempts
-                              THEN now() END,
-           run_at = now(), lease_owner = NULL, lease_expires_at = NULL
-      FROM judged d
-     WHERE j.id = d.id
-    RETURNING j.id, j.attempt, j.queue, j.kind, j.state, j.last_error),
-attempts AS (
-    INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT r.id, r.attempt, e.lease_owner, e.started_at, now(), 'lease_expired', r.last_error
-      FROM reaped r JOIN expired e ON e.id = r.id)
-SELECT id, queue, kind, state FROM reaped"#;
-
-/// Deletes up to 5000 finished jobs older than the retention, with their attempts.
-const PRUNE: &str = r#"
-WITH old AS (
-    -- Oldest first along the primary key: old jobs are finished ones, and no index on
-    -- `finished_at` has to be written for every job.
-    SELECT id FROM engine_jobs
-     WHERE state IN ('completed', 'failed', 'cancelled', 'discarded')
-       AND finished_at < now() - make_interval(secs => $1)
-     ORDER BY id
-     LIMIT 5000),
-runs AS (
-    DELETE FROM engine_schedule_runs WHERE created_at < now() - make_interval(secs => $1)),
-keys AS (
-    DELETE FROM engine_idempotency WHERE created_at < now() - interval '24 hours'),
-attempts AS (
-    DELETE FROM engine_job_attempts a USING old WHERE a.job_id = old.id)
-DELETE FROM engine_jobs j USING old WHERE j.id = old.id"#;
-
 async fn prune(shared: &Shared, last: &mut Option<Instant>) {
     let Some(retention) = shared.config.retention else {
         return;
@@ -1092,8 +1048,7 @@ async fn prune(shared: &Shared, last: &mut Option<Instant>) {
         return;
     }
     *last = Some(Instant::now());
-    match sqlx::query(PRUNE)
-        .bind(retention.as_secs_f64())
+    match sqlx::query_file!("sql/prune.sql", retention.as_secs_f64())
         .execute(&shared.pool)
         .await
     {
@@ -1115,25 +1070,30 @@ async fn reap_once(
     poison_after: i64,
 ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
     let mut txn = pool.begin().await?;
-    let reaped: Vec<(i64, String, String, String)> = sqlx::query_as(REAP)
-        .bind(poison_after)
-        .fetch_all(&mut *txn)
-        .await?;
+    let reaped: Vec<(i64, String, String, String)> = sqlx::query_file!(
+        "sql/reap.sql",
+        poison_after.clamp(1, i64::from(i32::MAX)) as i32
+    )
+    .fetch_all(&mut *txn)
+    .await?
+    .into_iter()
+    .map(|row| (row.id, row.queue, row.kind, row.state))
+    .collect();
     if reaped.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = reaped.iter().map(|r| r.0).collect();
-    let outcomes = vec!["lease_expired"; ids.len()];
-    sqlx::query(
-        "SELECT engine_emit($1, $2) WHERE EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled)",
+    let outcomes = vec!["lease_expired".to_owned(); ids.len()];
+    sqlx::query!(
+        "SELECT FROM engine_emit($1, $2)
+          WHERE EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled)",
+        &ids,
+        &outcomes as &[String]
     )
-    .bind(&ids)
-    .bind(&outcomes)
     .execute(&mut *txn)
     .await?;
-    sqlx::query("SELECT engine_notify_updates($1)")
-        .bind(&ids)
+    sqlx::query!("SELECT FROM engine_notify_updates($1)", &ids)
         .execute(&mut *txn)
         .await?;
     txn.commit().await?;
@@ -1158,8 +1118,7 @@ async fn reap(shared: Arc<Shared>, stop: CancellationToken) {
                     "rescued jobs whose workers stopped heartbeating"
                 );
                 for queue in queues {
-                    let _ = sqlx::query("SELECT pg_notify('engine_isolated', $1)")
-                        .bind(queue)
+                    let _ = sqlx::query!("SELECT FROM pg_notify('engine_isolated', $1)", queue)
                         .execute(&shared.pool)
                         .await;
                 }

@@ -92,6 +92,10 @@ impl Handler<Fail> for Ctx {
                 "come back later",
             )),
             "second-time" if ctx.attempt >= 2 => Ok(json!("fine now")),
+            "snooze" => Err(JobError::snooze(
+                chrono::Utc::now() + chrono::Duration::milliseconds(100),
+                "the service it needs is down",
+            )),
             _ => Err(JobError::retryable("not yet")),
         }
     }
@@ -872,4 +876,103 @@ async fn finishing_a_job_writes_its_webhook_events_in_the_same_transaction() {
         .await;
     assert_eq!(task, "failed 3");
     worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_snoozed_job_runs_again_later_without_spending_an_attempt() {
+    let db = TestDb::new().await;
+    let snoozing = enqueue(&db.db, fail("snooze").max_attempts(1))
+        .await
+        .unwrap();
+    let worker = start(&db.db, config(vec![QueueConfig::new("default", 2)]));
+    let snoozes = db
+        .until(
+            &format!(
+                "SELECT count(*) FROM engine_job_attempts WHERE job_id = {} AND outcome = 'snoozed'",
+                snoozing.id
+            ),
+            3,
+            Duration::from_secs(10),
+        )
+        .await;
+    worker.stop().await;
+    assert!(snoozes >= 3, "snoozed {snoozes} times");
+    let row = job(&db, snoozing.id).await;
+    // Three tries and its one attempt is still unspent: it waits for its next run.
+    assert_eq!((row.state.as_str(), row.attempt), ("available", 0));
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("the service it needs is down")
+    );
+    let rendered = engine::Metrics::global().render();
+    assert!(
+        rendered.contains("engine_jobs_snoozed_total{kind=\"test.fail\"}"),
+        "{rendered}"
+    );
+}
+
+#[tokio::test]
+async fn every_job_goes_in_through_engine_add_jobs_with_the_kinds_defaults() {
+    let db = TestDb::new().await;
+    // No function of the schema inserts jobs but the one way in.
+    let inserters = db
+        .text(
+            "SELECT coalesce(string_agg(proname, ', ' ORDER BY proname), '') FROM pg_proc
+              WHERE prosrc ILIKE '%INSERT INTO engine_jobs%'",
+        )
+        .await;
+    assert_eq!(inserters, "engine_add_jobs");
+    // The schema's defaults for the engine's own kinds are what their types declare.
+    for (kind, settings) in [
+        (
+            engine::events::DETECT_KIND,
+            <engine::events::DetectEvent as engine::JobArgs>::settings(),
+        ),
+        (
+            engine::webhooks::KIND,
+            <engine::webhooks::DeliverWebhook as engine::JobArgs>::settings(),
+        ),
+    ] {
+        let stored = db
+            .text(&format!(
+                "SELECT queue || ' ' || priority || ' ' || max_attempts FROM engine_kinds WHERE kind = '{kind}'"
+            ))
+            .await;
+        assert_eq!(
+            stored,
+            format!(
+                "{} {} {}",
+                settings.queue, settings.priority, settings.max_attempts
+            ),
+            "{kind}"
+        );
+    }
+    // A job added without its settings gets its kind's, which a starting worker records.
+    db.exec("SELECT * FROM engine_add_jobs('[{\"kind\": \"test.fail\", \"args\": {\"how\": \"permanent\"}}]')")
+        .await;
+    assert_eq!(
+        db.scalar("SELECT max_attempts::bigint FROM engine_jobs WHERE kind = 'test.fail'")
+            .await,
+        20,
+        "an unknown kind gets the engine's defaults"
+    );
+    let worker = start(&db.db, config(vec![QueueConfig::new("other", 1)]));
+    db.until(
+        "SELECT count(*) FROM engine_kinds WHERE kind = 'test.fail' AND max_attempts = 3",
+        1,
+        Duration::from_secs(5),
+    )
+    .await;
+    worker.stop().await;
+    db.exec("SELECT * FROM engine_add_jobs('[{\"kind\": \"test.fail\", \"args\": {\"how\": \"x\"}, \"priority\": 7}]')")
+        .await;
+    assert_eq!(
+        db.text(
+            "SELECT queue || ' ' || priority || ' ' || max_attempts FROM engine_jobs
+              WHERE kind = 'test.fail' ORDER BY id DESC LIMIT 1"
+        )
+        .await,
+        "default 7 3",
+        "given fields win, the rest come from the kind"
+    );
 }

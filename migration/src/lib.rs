@@ -39,6 +39,7 @@ mod m20261201_000007_job_engine_events;
 mod m20261201_000008_mintbean_events;
 mod m20261201_000009_answer_cache;
 mod m20261201_000010_session_cache;
+mod m20261207_000011_job_engine_v4;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_mintbean_events::Migration),
             Box::new(m20261201_000009_answer_cache::Migration),
             Box::new(m20261201_000010_session_cache::Migration),
+            Box::new(m20261207_000011_job_engine_v4::Migration),
         ]
     }
 }

@@ -1,13 +1,13 @@
 //! What admins do to jobs, queues, schedules and webhook endpoints (GraphQL, the dashboard):
 //! every operation requires an admin caller.
 
+use super::search::{self, Page, Query};
 use chrono::{DateTime, Utc};
 use engine::{
     admin::{self, AttemptRow, JobRow, QueueStats, ScheduleRow},
     net::AllowedHosts,
     webhooks::{self, Delivery, Endpoint, NewEndpoint},
 };
-use super::search::{self, Page, Query};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use uuid::Uuid;

@@ -1,12 +1,12 @@
 //! The task operations behind the REST API, the Koalati API and GraphQL: every rule (scopes,
 //! public kinds, idempotency, the cancel state machine) is here, whichever door a call came in.
 
+use super::search::{self, Page, Query};
 use chrono::{DateTime, Utc};
 use engine::{
     BuildError, Catalog, NewJob,
     admin::{self, AttemptRow, JobRow},
 };
-use super::search::{self, Page, Query};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 use serde_json::Value;
@@ -153,10 +153,11 @@ pub async fn create(
             (stored.id, stored.existed)
         }
     };
-    let row = admin::find(&txn, id)
+    txn.commit().await?;
+    // Read after the commit: a worker may have claimed it already, which the answer then says.
+    let row = admin::find(db, id)
         .await?
         .ok_or_else(|| AppError::internal("a stored task vanished"))?;
-    txn.commit().await?;
     Ok((row.into(), existed))
 }
 

@@ -126,7 +126,7 @@ pub async fn invoke(
 
 /// Admins. Events newest first.
 pub async fn list(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     caller: &crate::auth::Caller,
     since: Option<chrono::DateTime<chrono::Utc>>,
     first: u64,
@@ -137,7 +137,7 @@ pub async fn list(
 
 /// Admins. One event's bookkeeping.
 pub async fn find(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     caller: &crate::auth::Caller,
     id: uuid::Uuid,
 ) -> AppResult<Option<events::EventRow>> {

@@ -146,7 +146,7 @@ impl LinkCheck {
 
 /// `(projectId, latest check of each link)` for the given projects.
 pub async fn latest(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     project_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, LinkCheck)>> {
     let groups: Vec<String> = project_ids.iter().map(|id| group_key(*id)).collect();

@@ -16,10 +16,9 @@ pub const CAPTURE_OFF: &str = "SELECT set_config('engine.capture_events', 'off',
 /// (`{"x-hasura-role": "user", "x-hasura-user-id": "…"}`). Transaction-local: it ends with
 /// the transaction, so a pooled connection never carries it to the next request.
 pub async fn set_session(db: &impl ConnectionTrait, variables: &Value) -> Result<(), EngineError> {
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
+    db.execute_raw(checked!(
         "SELECT set_config('engine.session_variables', $1, true)",
-        [variables.to_string().into()],
+        variables.to_string()
     ))
     .await?;
     Ok(())
@@ -42,7 +41,8 @@ fn identifier(part: &str) -> Result<String, EngineError> {
 }
 
 /// Captures `table` (`name` or `schema.name`): every INSERT, UPDATE and DELETE on it becomes an
-/// event, without the `excluded` columns. Idempotent.
+/// event, without the `excluded` columns. Idempotent. (DDL names its table and columns, which
+/// cannot be parameters: the text is built from checked identifiers, not checked by `query!`.)
 pub async fn capture_table(
     db: &impl ConnectionTrait,
     table: &str,
@@ -83,14 +83,13 @@ fn trigger_name(table: &str) -> String {
 /// The captured tables, as `schema.name`.
 pub async fn captured_tables(db: &impl ConnectionTrait) -> Result<Vec<String>, EngineError> {
     let rows = db
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
+        .query_all_raw(checked!(
             "SELECT n.nspname || '.' || c.relname AS name
                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
                JOIN pg_namespace n ON n.oid = c.relnamespace
                JOIN pg_proc p ON p.oid = t.tgfoid
               WHERE p.proname = 'engine_capture_event' AND NOT t.tgisinternal
-              ORDER BY 1",
+              ORDER BY 1"
         ))
         .await?;
     rows.iter()
@@ -99,7 +98,8 @@ pub async fn captured_tables(db: &impl ConnectionTrait) -> Result<Vec<String>, E
 }
 
 /// A MANUAL event for the row of `table` whose `id` is `id` (Hasura's "invoke trigger"): the
-/// current row as `new`. `None` when there is no such row.
+/// current row as `new`. `None` when there is no such row. (The table is any captured one, so
+/// the statement is built from checked identifiers, not checked by `query!`.)
 pub async fn manual_event(
     db: &impl ConnectionTrait,
     table: &str,

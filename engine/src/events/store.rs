@@ -3,11 +3,10 @@
 use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, TransactionTrait,
-};
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -15,19 +14,16 @@ use super::{
     envelope::{Event, Op, Source},
 };
 use crate::{
-    EngineError, Handler, JobArgs, JobContext, JobError, KindSettings, Metrics, enqueue_many,
+    EngineError, Handler, JobArgs, JobContext, JobError, KindSettings, Metrics,
+    enqueue::enqueue_many_in, pool,
 };
 
 /// The kind the capture trigger enqueues for each native event.
 pub const DETECT_KIND: &str = "engine.detect";
 const QUEUE: &str = "events";
 
-fn statement(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
-
 /// A stored event's bookkeeping (`jobs events list`).
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct EventRow {
     pub id: Uuid,
     pub source: String,
@@ -42,7 +38,6 @@ pub struct EventRow {
     pub deliveries: i32,
 }
 
-#[derive(FromQueryResult)]
 struct StoredEvent {
     id: Uuid,
     source: String,
@@ -85,9 +80,6 @@ impl StoredEvent {
         })
     }
 }
-
-const EVENT_COLUMNS: &str = "id, source, trigger_name, table_schema, table_name, op, old, new,
-    session_variables, trace_context, delivery_info, created_at, state";
 
 /// One job an event caused.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -144,36 +136,32 @@ pub async fn ingest(
     detectors: &Detectors,
     event: &Event,
 ) -> Result<Ingested, EngineError> {
-    let txn = db.begin().await?;
+    let mut txn = pool(db).begin().await?;
     // The upsert locks the row, so concurrent deliveries of one event wait for each other.
-    let row = txn
-        .query_one_raw(statement(
-            "INSERT INTO engine_events (id, source, trigger_name, table_schema, table_name, op, old,
-                                        new, session_variables, trace_context, delivery_info,
-                                        created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (id) DO UPDATE SET deliveries = engine_events.deliveries + 1
-             RETURNING (xmax = 0) AS inserted",
-            vec![
-                event.id.into(),
-                event.source.as_str().into(),
-                event.trigger_name.clone().into(),
-                event.table_schema.clone().into(),
-                event.table_name.clone().into(),
-                event.op.as_str().into(),
-                event.old.clone().map(Value::Object).into(),
-                event.new.clone().map(Value::Object).into(),
-                event.session_variables.clone().into(),
-                event.trace_context.clone().into(),
-                event.delivery_info.clone().into(),
-                event.created_at.into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| EngineError::Invalid("the event was not stored".into()))?;
-    let inserted: bool = row.try_get("", "inserted")?;
+    let inserted = sqlx::query_scalar!(
+        r#"INSERT INTO engine_events (id, source, trigger_name, table_schema, table_name, op, old,
+                                      new, session_variables, trace_context, delivery_info,
+                                      created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           ON CONFLICT (id) DO UPDATE SET deliveries = engine_events.deliveries + 1
+           RETURNING (xmax = 0) AS "inserted!""#,
+        event.id,
+        event.source.as_str(),
+        event.trigger_name,
+        event.table_schema,
+        event.table_name,
+        event.op.as_str(),
+        event.old.clone().map(Value::Object),
+        event.new.clone().map(Value::Object),
+        event.session_variables,
+        event.trace_context,
+        event.delivery_info,
+        event.created_at
+    )
+    .fetch_one(&mut *txn)
+    .await?;
     if inserted {
-        detect(&txn, detectors, event).await?;
+        detect(&mut txn, detectors, event).await?;
     }
     txn.commit().await?;
     Ok(Ingested {
@@ -191,16 +179,19 @@ pub async fn detect_stored(
     event_id: Uuid,
     replay: bool,
 ) -> Result<EventSummary, EngineError> {
-    let txn = db.begin().await?;
-    let stored = StoredEvent::find_by_statement(statement(
-        &format!("SELECT {EVENT_COLUMNS} FROM engine_events WHERE id = $1 FOR UPDATE"),
-        vec![event_id.into()],
-    ))
-    .one(&txn)
+    let mut txn = pool(db).begin().await?;
+    let stored = sqlx::query_as!(
+        StoredEvent,
+        "SELECT id, source, trigger_name, table_schema, table_name, op, old, new,
+                session_variables, trace_context, delivery_info, created_at, state
+           FROM engine_events WHERE id = $1 FOR UPDATE",
+        event_id
+    )
+    .fetch_optional(&mut *txn)
     .await?
     .ok_or_else(|| EngineError::NotFound(format!("no event {event_id}")))?;
     if replay || stored.state == "pending" {
-        detect(&txn, detectors, &stored.into_event()?).await?;
+        detect(&mut txn, detectors, &stored.into_event()?).await?;
     }
     txn.commit().await?;
     summary(db, event_id).await
@@ -208,20 +199,20 @@ pub async fn detect_stored(
 
 /// Runs the detectors and stores their detections and new jobs in `txn`.
 async fn detect(
-    txn: &impl ConnectionTrait,
+    txn: &mut PgConnection,
     detectors: &Detectors,
     event: &Event,
 ) -> Result<(), EngineError> {
     let detections = detectors.detect(event);
-    let existing: HashSet<(String, String)> = txn
-        .query_all_raw(statement(
-            "SELECT detector, name FROM engine_event_jobs WHERE event_id = $1",
-            vec![event.id.into()],
-        ))
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("", "detector")?, row.try_get("", "name")?)))
-        .collect::<Result<_, sea_orm::DbErr>>()?;
+    let existing: HashSet<(String, String)> = sqlx::query!(
+        "SELECT detector, name FROM engine_event_jobs WHERE event_id = $1",
+        event.id
+    )
+    .fetch_all(&mut *txn)
+    .await?
+    .into_iter()
+    .map(|row| (row.detector, row.name))
+    .collect();
     let mut new_jobs: Vec<(String, PlannedJob)> = Vec::new();
     let mut failed = false;
     for Detection { detector, outcome } in detections {
@@ -243,35 +234,38 @@ async fn detect(
             }
         };
         Metrics::global().detection(&detector, state);
-        txn.execute_raw(statement(
+        sqlx::query!(
             "INSERT INTO engine_event_detections (event_id, detector, state, error)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (event_id, detector) DO UPDATE
                 SET state = excluded.state, error = excluded.error, detected_at = now()",
-            vec![event.id.into(), detector.into(), state.into(), error.into()],
-        ))
+            event.id,
+            detector,
+            state,
+            error
+        )
+        .execute(&mut *txn)
         .await?;
     }
     store_jobs(txn, event, new_jobs).await?;
-    txn.execute_raw(statement(
+    let state = if failed {
+        "detection_failed"
+    } else {
+        "detected"
+    };
+    sqlx::query!(
         "UPDATE engine_events SET state = $2, detected_at = now() WHERE id = $1",
-        vec![
-            event.id.into(),
-            if failed {
-                "detection_failed"
-            } else {
-                "detected"
-            }
-            .into(),
-        ],
-    ))
+        event.id,
+        state
+    )
+    .execute(&mut *txn)
     .await?;
     Ok(())
 }
 
 /// Enqueues the jobs (in one statement) and records each under its (event, detector, name).
 async fn store_jobs(
-    txn: &impl ConnectionTrait,
+    txn: &mut PgConnection,
     event: &Event,
     planned: Vec<(String, PlannedJob)>,
 ) -> Result<(), EngineError> {
@@ -287,120 +281,126 @@ async fn store_jobs(
             job
         })
         .collect();
-    let enqueued = enqueue_many(txn, jobs).await?;
+    let enqueued = enqueue_many_in(&mut *txn, jobs).await?;
     let links: Vec<Value> = planned
         .iter()
         .zip(&enqueued)
         .map(|((detector, p), e)| json!({ "detector": detector, "name": p.name, "job_id": e.id }))
         .collect();
-    txn.execute_raw(statement(
+    sqlx::query!(
         "INSERT INTO engine_event_jobs (event_id, detector, name, job_id)
          SELECT $1, detector, name, job_id
            FROM jsonb_to_recordset($2::jsonb) AS l(detector text, name text, job_id bigint)",
-        vec![event.id.into(), Value::Array(links).into()],
-    ))
+        event.id,
+        Value::Array(links)
+    )
+    .execute(&mut *txn)
     .await?;
     Ok(())
 }
 
 /// What the event caused, read back.
-pub async fn summary(
-    db: &impl ConnectionTrait,
-    event_id: Uuid,
-) -> Result<EventSummary, EngineError> {
+pub async fn summary(db: &DatabaseConnection, event_id: Uuid) -> Result<EventSummary, EngineError> {
     summaries(db, &[event_id])
         .await?
         .pop()
         .ok_or_else(|| EngineError::NotFound(format!("no event {event_id}")))
 }
 
+/// A detection as [`summaries`] reads it.
+struct DetectionRow {
+    event_id: Uuid,
+    detector: String,
+    state: String,
+    error: Option<String>,
+}
+
+/// A job an event caused, as [`summaries`] reads it.
+struct EventJobRow {
+    event_id: Uuid,
+    detector: String,
+    name: String,
+    job_id: i64,
+    kind: Option<String>,
+    state: String,
+}
+
 /// The summaries of the stored events among `ids` (three statements however many).
 pub async fn summaries(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     ids: &[Uuid],
 ) -> Result<Vec<EventSummary>, EngineError> {
-    let ids: Vec<Uuid> = ids.to_vec();
-    let events = db
-        .query_all_raw(statement(
-            "SELECT id, state FROM engine_events WHERE id = ANY ($1)",
-            vec![ids.clone().into()],
-        ))
-        .await?;
-    let detections = db
-        .query_all_raw(statement(
-            "SELECT event_id, detector, state, error FROM engine_event_detections
-              WHERE event_id = ANY ($1) ORDER BY detector",
-            vec![ids.clone().into()],
-        ))
-        .await?;
-    let jobs = db
-        .query_all_raw(statement(
-            "SELECT l.event_id, l.detector, l.name, l.job_id, j.kind,
-                    coalesce(j.state, 'pruned') AS state
-               FROM engine_event_jobs l LEFT JOIN engine_jobs j ON j.id = l.job_id
-              WHERE l.event_id = ANY ($1) ORDER BY l.job_id, l.name",
-            vec![ids.into()],
-        ))
-        .await?;
-    let mut summaries = Vec::with_capacity(events.len());
-    for event in events {
-        let event_id: Uuid = event.try_get("", "id")?;
-        let mut summary = EventSummary {
-            event_id,
-            state: event.try_get("", "state")?,
-            detected: Vec::new(),
-            errors: Vec::new(),
-        };
-        for row in &detections {
-            if row.try_get::<Uuid>("", "event_id")? == event_id {
-                add_detection(&mut summary, row, &jobs)?;
+    let pool = crate::pool(db);
+    let events = sqlx::query!(
+        "SELECT id, state FROM engine_events WHERE id = ANY ($1)",
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    let detections = sqlx::query_as!(
+        DetectionRow,
+        "SELECT event_id, detector, state, error FROM engine_event_detections
+          WHERE event_id = ANY ($1) ORDER BY detector",
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    let jobs = sqlx::query_as!(
+        EventJobRow,
+        r#"SELECT l.event_id, l.detector, l.name, l.job_id, j.kind AS "kind?",
+                  coalesce(j.state, 'pruned') AS "state!"
+             FROM engine_event_jobs l LEFT JOIN engine_jobs j ON j.id = l.job_id
+            WHERE l.event_id = ANY ($1) ORDER BY l.job_id, l.name"#,
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(events
+        .into_iter()
+        .map(|event| {
+            let mut summary = EventSummary {
+                event_id: event.id,
+                state: event.state,
+                detected: Vec::new(),
+                errors: Vec::new(),
+            };
+            for row in detections.iter().filter(|d| d.event_id == event.id) {
+                add_detection(&mut summary, row, &jobs);
             }
-        }
-        summaries.push(summary);
-    }
-    Ok(summaries)
+            summary
+        })
+        .collect())
 }
 
 /// One detection row, with its jobs among `jobs`, into `summary`.
-fn add_detection(
-    summary: &mut EventSummary,
-    row: &sea_orm::QueryResult,
-    jobs: &[sea_orm::QueryResult],
-) -> Result<(), sea_orm::DbErr> {
-    let detector: String = row.try_get("", "detector")?;
-    let failed = row.try_get::<String>("", "state")? == "detection_failed";
+fn add_detection(summary: &mut EventSummary, row: &DetectionRow, jobs: &[EventJobRow]) {
+    let failed = row.state == "detection_failed";
     if failed {
         summary.errors.push(SummaryError {
-            detector: detector.clone(),
-            error: row
-                .try_get::<Option<String>>("", "error")?
-                .unwrap_or_default(),
+            detector: row.detector.clone(),
+            error: row.error.clone().unwrap_or_default(),
         });
     }
-    let mut found = Vec::new();
-    for job in jobs {
-        if job.try_get::<Uuid>("", "event_id")? == summary.event_id
-            && job.try_get::<String>("", "detector")? == detector
-        {
-            found.push(JobSummary {
-                name: job.try_get("", "name")?,
-                job_id: job.try_get("", "job_id")?,
-                kind: job.try_get("", "kind")?,
-                state: job.try_get("", "state")?,
-            });
-        }
-    }
+    let found: Vec<JobSummary> = jobs
+        .iter()
+        .filter(|job| job.event_id == summary.event_id && job.detector == row.detector)
+        .map(|job| JobSummary {
+            name: job.name.clone(),
+            job_id: job.job_id,
+            kind: job.kind.clone(),
+            state: job.state.clone(),
+        })
+        .collect();
     if !found.is_empty() || !failed {
         summary.detected.push(DetectionSummary {
-            name: detector,
+            name: row.detector.clone(),
             jobs: found,
         });
     }
-    Ok(())
 }
 
 /// How a job ended (or where it is when the wait ran out).
-#[derive(Clone, Debug, Serialize, FromQueryResult)]
+#[derive(Clone, Debug, Serialize)]
 pub struct JobOutcome {
     pub job_id: i64,
     pub kind: String,
@@ -414,19 +414,20 @@ const FINAL_STATES: [&str; 4] = ["completed", "failed", "cancelled", "discarded"
 
 /// Waits up to `timeout` for the jobs to finish, and says how each ended.
 pub async fn wait_for_jobs(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     ids: &[i64],
     timeout: Duration,
 ) -> Result<Vec<JobOutcome>, EngineError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let outcomes = JobOutcome::find_by_statement(statement(
+        let outcomes = sqlx::query_as!(
+            JobOutcome,
             "SELECT id AS job_id, kind, state, result, last_error AS error,
                     extract(epoch FROM finished_at - started_at)::float8 * 1000 AS duration_ms
                FROM engine_jobs WHERE id = ANY ($1) ORDER BY id",
-            vec![ids.to_vec().into()],
-        ))
-        .all(db)
+            ids
+        )
+        .fetch_all(pool(db))
         .await?;
         let done = outcomes
             .iter()
@@ -440,48 +441,51 @@ pub async fn wait_for_jobs(
 
 /// Events newest first, optionally only those received since `since`.
 pub async fn list(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     since: Option<DateTime<Utc>>,
     limit: u64,
 ) -> Result<Vec<EventRow>, EngineError> {
-    Ok(EventRow::find_by_statement(statement(
+    Ok(sqlx::query_as!(
+        EventRow,
         "SELECT id, source, trigger_name, table_schema, table_name, op, state, created_at,
                 received_at, detected_at, deliveries
            FROM engine_events WHERE $1::timestamptz IS NULL OR received_at >= $1
           ORDER BY received_at DESC, id LIMIT $2",
-        vec![since.into(), (limit.clamp(1, 10_000) as i64).into()],
-    ))
-    .all(db)
+        since,
+        limit.clamp(1, 10_000) as i64
+    )
+    .fetch_all(pool(db))
     .await?)
 }
 
 /// The bookkeeping of the events among `ids`.
-pub async fn list_ids(
-    db: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<Vec<EventRow>, EngineError> {
-    Ok(EventRow::find_by_statement(statement(
+pub async fn list_ids(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<EventRow>, EngineError> {
+    Ok(sqlx::query_as!(
+        EventRow,
         "SELECT id, source, trigger_name, table_schema, table_name, op, state, created_at,
                 received_at, detected_at, deliveries
            FROM engine_events WHERE id = ANY ($1)",
-        vec![ids.to_vec().into()],
-    ))
-    .all(db)
+        ids
+    )
+    .fetch_all(pool(db))
     .await?)
 }
 
 /// One stored event.
-pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Event>, EngineError> {
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<Event>, EngineError> {
     Ok(find_many(db, &[id]).await?.pop())
 }
 
 /// The stored events among `ids`.
-pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Event>, EngineError> {
-    StoredEvent::find_by_statement(statement(
-        &format!("SELECT {EVENT_COLUMNS} FROM engine_events WHERE id = ANY ($1)"),
-        vec![ids.to_vec().into()],
-    ))
-    .all(db)
+pub async fn find_many(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<Event>, EngineError> {
+    sqlx::query_as!(
+        StoredEvent,
+        "SELECT id, source, trigger_name, table_schema, table_name, op, old, new,
+                session_variables, trace_context, delivery_info, created_at, state
+           FROM engine_events WHERE id = ANY ($1)",
+        ids
+    )
+    .fetch_all(pool(db))
     .await?
     .into_iter()
     .map(StoredEvent::into_event)
