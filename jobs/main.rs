@@ -4,15 +4,15 @@ mod engine_cli;
 mod events_cli;
 mod table;
 
-use std::{process::ExitCode, time::Duration};
+use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use engine_cli::EngineCommand;
 
-use mintbean::telemetry;
+use mintbean::{app, telemetry};
 use mintbean_core::{
     config::{Component, Config},
     db,
-    email::drain::{self, Drainer},
+    email::drain::{self, Drainer, Summary},
 };
 use tokio::sync::watch;
 
@@ -170,18 +170,44 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Drain { watch, interval } => {
             let interval = interval.unwrap_or(config.email.poll_interval);
-            let drainer = Drainer::new(connection, config.email).map_err(anyhow::Error::msg)?;
+            let drainer = Arc::new(
+                Drainer::new(connection.clone(), config.email.clone())
+                    .map_err(anyhow::Error::msg)?,
+            );
             let (stop_tx, stop) = watch::channel(false);
             tokio::spawn(async move {
                 mintbean::runtime::shutdown_signal().await;
                 let _ = stop_tx.send(true);
             });
-            tracing::info!(to = %drainer.mailer().describe(), watch, "draining scheduled emails");
-            let summary = if watch {
-                drainer.watch(interval, stop).await?
-            } else {
-                drainer.drain(&stop).await?
+            let stopped = |mut stop: watch::Receiver<bool>| async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
             };
+            tracing::info!(to = %drainer.mailer().describe(), watch, "draining scheduled emails");
+            let started = std::time::Instant::now();
+            let mut summary = Summary::default();
+            loop {
+                let round = app::drain_emails(
+                    connection.clone(),
+                    drainer.clone(),
+                    &config,
+                    stopped(stop.clone()),
+                )
+                .await?;
+                if watch && (round.sent + round.retried + round.failed + round.skipped > 0) {
+                    tracing::info!(summary = %round, "email drain");
+                }
+                summary.absorb(&round);
+                if !watch || *stop.borrow() {
+                    summary.elapsed = started.elapsed();
+                    break;
+                }
+                // In watch mode an unreachable mail server is tried again at the next round.
+                summary.aborted = None;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stopped(stop.clone()) => {}
+                }
+            }
             println!("emails: {summary}");
             Ok(if summary.aborted.is_some() {
                 ExitCode::FAILURE

@@ -8,7 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use engine::{
-    QueueConfig, Registry, Schedule, Scheduler, Worker, WorkerConfig,
+    JobArgs, QueueConfig, Registry, Schedule, Scheduler, Worker, WorkerConfig,
     admin::{self, QueueSettings},
     events::DetectEvent,
     net::AllowedHosts,
@@ -22,10 +22,10 @@ use mintbean_core::{
     auth::PasswordHasher,
     config::Config,
     email::{
-        drain::Drainer,
+        drain::{Drainer, Summary},
         jobs::{
             self as email_jobs, BadgeAwarded, CancelMeetEmails, ConfirmRegistration, DrainEmails,
-            ProjectSubmitted, SyncMeetReminders, Welcome,
+            ProjectSubmitted, SendEmail, SyncMeetReminders, Welcome,
         },
     },
     projects::{
@@ -56,7 +56,8 @@ pub fn registry(db: &DatabaseConnection, config: &Config) -> Result<Registry, St
     )?);
     let detectors = Arc::new(mintbean_core::events::detectors(config)?);
     Ok(Registry::new()
-        .register::<DrainEmails, _>(drain)
+        .register::<DrainEmails, _>(drain.clone())
+        .register::<SendEmail, _>(drain)
         .register::<CheckLink, _>(links.clone())
         .register::<LinkCheckTool, _>(links.clone())
         .register::<RecheckAllLinks, _>(links)
@@ -105,8 +106,8 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
     WorkerConfig {
         queues: vec![
             QueueConfig::new("default", config.jobs.concurrency),
-            // One drain at a time; the drainer sends EMAIL_CONCURRENCY emails at once itself.
-            QueueConfig::new(email_jobs::QUEUE, 1),
+            // EMAIL_CONCURRENCY emails at once (the expansion's schedule runs one at a time).
+            QueueConfig::new(email_jobs::QUEUE, config.email.concurrency),
             QueueConfig::new(project_jobs::QUEUE, config.jobs.link_check_concurrency),
             QueueConfig::new(engine::webhooks::QUEUE, config.jobs.webhook_concurrency),
             QueueConfig::new(EVENTS_QUEUE, config.jobs.events.concurrency),
@@ -121,8 +122,8 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
     }
 }
 
-/// Connections a worker process needs: one per job slot, the drainer's, and the engine's own
-/// (fetchers, completer, heartbeat, reaper, listener, scheduler).
+/// Connections a worker process needs: one per job slot (a send holds a second one briefly),
+/// and the engine's own (fetchers, completer, heartbeat, reaper, listener, scheduler).
 pub fn pool_size(config: &Config) -> u32 {
     let slots: usize = worker_config(config)
         .queues
@@ -131,6 +132,93 @@ pub fn pool_size(config: &Config) -> u32 {
         .sum();
     (slots + config.email.concurrency + 10) as u32
 }
+
+/// `jobs email`: expands the due queue rows, then sends every due email with a worker serving
+/// the email queue alone, until none is due (retries that fall due meanwhile included) or
+/// `stop` resolves. It stops early, with the reason in the summary, when the mail server is
+/// unreachable [`UNREACHABLE_STOP`] times in a row (those emails wait for the next run,
+/// their retries untouched).
+pub async fn drain_emails(
+    db: DatabaseConnection,
+    drainer: Arc<Drainer>,
+    config: &Config,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<Summary> {
+    let started = std::time::Instant::now();
+    let mut summary = drainer.expand_due().await?;
+    let drain = handlers::email::Drain { drainer };
+    let registry = Registry::new()
+        .register::<DrainEmails, _>(drain.clone())
+        .register::<SendEmail, _>(drain);
+    let settings = WorkerConfig {
+        queues: vec![QueueConfig::new(
+            email_jobs::QUEUE,
+            config.email.concurrency,
+        )],
+        shutdown_grace: config.jobs.shutdown_grace,
+        lease: config.jobs.lease,
+        retention: None,
+        ..WorkerConfig::default()
+    };
+    let (attempts_tx, mut attempts) = tokio::sync::mpsc::unbounded_channel();
+    let (abort_tx, abort) = watch::channel(false);
+    let worker = Worker::new(db, registry, settings).observe(attempts_tx);
+    let running = worker.run_until_idle(async move {
+        let mut abort = abort;
+        tokio::select! {
+            _ = stop => {}
+            _ = abort.wait_for(|aborted| *aborted) => {}
+        }
+    });
+    let counting = async {
+        let mut unreachable = 0;
+        while let Some(attempt) = attempts.recv().await {
+            if attempt.kind != SendEmail::KIND {
+                continue;
+            }
+            match attempt.outcome {
+                "completed"
+                    if attempt
+                        .result
+                        .as_ref()
+                        .is_some_and(|r| r["status"] == "sent") =>
+                {
+                    summary.sent += 1
+                }
+                "completed" => {}
+                "snoozed" | "retried" | "panicked" | "timed_out" => summary.retried += 1,
+                // Put back unstarted (the run was stopped) or cancelled: not a failure.
+                "released" | "cancelled" => {}
+                _ => {
+                    summary.failed += 1;
+                    let reason = attempt.error.as_deref().unwrap_or("");
+                    if reason.starts_with("gave up after") {
+                        summary.exhausted += 1;
+                    }
+                }
+            }
+            let reason = attempt.error.unwrap_or_default();
+            if attempt.outcome == "snoozed" && reason != handlers::email::BUSY {
+                // The email waits for the mail server; the run reports it (exit status 1).
+                summary.aborted = Some(format!("the mail server is unavailable ({reason})"));
+                unreachable += 1;
+                if unreachable == UNREACHABLE_STOP {
+                    let _ = abort_tx.send(true);
+                }
+            } else {
+                unreachable = 0;
+            }
+        }
+        summary
+    };
+    let (ran, mut summary) = tokio::join!(running, counting);
+    ran?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Unreachable mail server answers in a row after which `jobs email` stops.
+pub const UNREACHABLE_STOP: u32 = 3;
 
 /// The queue rules Mintbean's kinds rely on (stored, so every worker's claim honours them).
 pub async fn configure_queues(db: &DatabaseConnection) -> Result<(), engine::EngineError> {

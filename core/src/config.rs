@@ -129,6 +129,17 @@ pub struct EmailConfig {
     pub contact_form_per_hour: u32,
 }
 
+impl EmailConfig {
+    /// The domain of the From address (Message-IDs are made in it); `None` when it is no
+    /// address (the configuration refuses that at start-up).
+    pub fn sender_domain(&self) -> Option<String> {
+        self.sender
+            .parse::<lettre::message::Mailbox>()
+            .ok()
+            .map(|m| m.email.domain().to_owned())
+    }
+}
+
 /// The job engine's processes and Mintbean's job kinds.
 #[derive(Clone, Debug)]
 pub struct JobsConfig {

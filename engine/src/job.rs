@@ -215,7 +215,10 @@ where
 /// What a handler gets besides its arguments.
 pub struct JobContext {
     pub job_id: i64,
+    /// This attempt, from 1 (the fencing token).
     pub attempt: i32,
+    /// The attempts the job may have: this is its last when `attempt == max_attempts`.
+    pub max_attempts: i32,
     pub(crate) handle: crate::worker::JobHandle,
 }
 

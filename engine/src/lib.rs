@@ -31,7 +31,8 @@ pub mod metrics;
 pub mod net;
 pub mod retry;
 pub mod scheduler;
-pub mod schema;
+/// The engine's tables and functions as SQL (its own crate, which migrations build against).
+pub use engine_schema::schema;
 pub mod updates;
 pub mod webhooks;
 pub mod worker;
@@ -46,7 +47,7 @@ pub use job::{
 pub use metrics::Metrics;
 pub use retry::RetryPolicy;
 pub use scheduler::{Overlap, Schedule, Scheduler};
-pub use worker::{QueueConfig, Worker, WorkerConfig, panic_message};
+pub use worker::{Attempt, QueueConfig, Worker, WorkerConfig, panic_message};
 
 /// The pool behind a sea-orm connection: the engine's own statements run on it with sqlx.
 pub(crate) fn pool(db: &sea_orm::DatabaseConnection) -> &sqlx::PgPool {

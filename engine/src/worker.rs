@@ -193,6 +193,22 @@ struct Claimed {
     correlation_id: Option<Uuid>,
 }
 
+/// An attempt a worker finished and recorded, as its observer hears of it.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub job_id: i64,
+    pub kind: String,
+    pub attempt: i32,
+    /// The job's state now: `completed`, `available` (to run again), `failed`, `discarded`,
+    /// `cancelled`.
+    pub state: &'static str,
+    /// `completed`, `retried`, `snoozed`, `panicked`, `timed_out`, `discarded`, `cancelled`,
+    /// `released`.
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub result: Option<Value>,
+}
+
 /// How an attempt ended, as the completer records it.
 #[derive(Debug)]
 struct Finished {
@@ -257,6 +273,7 @@ pub struct Worker {
     config: WorkerConfig,
     id: Uuid,
     metrics: Arc<Metrics>,
+    observer: Option<mpsc::UnboundedSender<Attempt>>,
 }
 
 impl Worker {
@@ -267,7 +284,48 @@ impl Worker {
             config,
             id: Uuid::new_v4(),
             metrics: Metrics::global().clone(),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every attempt this worker finishes, once it is recorded.
+    pub fn observe(mut self, observer: mpsc::UnboundedSender<Attempt>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Runs until none of its queues' jobs is due or running (or until `stop` resolves): a
+    /// batch run, as a cron job or a test does it. Jobs that fall due meanwhile (a retry without
+    /// delay, a job rescued from a dead worker once its lease ran out) run too.
+    pub async fn run_until_idle(self, stop: impl Future<Output = ()>) -> Result<(), EngineError> {
+        let pool = self.db.get_postgres_connection_pool().clone();
+        let queues: Vec<String> = self.config.queues.iter().map(|q| q.name.clone()).collect();
+        let idle = async move {
+            let mut quiet = 0;
+            // Twice in a row: a job finished a moment ago may be due again at once.
+            while quiet < 2 {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+                let busy = sqlx::query_scalar!(
+                    r#"SELECT EXISTS (
+                           SELECT 1 FROM engine_jobs
+                            WHERE queue = ANY ($1)
+                              AND (state = 'running' OR (state = 'available' AND run_at <= now())))
+                           AS "busy!""#,
+                    &queues
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(true);
+                quiet = if busy { 0 } else { quiet + 1 };
+            }
+        };
+        self.run(async move {
+            tokio::select! {
+                _ = idle => {}
+                _ = stop => {}
+            }
+        })
+        .await
     }
 
     /// Shares `metrics` (e.g. with a `/metrics` endpoint).
@@ -317,6 +375,7 @@ impl Worker {
             worker: shared.id,
             metrics: shared.metrics.clone(),
             backlog,
+            observer: self.observer,
         };
         let completer = tokio::spawn(complete(recorder, finished_rx));
         let isolated = Arc::new(Notify::new());
@@ -734,6 +793,7 @@ async fn run_handler(shared: &Shared, job: &Claimed, handle: &JobHandle) -> Outc
     let ctx = JobContext {
         job_id: job.id,
         attempt: job.attempt,
+        max_attempts: job.max_attempts,
         handle: handle.clone(),
     };
     let future = match handler(job.args.clone(), ctx) {
@@ -880,6 +940,7 @@ struct Recorder {
     worker: Uuid,
     metrics: Arc<Metrics>,
     backlog: Arc<Backlog>,
+    observer: Option<mpsc::UnboundedSender<Attempt>>,
 }
 
 /// Finished but not yet recorded jobs, for back-pressure on the fetchers.
@@ -975,6 +1036,19 @@ async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
                 }
                 for f in batch.drain(..) {
                     recorder.metrics.finished(&f.kind, f.outcome, f.duration);
+                    if let Some(observer) = &recorder.observer
+                        && recorded.contains(&f.id)
+                    {
+                        let _ = observer.send(Attempt {
+                            job_id: f.id,
+                            kind: f.kind,
+                            attempt: f.attempt,
+                            state: f.state,
+                            outcome: f.outcome,
+                            error: f.error,
+                            result: f.result,
+                        });
+                    }
                 }
                 recorder.backlog.recorded(recorded.len() + fenced);
                 return;

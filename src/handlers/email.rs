@@ -1,10 +1,11 @@
-//! The email kinds' handlers: the drain, and the emails that follow from changes.
+//! The email kinds' handlers: the queue's expansion, sending one delivery, and the emails that
+//! follow from changes.
 
 use std::sync::Arc;
 
+use chrono::Utc;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 use engine::{Handler, JobContext, JobError};
 
@@ -12,47 +13,60 @@ use super::job_error;
 use mintbean_core::{
     config::EmailConfig,
     email::{
-        drain::Drainer,
+        drain::{Delivered, Drainer},
         enqueue,
         jobs::{
             BadgeAwarded, CancelMeetEmails, ConfirmRegistration, DrainEmails, ProjectSubmitted,
-            SyncMeetReminders, Welcome,
+            SendEmail, SyncMeetReminders, Welcome,
         },
         notifications::{self, Origin},
     },
     error::AppError,
 };
 
-/// Runs the drainer ([`DrainEmails`]).
+/// Expands the due queue rows ([`DrainEmails`]) and sends deliveries ([`SendEmail`]).
 #[derive(Clone)]
 pub struct Drain {
     pub drainer: Arc<Drainer>,
 }
 
 impl Handler<DrainEmails> for Drain {
-    async fn run(&self, _args: DrainEmails, ctx: JobContext) -> Result<Value, JobError> {
-        let (stop_tx, stop) = watch::channel(false);
-        let drain = self.drainer.drain(&stop);
-        tokio::pin!(drain);
-        let summary = tokio::select! {
-            summary = &mut drain => summary,
-            _ = ctx.cancellation().cancelled() => {
-                let _ = stop_tx.send(true);
-                drain.await
-            }
-        }
-        .map_err(JobError::retryable)?;
-        if summary.sent + summary.retried + summary.failed + summary.skipped > 0 {
-            tracing::info!(summary = %summary, "email drain");
-        }
+    async fn run(&self, _args: DrainEmails, _ctx: JobContext) -> Result<Value, JobError> {
+        let summary = self
+            .drainer
+            .expand_due()
+            .await
+            .map_err(JobError::retryable)?;
         Ok(json!({
-            "sent": summary.sent,
-            "retried": summary.retried,
             "failed": summary.failed,
             "skipped": summary.skipped,
             "elapsedMs": summary.elapsed.as_millis() as u64,
-            "aborted": summary.aborted,
         }))
+    }
+}
+
+/// How long a delivery another worker holds waits before it is looked at again.
+const BUSY_WAIT: chrono::Duration = chrono::Duration::seconds(5);
+/// Why a send job snoozed while another worker held its delivery.
+pub const BUSY: &str = "another worker is sending it";
+
+/// The outcome `status` of a sent or settled delivery (`jobs email` counts `sent`).
+impl Handler<SendEmail> for Drain {
+    async fn run(&self, args: SendEmail, ctx: JobContext) -> Result<Value, JobError> {
+        let last = ctx.attempt >= ctx.max_attempts;
+        match self
+            .drainer
+            .deliver(args.delivery_id, last)
+            .await
+            .map_err(JobError::retryable)?
+        {
+            Delivered::Sent => Ok(json!({ "status": "sent" })),
+            Delivered::Settled(status) => Ok(json!({ "status": status })),
+            Delivered::Busy => Err(JobError::snooze(Utc::now() + BUSY_WAIT, BUSY)),
+            Delivered::Retry { reason, at } => Err(JobError::retry_at(at, reason)),
+            Delivered::Deferred { reason, at } => Err(JobError::snooze(at, reason)),
+            Delivered::Failed { reason, .. } => Err(JobError::permanent(reason)),
+        }
     }
 }
 

@@ -5,9 +5,12 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use icalendar::{CalendarDateTime, Component, DatePerhapsTime};
 use mail_parser::{MessageParser, MimeHeaders};
-use mintbean_core::email::drain::{Drainer, Summary};
+use mintbean_core::{
+    config::Config,
+    email::drain::{Drainer, Summary},
+};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, data, database_url, error_field, test_config};
@@ -34,12 +37,19 @@ pub fn email_settings<'a>(
     settings
 }
 
-pub async fn drainer(app: &TestApp, smtp_url: &str, extra: &[(&str, &str)]) -> Drainer {
+/// What `jobs email` runs with: a drainer, its database and configuration.
+pub struct TestDrainer {
+    drainer: std::sync::Arc<Drainer>,
+    db: DatabaseConnection,
+    config: Config,
+}
+
+pub async fn drainer(app: &TestApp, smtp_url: &str, extra: &[(&str, &str)]) -> TestDrainer {
     drainer_for(&app.db_name, smtp_url, extra).await
 }
 
 /// A drainer (with its own connection pool) for the named test database.
-pub async fn drainer_for(database: &str, smtp_url: &str, extra: &[(&str, &str)]) -> Drainer {
+pub async fn drainer_for(database: &str, smtp_url: &str, extra: &[(&str, &str)]) -> TestDrainer {
     let config = test_config(&database_url(database), &email_settings(smtp_url, extra));
     let pool = mintbean_core::db::connect(
         &config.database_url,
@@ -47,12 +57,30 @@ pub async fn drainer_for(database: &str, smtp_url: &str, extra: &[(&str, &str)])
     )
     .await
     .unwrap();
-    Drainer::new(pool, config.email).expect("drainer")
+    let drainer = Drainer::new(pool.clone(), config.email.clone()).expect("drainer");
+    TestDrainer::new(drainer, pool, config)
 }
 
-pub async fn drain(drainer: &Drainer) -> Summary {
-    let (_keep, stop) = watch::channel(false);
-    drainer.drain(&stop).await.expect("drain")
+impl TestDrainer {
+    pub fn new(drainer: Drainer, db: DatabaseConnection, config: Config) -> Self {
+        TestDrainer {
+            drainer: std::sync::Arc::new(drainer),
+            db,
+            config,
+        }
+    }
+}
+
+/// One `jobs email` run: everything due is sent (or why not is recorded).
+pub async fn drain(d: &TestDrainer) -> Summary {
+    mintbean::app::drain_emails(
+        d.db.clone(),
+        d.drainer.clone(),
+        &d.config,
+        std::future::pending(),
+    )
+    .await
+    .expect("drain")
 }
 
 fn parsed(message: &Received) -> mail_parser::Message<'_> {
@@ -92,6 +120,34 @@ async fn queued(app: &TestApp) -> Vec<(String, DateTime<Utc>, Option<Uuid>, Opti
                 r.try_get::<DateTime<Utc>>("", "sendAt").unwrap(),
                 r.try_get::<Option<Uuid>>("", "meetRecipientId").unwrap(),
                 r.try_get::<Option<Uuid>>("", "userRecipientId").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The confirmations (made straight away, without a queue row), with their send jobs, once the
+/// detectors and their jobs have run: `(template, recipient user, status, send job's state)`.
+async fn confirmations(app: &TestApp) -> Vec<(String, Option<Uuid>, String, Option<String>)> {
+    app.settle().await;
+    let rows = sea_orm::ConnectionTrait::query_all_raw(
+        &app.db,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT d.template_name, d.recipient_user_id, d.status, j.state AS job
+               FROM email_deliveries d
+               LEFT JOIN engine_jobs j ON j.kind = 'email.send' AND j.args->>'deliveryId' = d.id::text
+              WHERE d.dedupe_key LIKE 'confirmation:%' ORDER BY d.created_at",
+        ),
+    )
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "template_name").unwrap(),
+                r.try_get("", "recipient_user_id").unwrap(),
+                r.try_get("", "status").unwrap(),
+                r.try_get("", "job").unwrap(),
             )
         })
         .collect()
@@ -281,6 +337,7 @@ async fn switches_turn_reminders_and_confirmations_off() {
     .await;
     app.register_for_meet(&user, meet).await;
     assert!(queued(&app).await.is_empty());
+    assert!(confirmations(&app).await.is_empty());
 }
 
 #[tokio::test]
@@ -299,11 +356,16 @@ async fn registering_queues_an_immediate_confirmation() {
     .await;
     app.sql("DELETE FROM \"scheduledEmails\"").await;
     app.register_for_meet(&user, meet).await;
-    let rows = queued(&app).await;
-    assert_eq!(rows.len(), 1);
+    // No queue row: the confirmation is a delivery at once, with the job that sends it.
+    assert!(queued(&app).await.is_empty());
+    let rows = confirmations(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].0, "workshops/registration-confirmation");
-    assert_eq!(rows[0].3, Some(user_id));
-    assert!((Utc::now() - rows[0].1).num_seconds().abs() < 60);
+    assert_eq!(rows[0].1, Some(user_id));
+    assert_eq!(
+        (rows[0].2.as_str(), rows[0].3.as_deref()),
+        ("pending", Some("available"))
+    );
     // A refused registration queues nothing.
     app.gql_with(
         &user,
@@ -311,7 +373,7 @@ async fn registering_queues_an_immediate_confirmation() {
         json!({ "id": meet }),
     )
     .await;
-    assert_eq!(queued(&app).await.len(), 1);
+    assert_eq!(confirmations(&app).await.len(), 1);
 }
 
 #[tokio::test]
@@ -697,7 +759,7 @@ async fn temporary_failures_are_retried_with_backoff_until_retries_run_out() {
     assert!((50..=60).contains(&wait), "next attempt in {wait}s");
 
     // With no delay, it exhausts its retries (1 attempt + 3 retries) and is kept as failed.
-    app.sql("UPDATE email_deliveries SET send_after = now()")
+    app.sql("UPDATE engine_jobs SET run_at = now() WHERE kind = 'email.send'")
         .await;
     let summary = drain(&drainer(&app, &always_busy.url(), &[]).await).await;
     assert_eq!(
@@ -848,12 +910,24 @@ async fn an_unreachable_mail_server_stops_the_run_without_losing_emails() {
         "{summary}"
     );
     assert_eq!(summary.failed, 0, "{summary}");
-    assert!(summary.retried <= 3, "{summary}");
+    // An outage uses up no retry: every email waits, whole, for the server.
     assert_eq!(
-        app.scalar_i64("SELECT count(*) FROM email_deliveries WHERE status = 'pending'")
-            .await,
+        app.scalar_i64(
+            "SELECT count(*) FROM email_deliveries WHERE status = 'pending' AND retries_left = 3"
+        )
+        .await,
         6
     );
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT count(*) FROM engine_jobs WHERE kind = 'email.send' AND state = 'available' AND attempt = 0"
+        )
+        .await,
+        6
+    );
+    // The next run is due when the mail server is tried again.
+    app.sql("UPDATE engine_jobs SET run_at = now() WHERE kind = 'email.send'")
+        .await;
     // When it is back, everything goes out.
     let sink = SmtpSink::start().await;
     let summary = drain(&drainer(&app, &sink.url(), &[]).await).await;
@@ -886,7 +960,7 @@ async fn two_drainers_racing_over_500_emails_deliver_each_exactly_once() {
     .await;
     let sink = SmtpSink::start().await;
     // Two overlapping cron runs: each keeps draining while work remains.
-    let run = |d: Drainer| {
+    let run = |d: TestDrainer| {
         let app = &app;
         async move {
             let mut total = 0;
@@ -944,7 +1018,11 @@ async fn without_smtp_development_writes_eml_files() {
     let outbox_str = outbox.to_string_lossy().to_string();
     settings.push(("EMAIL_OUTBOX_DIR", &outbox_str));
     let config = test_config(&database_url(&app.db_name), &settings);
-    let d = Drainer::new(app.db.clone(), config.email).unwrap();
+    let d = TestDrainer::new(
+        Drainer::new(app.db.clone(), config.email.clone()).unwrap(),
+        app.db.clone(),
+        config,
+    );
     assert_eq!(drain(&d).await.sent, 1);
     let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().flatten().collect();
     assert_eq!(files.len(), 1);
@@ -1053,6 +1131,9 @@ async fn tls_is_never_silently_skipped() {
         format!("smtps://{}", sink.address),
         format!("smtp://{}?tls=required", sink.address),
     ] {
+        // Due now (the first try snoozed it for a while).
+        app.sql("UPDATE engine_jobs SET run_at = now() WHERE kind = 'email.send'")
+            .await;
         let summary = drain(&drainer(&app, &url, &[("EMAIL_CONCURRENCY", "1")]).await).await;
         assert!(summary.aborted.is_some(), "{url}: {summary}");
         assert_eq!((summary.sent, summary.failed), (0, 0), "{url}: {summary}");
@@ -1093,10 +1174,14 @@ async fn a_panic_while_rendering_fails_that_email_only() {
         &database_url(&app.db_name),
         &email_settings(&sink.url(), &[]),
     );
-    let pool = mintbean_core::db::connect(&config.database_url, 4)
+    let pool = mintbean_core::db::connect(&config.database_url, 12)
         .await
         .unwrap();
-    let drainer = Drainer::with_templates(pool, config.email, templates).unwrap();
+    let drainer = TestDrainer::new(
+        Drainer::with_templates(pool.clone(), config.email.clone(), templates).unwrap(),
+        pool,
+        config,
+    );
 
     let summary = drain(&drainer).await;
     assert_eq!((summary.sent, summary.failed), (1, 1), "{summary}");

@@ -343,7 +343,8 @@ async fn captured_changes_name_their_actor_and_a_rolled_back_change_is_no_event(
     app.settle().await;
     assert_eq!(
         app.scalar_i64(&format!(
-            r#"SELECT count(*) FROM "scheduledEmails" WHERE "userRecipientId" = '{user_id}'"#
+            "SELECT count(*) FROM email_deliveries
+              WHERE recipient_user_id = '{user_id}' AND dedupe_key LIKE 'confirmation:%'"
         ))
         .await,
         1

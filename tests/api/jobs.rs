@@ -18,6 +18,8 @@ pub(crate) fn jobs(app: &TestApp, smtp_url: &str, args: &[&str]) -> Command {
         .env("SENDER_EMAIL", SENDER)
         .env("EMAIL_CONCURRENCY", "4")
         .env("EMAIL_RETRY_BACKOFF_SECS", "0")
+        // A killed run's emails go to the next run once their lease runs out.
+        .env("JOBS_LEASE_SECS", "3")
         .env("APP_ENV", "test")
         .env("RUST_LOG", "warn")
         .current_dir(std::env::temp_dir())

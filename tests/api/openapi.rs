@@ -101,8 +101,10 @@ async fn schemathesis_finds_no_server_error() {
             "25",
             "--seed",
             "20261201",
+            // One worker: with two, schemathesis 4.32.5 now and then fails in its own schema
+            // code (a KeyError in its generation cache) when the machine is busy.
             "--workers",
-            "2",
+            "1",
             "--no-color",
         ])
         .env("SCHEMATHESIS_TELEMETRY", "false")

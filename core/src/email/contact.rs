@@ -1,5 +1,5 @@
 //! The contact form: sanitised, rate-limited per client, and sent through the same durable path
-//! as every other email (a delivery row per recipient, drained by `jobs email`).
+//! as every other email (a delivery row per recipient, with its send job).
 
 use std::net::IpAddr;
 
@@ -152,10 +152,8 @@ pub async fn submit(
         return Ok(Submitted::NotConfigured);
     }
     let domain = config
-        .sender
-        .parse::<lettre::message::Mailbox>()
-        .map(|m| m.email.domain().to_owned())
-        .map_err(|e| AppError::internal(format!("SENDER_EMAIL: {e}")))?;
+        .sender_domain()
+        .ok_or_else(|| AppError::internal("SENDER_EMAIL is not an address"))?;
     let client_key = client_key(caller, address);
     let txn = db.begin().await?;
     if !within_limit(&txn, &client_key, config.contact_form_per_hour).await? {
@@ -171,7 +169,7 @@ pub async fn submit(
     }
     .insert(&txn)
     .await?;
-    for recipient in &config.contact_recipients {
+    let rows = config.contact_recipients.iter().map(|recipient| {
         NewDelivery {
             scheduled_email_id: None,
             contact_message_id: Some(message.id),
@@ -186,9 +184,8 @@ pub async fn submit(
             dedupe_key: None,
         }
         .into_row(&domain, now)
-        .insert(&txn)
-        .await?;
-    }
+    });
+    delivery::store(&txn, rows.collect()).await?;
     txn.commit().await?;
     Ok(Submitted::Queued {
         recipients: config.contact_recipients.clone(),

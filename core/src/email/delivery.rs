@@ -1,7 +1,12 @@
-//! `email_deliveries`: one email to one recipient, sent, retried and recorded on its own.
+//! `email_deliveries`: one email to one recipient, sent, retried and recorded on its own. Each
+//! pending delivery is sent by an `email.send` job ([`super::jobs::SendEmail`]), stored in the
+//! same transaction as the row ([`store`]): the engine claims, retries and records it.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{Set, entity::prelude::*};
+use sea_orm::{ConnectionTrait, Set, entity::prelude::*, sea_query::OnConflict};
+
+use super::jobs::SendEmail;
+use crate::error::AppResult;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "email_deliveries")]
@@ -69,6 +74,38 @@ impl Status {
             Status::Cancelled => "cancelled",
         }
     }
+}
+
+/// Stores `rows` in `db`'s transaction, and for each new pending one the job that sends it. A
+/// row that is there already (the same dedupe key, or the same queue row and recipient) is not
+/// stored again, so a step that runs twice stores nothing twice. Returns the rows stored.
+pub async fn store(db: &impl ConnectionTrait, rows: Vec<ActiveModel>) -> AppResult<Vec<Model>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stored = match Entity::insert_many(rows)
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_with_returning(db)
+        .await
+    {
+        Ok(stored) => stored,
+        // Every row was there already.
+        Err(DbErr::RecordNotInserted) => return Ok(Vec::new()),
+        Err(err) => return Err(err.into()),
+    };
+    send(db, &stored).await?;
+    Ok(stored)
+}
+
+/// Queues the `email.send` job of each pending delivery among `deliveries`.
+pub async fn send(db: &impl ConnectionTrait, deliveries: &[Model]) -> AppResult<()> {
+    let jobs = deliveries
+        .iter()
+        .filter(|d| d.status == Status::Pending.as_str())
+        .map(SendEmail::job)
+        .collect::<Result<Vec<_>, _>>()?;
+    engine::enqueue_many(db, jobs).await?;
+    Ok(())
 }
 
 /// A delivery to create: what it is and to whom. The id, the Message-ID (fixed now, so a re-send

@@ -1,24 +1,27 @@
-//! The drainer behind `jobs email`: sends every due email, safely alongside other drainers.
+//! The drainer: turning the email queue into deliveries, and sending one delivery. Sending runs
+//! on the job engine (one `email.send` job per delivery, `super::jobs::SendEmail`), which claims,
+//! retries and records it; the drainer holds what a send needs (templates, the mail server).
 //!
-//! 1. **Expand.** Due `"scheduledEmails"` rows are claimed with `FOR UPDATE SKIP LOCKED`; each
-//!    becomes one `email_deliveries` row per recipient (a meet-addressed email fans out to the
-//!    users registered at that moment), and the queue row is removed — all in one transaction.
-//!    Bad data (unknown template, deleted meet, recipient without an address) becomes a failed
-//!    delivery carrying the reason; it never stops the batch.
-//! 2. **Deliver.** Workers each claim one due delivery with `FOR UPDATE SKIP LOCKED`, send it, and
-//!    record the outcome in the same transaction, which commits right after the SMTP server
-//!    answers. If the process dies, its transaction rolls back and the row is free again: an
-//!    email is re-sent only if the crash fell between the server's acceptance and the commit, and
-//!    then with the same Message-ID (fixed when the delivery row was created).
+//! 1. **Expand** ([`Drainer::expand_due`], the `email.drain` job every `EMAIL_POLL_INTERVAL_SECS`
+//!    and `jobs email`). Due `"scheduledEmails"` rows (reminders at their time, rows the Node
+//!    backend wrote) are claimed with `FOR UPDATE SKIP LOCKED`; each becomes one
+//!    `email_deliveries` row per recipient (a meet-addressed email fans out to the users
+//!    registered at that moment) with its send job, and the queue row is removed — all in one
+//!    transaction. Bad data (unknown template, deleted meet, recipient without an address)
+//!    becomes a failed delivery carrying the reason; it never stops the batch.
+//! 2. **Deliver** ([`Drainer::deliver`], the `email.send` job). The delivery row is locked, the
+//!    email sent, and the outcome recorded in the same transaction, which commits right after
+//!    the SMTP server answers. If the process dies, its transaction rolls back and the job runs
+//!    again: an email is re-sent only if the crash fell between the server's acceptance and the
+//!    commit, and then with the same Message-ID (fixed when the delivery row was created). A
+//!    refusal for now is a retry that uses up one of the delivery's retries; an unreachable mail
+//!    server is not (the job snoozes), so an outage never turns into failed emails.
 
 use std::{
     collections::HashMap,
     fmt,
     panic::AssertUnwindSafe,
-    sync::{
-        LazyLock, Mutex,
-        atomic::{AtomicU32, Ordering},
-    },
+    sync::{LazyLock, Mutex},
     time::{Duration, Instant},
 };
 
@@ -31,7 +34,6 @@ use sea_orm::{
     TransactionTrait,
     sea_query::{LockBehavior, LockType},
 };
-use tokio::sync::watch;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -73,7 +75,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn absorb(&mut self, other: &Summary) {
+    /// Adds `other`'s counts (and its reason to stop, if any) to these.
+    pub fn absorb(&mut self, other: &Summary) {
         self.sent += other.sent;
         self.retried += other.retried;
         self.failed += other.failed;
@@ -104,9 +107,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Flips to `true` to ask a drainer to stop after the emails it is sending.
-pub type StopSignal = watch::Receiver<bool>;
-
 pub struct Drainer {
     db: DatabaseConnection,
     mailer: Mailer,
@@ -114,12 +114,42 @@ pub struct Drainer {
     config: EmailConfig,
     sender: Mailbox,
     domain: String,
+    /// After [`UNAVAILABLE_LIMIT`] unreachable tries in a row, sends are deferred without
+    /// connecting until this time (no hammering a mail server that is down).
+    unreachable: Mutex<(u32, Option<Instant>)>,
+}
+
+/// What became of one delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    Sent,
+    /// Nothing done: it was sent, failed, skipped or cancelled before (its status), or it is
+    /// gone.
+    Settled(String),
+    /// Another worker holds it (it is being sent).
+    Busy,
+    /// Refused for now: one retry used up; the next try is at `at`.
+    Retry {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// The mail server could not be reached: the next try is at `at`, no retry used up.
+    Deferred {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// Given up (a permanent refusal, bad data, or retries used up).
+    Failed {
+        reason: String,
+        exhausted: bool,
+    },
 }
 
 /// A claimed delivery with what is needed to build it.
 #[derive(Debug, FromQueryResult)]
 struct Due {
     id: Uuid,
+    status: String,
     template_name: String,
     meet_id: Option<Uuid>,
     recipient_email: String,
@@ -136,13 +166,31 @@ struct Due {
 
 enum Outcome {
     Sent,
-    /// Refused for now: try again later, using up one retry.
-    Retry(String),
-    /// The mail server could not be reached: try again later without using up a retry (an outage
-    /// must not turn into failed emails).
-    Deferred(String),
+    /// Refused for now: try again at the time, using up one retry.
+    Retry(String, DateTime<Utc>),
+    /// The mail server could not be reached: try again at the time without using up a retry
+    /// (an outage must not turn into failed emails).
+    Deferred(String, DateTime<Utc>),
     Fail(String),
     Exhausted(String),
+}
+
+impl From<Outcome> for Delivered {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Sent => Delivered::Sent,
+            Outcome::Retry(reason, at) => Delivered::Retry { reason, at },
+            Outcome::Deferred(reason, at) => Delivered::Deferred { reason, at },
+            Outcome::Fail(reason) => Delivered::Failed {
+                reason,
+                exhausted: false,
+            },
+            Outcome::Exhausted(reason) => Delivered::Failed {
+                reason,
+                exhausted: true,
+            },
+        }
+    }
 }
 
 impl Drainer {
@@ -169,6 +217,7 @@ impl Drainer {
             config,
             sender,
             domain,
+            unreachable: Mutex::default(),
         })
     }
 
@@ -181,48 +230,11 @@ impl Drainer {
         &self.mailer
     }
 
-    /// Sends everything due now (including retries that fall due meanwhile) and returns.
-    pub async fn drain(&self, stop: &StopSignal) -> Result<Summary, DbErr> {
+    /// Turns every due queue row into deliveries and their send jobs. The summary counts the
+    /// deliveries made failed or skipped (they have no job).
+    pub async fn expand_due(&self) -> Result<Summary, DbErr> {
         let started = Instant::now();
         let mut summary = Summary::default();
-        loop {
-            let before = summary.sent + summary.retried + summary.failed + summary.skipped;
-            self.expand_due(&mut summary).await?;
-            self.deliver_due(stop, &mut summary).await?;
-            let progressed =
-                summary.sent + summary.retried + summary.failed + summary.skipped > before;
-            if !progressed || *stop.borrow() || summary.aborted.is_some() {
-                break;
-            }
-        }
-        summary.elapsed = started.elapsed();
-        Ok(summary)
-    }
-
-    /// Drains every `interval` until `stop` turns true; in-flight emails are finished first.
-    pub async fn watch(&self, interval: Duration, mut stop: StopSignal) -> Result<Summary, DbErr> {
-        let started = Instant::now();
-        let mut total = Summary::default();
-        while !*stop.borrow() {
-            let mut round = self.drain(&stop).await?;
-            if round.sent + round.retried + round.failed + round.skipped > 0
-                || round.aborted.is_some()
-            {
-                tracing::info!(summary = %round, "email drain");
-            }
-            // In watch mode an unreachable mail server is retried at the next tick.
-            round.aborted = None;
-            total.absorb(&round);
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = stop.changed() => {}
-            }
-        }
-        total.elapsed = started.elapsed();
-        Ok(total)
-    }
-
-    async fn expand_due(&self, summary: &mut Summary) -> Result<(), DbErr> {
         loop {
             let txn = self.db.begin().await?;
             let rows = scheduled_email::Entity::find()
@@ -234,7 +246,8 @@ impl Drainer {
                 .await?;
             if rows.is_empty() {
                 txn.commit().await?;
-                return Ok(());
+                summary.elapsed = started.elapsed();
+                return Ok(summary);
             }
             let planned = self.plan_deliveries(&txn, &rows).await?;
             let mut deliveries = Vec::with_capacity(planned.len());
@@ -248,13 +261,9 @@ impl Drainer {
             }
             for chunk in deliveries.chunks(1000) {
                 // A row expanded twice (it cannot be, under the lock) would not duplicate anyone.
-                delivery::Entity::insert_many(chunk.to_vec())
-                    .on_conflict_do_nothing_on([
-                        delivery::Column::ScheduledEmailId,
-                        delivery::Column::RecipientEmail,
-                    ])
-                    .exec(&txn)
-                    .await?;
+                delivery::store(&txn, chunk.to_vec())
+                    .await
+                    .map_err(|e| DbErr::Custom(e.to_string()))?;
             }
             scheduled_email::Entity::delete_many()
                 .filter(scheduled_email::Column::Id.is_in(rows.iter().map(|r| r.id)))
@@ -309,72 +318,30 @@ impl Drainer {
         .into_row(&self.domain, now)
     }
 
-    async fn deliver_due(&self, stop: &StopSignal, summary: &mut Summary) -> Result<(), DbErr> {
-        let shared = Mutex::new(Summary::default());
-        let unavailable_streak = AtomicU32::new(0);
-        let (halt_tx, halt_rx) = watch::channel(false);
-        let worker = |_: usize| {
-            let shared = &shared;
-            let unavailable_streak = &unavailable_streak;
-            let halt_tx = &halt_tx;
-            let halt_rx = halt_rx.clone();
-            async move {
-                let mut session = self.mailer.session();
-                let result = loop {
-                    if *stop.borrow() || *halt_rx.borrow() {
-                        break Ok(());
-                    }
-                    let outcome = match self.deliver_one(&mut session).await {
-                        Ok(Some(outcome)) => outcome,
-                        Ok(None) => break Ok(()),
-                        Err(err) => break Err(err),
-                    };
-                    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    match &outcome {
-                        Outcome::Sent => s.sent += 1,
-                        Outcome::Retry(_) | Outcome::Deferred(_) => s.retried += 1,
-                        Outcome::Fail(_) => s.failed += 1,
-                        Outcome::Exhausted(_) => {
-                            s.failed += 1;
-                            s.exhausted += 1;
-                        }
-                    }
-                    if let Outcome::Deferred(reason) = &outcome {
-                        if unavailable_streak.fetch_add(1, Ordering::SeqCst) + 1
-                            >= UNAVAILABLE_LIMIT
-                        {
-                            s.aborted = Some(format!("the mail server is unavailable ({reason})"));
-                            let _ = halt_tx.send(true);
-                        }
-                    } else {
-                        unavailable_streak.store(0, Ordering::SeqCst);
-                    }
-                };
-                session.close().await;
-                result
-            }
-        };
-        let workers = (0..self.config.concurrency.max(1)).map(worker);
-        let results: Vec<Result<(), DbErr>> = futures_util::future::join_all(workers).await;
-        summary.absorb(&shared.into_inner().unwrap_or_else(|e| e.into_inner()));
-        results.into_iter().collect()
-    }
-
-    /// Claims, sends and records one due delivery. `None` when nothing is due.
-    async fn deliver_one(&self, session: &mut Session<'_>) -> Result<Option<Outcome>, DbErr> {
+    /// Sends one delivery and records the outcome with it (the `email.send` job's work). `last`:
+    /// the job has no attempt left after this one.
+    pub async fn deliver(&self, id: Uuid, last: bool) -> Result<Delivered, DbErr> {
         let txn = self.db.begin().await?;
         let claimed = txn
             .query_one_raw(Statement::from_sql_and_values(
                 txn.get_database_backend(),
                 claim_statement(),
-                [Status::Pending.as_str().into()],
+                [id.into()],
             ))
             .await?;
         let Some(row) = claimed else {
             txn.commit().await?;
-            return Ok(None);
+            let status = delivery::Entity::find_by_id(id).one(&self.db).await?;
+            return Ok(match status {
+                Some(_) => Delivered::Busy,
+                None => Delivered::Settled("gone".into()),
+            });
         };
         let due = Due::from_query_result(&row, "")?;
+        if due.status != Status::Pending.as_str() {
+            txn.commit().await?;
+            return Ok(Delivered::Settled(due.status));
+        }
         // The meet comes with the claim (one statement per email, not two).
         let meet = match row.try_get::<Option<Uuid>>("", "m_id")? {
             Some(_) => Some(meets::Model::from_query_result(&row, "m_")?),
@@ -386,21 +353,56 @@ impl Drainer {
             template = %due.template_name,
             attempt = due.attempts + 1,
         );
-        // A panic while rendering or sending fails this email with the reason; it never takes the
-        // process down or blocks the others (the claim would be rolled back and panic again).
-        let outcome = AssertUnwindSafe(self.send(session, &due, meet.as_ref()))
-            .catch_unwind()
-            .instrument(span.clone())
-            .await
-            .unwrap_or_else(|panic| {
-                Outcome::Fail(format!(
-                    "panicked while preparing or sending: {}",
-                    engine::panic_message(&panic)
-                ))
-            });
+        let outcome = match self.deferred_until() {
+            Some(at) => Outcome::Deferred("the mail server is unavailable".into(), at),
+            None => {
+                let mut session = self.mailer.session();
+                // A panic while rendering or sending fails this email with the reason; it never
+                // takes the process down (and the job would panic again).
+                let outcome = AssertUnwindSafe(self.send(&mut session, &due, meet.as_ref(), last))
+                    .catch_unwind()
+                    .instrument(span.clone())
+                    .await
+                    .unwrap_or_else(|panic| {
+                        Outcome::Fail(format!(
+                            "panicked while preparing or sending: {}",
+                            engine::panic_message(&panic)
+                        ))
+                    });
+                session.release();
+                self.note_reachability(&outcome);
+                outcome
+            }
+        };
         self.record(&txn, &due, &outcome).instrument(span).await?;
         txn.commit().await?;
-        Ok(Some(outcome))
+        Ok(outcome.into())
+    }
+
+    /// When the mail server was unreachable [`UNAVAILABLE_LIMIT`] times in a row: the time
+    /// until which sends are deferred without trying.
+    fn deferred_until(&self) -> Option<DateTime<Utc>> {
+        let state = self.unreachable.lock().unwrap_or_else(|e| e.into_inner());
+        let until = state.1.filter(|until| *until > Instant::now())?;
+        Some(Utc::now() + chrono::Duration::from_std(until - Instant::now()).unwrap_or_default())
+    }
+
+    fn note_reachability(&self, outcome: &Outcome) {
+        let mut state = self.unreachable.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Outcome::Deferred(..) => {
+                state.0 += 1;
+                if state.0 >= UNAVAILABLE_LIMIT {
+                    state.1 = Some(Instant::now() + self.outage_pause());
+                }
+            }
+            _ => *state = (0, None),
+        }
+    }
+
+    /// How long sends wait once the mail server is found unreachable.
+    fn outage_pause(&self) -> Duration {
+        self.config.retry_backoff.max(Duration::from_secs(1))
     }
 
     async fn send(
@@ -408,6 +410,7 @@ impl Drainer {
         session: &mut Session<'_>,
         due: &Due,
         meet: Option<&meets::Model>,
+        last: bool,
     ) -> Outcome {
         match self.prepare(due, meet) {
             Err(reason) => Outcome::Fail(reason),
@@ -416,15 +419,23 @@ impl Drainer {
                 Err(SendError::Permanent(reason)) => {
                     Outcome::Fail(format!("the mail server refused: {reason}"))
                 }
-                Err(SendError::Transient(reason)) => self.retry_or_give_up(due, reason),
-                Err(SendError::Unavailable(reason)) => Outcome::Deferred(reason),
+                Err(SendError::Transient(reason)) => self.retry_or_give_up(due, reason, last),
+                Err(SendError::Unavailable(reason)) => {
+                    let wait = self.backoff(due.attempts).max(Duration::from_secs(1));
+                    let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    Outcome::Deferred(reason, at)
+                }
             },
         }
     }
 
-    fn retry_or_give_up(&self, due: &Due, reason: String) -> Outcome {
-        if due.retries_left > 0 {
-            Outcome::Retry(reason)
+    fn retry_or_give_up(&self, due: &Due, reason: String, last: bool) -> Outcome {
+        if due.retries_left > 0 && !last {
+            let wait = self.backoff(due.attempts);
+            Outcome::Retry(
+                reason,
+                Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+            )
         } else {
             Outcome::Exhausted(format!(
                 "gave up after {} attempts: {reason}",
@@ -455,27 +466,19 @@ impl Drainer {
                         last_error = NULL, updated_at = now() WHERE id = $1",
                 [due.id.into(), Status::Sent.as_str().into()],
             ),
-            Outcome::Retry(reason) => Statement::from_sql_and_values(
+            Outcome::Retry(reason, at) => Statement::from_sql_and_values(
                 backend,
                 "UPDATE email_deliveries SET attempts = attempts + 1, retries_left = retries_left - 1,
-                        send_after = now() + make_interval(secs => $2), last_error = $3, updated_at = now()
+                        send_after = $2, last_error = $3, updated_at = now()
                  WHERE id = $1",
-                [
-                    due.id.into(),
-                    self.backoff(due.attempts).as_secs_f64().into(),
-                    reason.clone().into(),
-                ],
+                [due.id.into(), (*at).into(), reason.clone().into()],
             ),
-            Outcome::Deferred(reason) => Statement::from_sql_and_values(
+            Outcome::Deferred(reason, at) => Statement::from_sql_and_values(
                 backend,
-                "UPDATE email_deliveries SET attempts = attempts + 1,
-                        send_after = now() + make_interval(secs => $2), last_error = $3, updated_at = now()
+                "UPDATE email_deliveries SET attempts = attempts + 1, send_after = $2,
+                        last_error = $3, updated_at = now()
                  WHERE id = $1",
-                [
-                    due.id.into(),
-                    self.backoff(due.attempts).as_secs_f64().into(),
-                    reason.clone().into(),
-                ],
+                [due.id.into(), (*at).into(), reason.clone().into()],
             ),
             Outcome::Fail(reason) | Outcome::Exhausted(reason) => Statement::from_sql_and_values(
                 backend,
@@ -493,7 +496,7 @@ impl Drainer {
             Outcome::Fail(reason) | Outcome::Exhausted(reason) => {
                 tracing::warn!(delivery = %due.id, template = %due.template_name, %reason, "email failed");
             }
-            Outcome::Retry(reason) | Outcome::Deferred(reason) => {
+            Outcome::Retry(reason, _) | Outcome::Deferred(reason, _) => {
                 tracing::info!(delivery = %due.id, template = %due.template_name, %reason, "email will be retried");
             }
             Outcome::Sent => {}
@@ -744,7 +747,7 @@ fn expansion_problem(
     }
 }
 
-/// The claim of one due delivery with everything needed to send it. The meet's columns are
+/// The lock of one delivery with everything needed to send it (none when another worker holds it). The meet's columns are
 /// listed from the entity (as `m_<column>`), so a column added to `meets` is read too.
 fn claim_statement() -> &'static str {
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
@@ -756,7 +759,7 @@ fn claim_statement() -> &'static str {
             .collect::<Vec<_>>()
             .join(", ");
         format!(
-            r#"SELECT d.id, d.template_name, d.meet_id, d.recipient_email,
+            r#"SELECT d.id, d.status, d.template_name, d.meet_id, d.recipient_email,
                       d.message_id, d.retries_left, d.attempts, d.context,
                       u."firstName" AS first_name, u."lastName" AS last_name,
                       c.subject AS contact_subject, c.html AS contact_html,
@@ -765,9 +768,7 @@ fn claim_statement() -> &'static str {
                LEFT JOIN users u ON u.id = d.recipient_user_id
                LEFT JOIN contact_messages c ON c.id = d.contact_message_id
                LEFT JOIN meets m ON m.id = d.meet_id
-               WHERE d.status = $1 AND d.send_after <= now()
-               ORDER BY d.send_after
-               LIMIT 1
+               WHERE d.id = $1
                FOR UPDATE OF d SKIP LOCKED"#
         )
     });
@@ -839,7 +840,8 @@ pub async fn status_report(db: &DatabaseConnection) -> Result<String, DbErr> {
     Ok(out)
 }
 
-/// Makes failed deliveries pending again (with fresh retries), e.g. after fixing the mail server.
+/// Makes failed deliveries pending again (with fresh retries and their send jobs), e.g. after
+/// fixing the mail server. Returns how many.
 pub async fn retry_failed(db: &impl ConnectionTrait, id: Option<Uuid>) -> Result<u64, DbErr> {
     let mut update = delivery::Entity::update_many()
         .col_expr(
@@ -863,10 +865,17 @@ pub async fn retry_failed(db: &impl ConnectionTrait, id: Option<Uuid>) -> Result
     if let Some(id) = id {
         update = update.filter(delivery::Column::Id.eq(id));
     }
-    Ok(update.exec(db).await?.rows_affected)
+    let pending = update.exec_with_returning(db).await?;
+    delivery::send(db, &pending)
+        .await
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(pending.len() as u64)
 }
 
-/// A worker pool size that leaves room for the expansion step.
+/// The pool of a process sending emails: two connections per email sent at once (the
+/// delivery's lock and the job's own statements) and the job engine's.
 pub fn pool_size(config: &EmailConfig) -> u32 {
-    (config.concurrency as u32).saturating_add(2)
+    (config.concurrency as u32)
+        .saturating_mul(2)
+        .saturating_add(10)
 }

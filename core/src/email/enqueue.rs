@@ -11,14 +11,15 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    delivery::{self, Status},
+    delivery::{self, NewDelivery, Status},
     schedule::{self, Kind, TemplateName},
     scheduled_email,
 };
 use crate::{
     config::EmailConfig,
-    error::AppResult,
+    error::{AppError, AppResult},
     meets::{entity as meets, entity::Model as Meet, registration},
+    users::entity as users,
 };
 
 fn reminder_names() -> Vec<String> {
@@ -166,8 +167,8 @@ pub async fn on_meet_deleted(db: &impl ConnectionTrait, meet_id: Uuid) -> AppRes
 }
 
 /// An immediate confirmation (with a calendar invite) for a registration that is still live,
-/// unless `DISABLE_REGISTRATION_EMAILS`. `email_id` makes it once: a retry finds the queued row,
-/// or its delivery once the drainer took it.
+/// unless `DISABLE_REGISTRATION_EMAILS`: its delivery and send job, straight away (it has no
+/// time to wait for, so no queue row). `email_id` makes it once: a retry finds the delivery.
 pub async fn confirm_registration(
     db: &impl ConnectionTrait,
     email_id: Uuid,
@@ -191,19 +192,35 @@ pub async fn confirm_registration(
     let (true, Some(meet)) = (registered, meet) else {
         return Ok(false);
     };
-    let queued_before = scheduled_email::Entity::find_by_id(email_id)
+    let Some(user) = users::Entity::find_by_id(user_id)
         .one(db)
         .await?
-        .is_some()
-        || delivery::Entity::find()
-            .filter(delivery::Column::ScheduledEmailId.eq(email_id))
-            .one(db)
-            .await?
-            .is_some();
-    if queued_before {
+        .filter(|u| !u.deleted)
+    else {
         return Ok(false);
+    };
+    let domain = config
+        .sender_domain()
+        .ok_or_else(|| AppError::internal("SENDER_EMAIL is not an address"))?;
+    let blank = user.email.trim().is_empty();
+    let row = NewDelivery {
+        scheduled_email_id: None,
+        contact_message_id: None,
+        template_name: TemplateName::for_meet(meet.kind(), Kind::RegistrationConfirmation)
+            .to_string(),
+        meet_id: Some(meet.id),
+        recipient_user_id: Some(user.id),
+        recipient_email: user.email,
+        status: if blank {
+            Status::Failed
+        } else {
+            Status::Pending
+        },
+        reason: blank.then(|| "the recipient has no email address".to_owned()),
+        retries_left: delivery::RETRY_BUDGET,
+        context: None,
+        dedupe_key: Some(format!("confirmation:{email_id}")),
     }
-    let template = TemplateName::for_meet(meet.kind(), Kind::RegistrationConfirmation);
-    queue(db, email_id, template, &meet, Some(user_id), Utc::now()).await?;
-    Ok(true)
+    .into_row(&domain, Utc::now());
+    Ok(!delivery::store(db, vec![row]).await?.is_empty())
 }

@@ -61,6 +61,49 @@ fn every(interval: std::time::Duration) -> String {
     }
 }
 
+/// `email.send`: one delivery (`email_deliveries`) sent, with the delivery's own retry budget.
+/// Queued with its row by [`super::delivery::store`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendEmail {
+    pub delivery_id: Uuid,
+}
+
+impl JobArgs for SendEmail {
+    const KIND: &'static str = "email.send";
+
+    fn settings() -> KindSettings {
+        KindSettings {
+            queue: QUEUE,
+            max_attempts: 1 + super::delivery::RETRY_BUDGET,
+            // The SMTP exchange has its own timeout (EMAIL_SEND_TIMEOUT_SECS); this bounds a
+            // stuck one. An email being sent when the token fires is finished and recorded.
+            timeout: Some(std::time::Duration::from_secs(300)),
+            cancel_grace: std::time::Duration::from_secs(60),
+            ..KindSettings::default()
+        }
+    }
+
+    fn options(&self) -> engine::JobOptions {
+        engine::JobOptions {
+            dedupe_key: Some(self.delivery_id.to_string()),
+            ..engine::JobOptions::default()
+        }
+    }
+}
+
+impl SendEmail {
+    /// The job sending `delivery`, with the delivery's attempts (its first and its retries).
+    pub fn job(delivery: &super::delivery::Model) -> Result<engine::NewJob, engine::EngineError> {
+        let job = engine::NewJob::of(&SendEmail {
+            delivery_id: delivery.id,
+        })?;
+        Ok(job
+            .max_attempts(1 + delivery.retries_left.max(0))
+            .run_at(delivery.send_after))
+    }
+}
+
 /// The settings of the kinds that follow from changes.
 fn effect_settings() -> KindSettings {
     KindSettings {

@@ -2,7 +2,7 @@
 //! is fixed by the job that asks), so that a retry stores none twice.
 
 use chrono::Utc;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -52,19 +52,8 @@ async fn notify(
             .into_row(origin.domain, now)
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    // One statement for every recipient.
-    let stored = delivery::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(delivery::Column::DedupeKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(stored)
+    // One statement for every recipient, and their send jobs.
+    Ok(delivery::store(db, rows).await?.len() as u64)
 }
 
 fn missing(what: &str, id: Uuid) -> AppError {

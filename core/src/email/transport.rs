@@ -1,19 +1,21 @@
 //! Where messages go: an SMTP server, or in development without SMTP, `.eml` files in an outbox
 //! directory.
 //!
-//! Each drain worker holds its own SMTP connection (a [`Session`]) and reuses it for every email
-//! it sends. Connections are opened here rather than by lettre's pool so that TCP_NODELAY can be
-//! set: lettre writes the message body and the final `.` separately, and with Nagle's algorithm
-//! the second write waits for the server's (delayed) ACK, about 40 ms per email.
+//! Each email is sent in a [`Session`], which takes an idle SMTP connection (kept for
+//! [`IDLE_FOR`] after its last email) or opens one, and gives it back when done, so a stream of
+//! emails reuses a few connections. Connections are opened here rather than by lettre's pool so
+//! that TCP_NODELAY can be set: lettre writes the message body and the final `.` separately, and
+//! with Nagle's algorithm the second write waits for the server's (delayed) ACK, about 40 ms per
+//! email.
 
 use std::{
     fmt, io,
     net::SocketAddr,
     path::PathBuf,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use lettre::{
@@ -53,6 +55,12 @@ enum TlsMode {
     Implicit,
 }
 
+/// An idle connection is reused this long after its last email; then the server may have
+/// dropped it.
+pub const IDLE_FOR: Duration = Duration::from_secs(20);
+/// Idle connections kept at most.
+const MAX_IDLE: usize = 32;
+
 pub struct SmtpServer {
     host: String,
     port: u16,
@@ -62,6 +70,31 @@ pub struct SmtpServer {
     hello: ClientId,
     /// For implicit TLS; STARTTLS uses lettre's own parameters.
     rustls: Option<Arc<rustls::ClientConfig>>,
+    /// Connections between emails, newest last, with when they were given back.
+    idle: Mutex<Vec<(Box<AsyncSmtpConnection>, Instant)>>,
+}
+
+impl SmtpServer {
+    fn take_idle(&self) -> Option<Box<AsyncSmtpConnection>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((connection, since)) = idle.pop() {
+            if since.elapsed() < IDLE_FOR && !connection.has_broken() {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, connection: Box<AsyncSmtpConnection>) {
+        if connection.has_broken() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+        if idle.len() < MAX_IDLE {
+            idle.push((connection, Instant::now()));
+        }
+    }
 }
 
 pub enum Mailer {
@@ -92,7 +125,8 @@ impl Mailer {
         }
     }
 
-    /// A sender for one worker; it connects on first use and keeps the connection.
+    /// A sender: it takes an idle connection or connects on first use, and keeps the
+    /// connection until [`Session::release`] or [`Session::close`].
     pub fn session(&self) -> Session<'_> {
         match self {
             Mailer::Smtp(server) => Session::Smtp {
@@ -121,35 +155,64 @@ impl Session<'_> {
                 .map(|_| ())
                 .map_err(|e| SendError::Transient(format!("writing to the outbox failed: {e}"))),
             Session::Smtp { server, connection } => {
-                let attempt = async {
-                    if connection.as_ref().is_none_or(|c| c.has_broken()) {
-                        let fresh = server
-                            .connect()
-                            .await
-                            .map_err(|e| SendError::Unavailable(e.to_string()))?;
-                        *connection = Some(Box::new(fresh));
-                    }
-                    let open = connection.as_mut().expect("connected above");
-                    open.send(message.envelope(), &message.formatted())
-                        .await
-                        .map(|_| ())
-                        .map_err(classify)
-                };
-                let result = tokio::time::timeout(timeout, attempt)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(SendError::Unavailable(format!(
-                            "SMTP timed out after {timeout:?}"
-                        )))
-                    });
-                if result.is_err() {
-                    // The session state after a failure is unknown: start the next email afresh.
-                    if let Some(mut broken) = connection.take() {
-                        broken.abort().await;
+                if connection.is_none() {
+                    *connection = server.take_idle();
+                    if connection.is_some() {
+                        // A kept connection the server closed meanwhile fails the first command:
+                        // that is no news about the server, so try once more on a new one.
+                        let tried = Self::send_smtp(server, connection, message, timeout).await;
+                        if !matches!(tried, Err(SendError::Unavailable(_))) {
+                            return tried;
+                        }
                     }
                 }
-                result
+                Self::send_smtp(server, connection, message, timeout).await
             }
+        }
+    }
+
+    async fn send_smtp(
+        server: &SmtpServer,
+        connection: &mut Option<Box<AsyncSmtpConnection>>,
+        message: &Message,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        let attempt = async {
+            if connection.as_ref().is_none_or(|c| c.has_broken()) {
+                let fresh = server
+                    .connect()
+                    .await
+                    .map_err(|e| SendError::Unavailable(e.to_string()))?;
+                *connection = Some(Box::new(fresh));
+            }
+            let open = connection.as_mut().expect("connected above");
+            open.send(message.envelope(), &message.formatted())
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        };
+        let result = tokio::time::timeout(timeout, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Unavailable(format!(
+                    "SMTP timed out after {timeout:?}"
+                )))
+            });
+        if result.is_err() {
+            // The session state after a failure is unknown: start the next email afresh.
+            if let Some(mut broken) = connection.take() {
+                broken.abort().await;
+            }
+        }
+        result
+    }
+
+    /// Gives the connection back for the next email.
+    pub fn release(mut self) {
+        if let Session::Smtp { server, connection } = &mut self
+            && let Some(open) = connection.take()
+        {
+            server.give_back(open);
         }
     }
 
@@ -226,6 +289,7 @@ impl SmtpServer {
             timeout,
             hello: ClientId::default(),
             rustls,
+            idle: Mutex::default(),
         })
     }
 
