@@ -33,6 +33,7 @@ pub mod retry;
 pub mod scheduler;
 /// The engine's tables and functions as SQL (its own crate, which migrations build against).
 pub use engine_schema::schema;
+pub mod testing;
 pub mod updates;
 pub mod webhooks;
 pub mod worker;

@@ -23,7 +23,7 @@ const MARKS: &str = "CREATE TABLE marks (job_id bigint, attempt int, tag text, w
     started_at timestamptz, finished_at timestamptz DEFAULT clock_timestamp())";
 
 /// Records its start and end in `marks`, sleeping in between.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Record {
     tag: String,
     #[serde(default)]
@@ -65,7 +65,7 @@ impl Handler<Record> for Ctx {
 }
 
 /// Fails the way it is told to.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Fail {
     how: String,
 }
@@ -975,4 +975,39 @@ async fn every_job_goes_in_through_engine_add_jobs_with_the_kinds_defaults() {
         "default 7 3",
         "given fields win, the rest come from the kind"
     );
+}
+
+#[tokio::test]
+async fn applications_assert_what_was_enqueued_and_run_it_inline() {
+    let db = TestDb::new().await;
+    db.exec(MARKS).await;
+    let txn = db.db.begin().await.unwrap();
+    record("inline").enqueue(&txn).await.unwrap();
+    txn.commit().await.unwrap();
+    let job = engine::testing::assert_enqueued(&db.db, &record("inline")).await;
+    assert_eq!(
+        (job.kind.as_str(), job.state.as_str()),
+        ("test.record", "available")
+    );
+    engine::testing::refute_enqueued::<Fail>(&db.db).await;
+    let missing = tokio::spawn({
+        let db = db.db.clone();
+        async move { engine::testing::assert_enqueued(&db, &record("never")).await }
+    });
+    let panic = missing.await.unwrap_err().into_panic();
+    assert!(
+        engine::panic_message(&panic).contains("these are"),
+        "the failure lists what is enqueued"
+    );
+    let attempts = engine::testing::run_queued(&db.db, registry(), &["default"])
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (attempts[0].outcome, attempts[0].state),
+        ("completed", "completed")
+    );
+    assert_eq!(attempts[0].result, Some(json!({ "tag": "inline" })));
+    engine::testing::refute_enqueued::<Record>(&db.db).await;
+    assert_eq!(db.scalar("SELECT count(*) FROM marks").await, 1);
 }

@@ -328,44 +328,17 @@ impl TestApp {
     }
 
     /// Runs what the changes so far caused — detections and the jobs they create — as a worker
-    /// serving the `events` and `default` queues does, until none is left. (The email drain
-    /// and link checks are not run: tests look at what was queued.)
+    /// serving the `events` and `default` queues does, until none is left. (Emails are not sent
+    /// and links not checked: tests look at what was queued.)
     pub async fn settle(&self) {
-        let config = engine::WorkerConfig {
-            queues: vec![
-                engine::QueueConfig::new("events", 4),
-                engine::QueueConfig::new("default", 4),
-            ],
-            poll_interval: Duration::from_millis(50),
-            ..engine::WorkerConfig::default()
-        };
-        let worker = engine::Worker::new(
-            self.db.clone(),
-            mintbean::app::registry(&self.db, &self.config).expect("job registry"),
-            config,
-        );
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(worker.run(async {
-            let _ = stopped.await;
-        }));
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let mut idle_checks = 0;
-        while idle_checks < 2 {
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            let left = self
-                .scalar_i64(
-                    "SELECT count(*) FROM engine_jobs WHERE queue IN ('events', 'default')
-                       AND state IN ('available', 'running') AND run_at <= now()",
-                )
-                .await;
-            idle_checks = if left == 0 { idle_checks + 1 } else { 0 };
-            assert!(
-                std::time::Instant::now() < deadline,
-                "events did not settle: {left} jobs left"
-            );
-        }
-        let _ = stop.send(());
-        running.await.expect("worker task").expect("worker");
+        let registry = mintbean::app::registry(&self.db, &self.config).expect("job registry");
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            engine::testing::run_queued(&self.db, registry, &["events", "default"]),
+        )
+        .await
+        .expect("events settle within 20 s")
+        .expect("running the queued jobs");
     }
 
     /// An API token with `scopes`, created as `mintbean tokens create` does.

@@ -1,6 +1,7 @@
 //! `project.link_check` against a local HTTP server: answers, redirects, timeouts, capped
 //! bodies, refused addresses, the per-host cap, and the results on `Project.linkCheck`.
 
+use mintbean_core::projects::jobs::{CheckLink, Link};
 use std::{
     sync::{
         Arc,
@@ -230,14 +231,20 @@ async fn a_new_projects_links_are_checked_and_shown_on_the_project() {
         queued["data"]["project"]["linkCheck"]["live"]["state"], "QUEUED",
         "{queued}"
     );
-    assert_eq!(
-        app.scalar_i64(&format!(
-            "SELECT count(*) FROM engine_jobs WHERE kind = 'project.link_check'
-              AND group_key = 'project:{id}' AND concurrency_key = '127.0.0.1' AND priority = 1"
-        ))
-        .await,
-        2
-    );
+    let project_id: uuid::Uuid = id.parse().unwrap();
+    for (link, path) in [(Link::SourceCode, "hops/1"), (Link::Live, "missing")] {
+        let check = CheckLink {
+            project_id,
+            link,
+            url: format!("{site}/{path}"),
+        };
+        let job = engine::testing::assert_enqueued(&app.db, &check).await;
+        // Capped per host, grouped by project, at the routine priority.
+        assert_eq!(
+            (job.concurrency_key.as_deref(), job.group_key, job.priority),
+            (Some("127.0.0.1"), Some(format!("project:{id}")), 1)
+        );
+    }
     let _worker = app.run_worker();
     let check = link_check_until_done(&app, &id).await;
     let source = &check["sourceCode"];
