@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod cli;
 pub mod graphql;
 pub mod handlers;
 pub mod http;

@@ -1,8 +1,18 @@
-//! The mintbean server binary, plus the database maintenance commands `make` uses.
+//! The mintbean server binary: the GraphQL server, the database maintenance commands `make`
+//! uses, API tokens and webhook endpoints, and the job commands (`mintbean jobs …`, the same as
+//! the `jobs` binary).
 
 use std::process::ExitCode;
 
-use mintbean::{AppState, app, graphql, http, telemetry};
+use clap::{Parser, Subcommand};
+use mintbean::{
+    AppState, app,
+    cli::{
+        jobs::JobsCli,
+        tokens::{TokensCommand, WebhooksCommand},
+    },
+    graphql, http, runtime, telemetry,
+};
 use mintbean_core::{
     config::{Component, Config, Environment},
     db,
@@ -14,45 +24,69 @@ use mintbean_core::{
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-const USAGE_TEMPLATE: &str = "\
-mintbean — Mintbean-compatible GraphQL server
+/// mintbean — Mintbean-compatible GraphQL server. Configuration comes from environment
+/// variables and .env (README.md). With APP_ENV=production, `seed` and `reset` refuse to run
+/// unless given --allow-production; the seeded accounts then get random passwords, printed once.
+#[derive(Debug, Parser)]
+#[command(name = "mintbean", version)]
+struct Cli {
+    /// Without a command: serve
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-USAGE:
-    mintbean [COMMAND]
-
-COMMANDS:
-    serve      Serve GraphQL on HOST:PORT (default; GET /graphql opens the Playground)
-               --with-worker (or JOBS_IN_SERVER=true): also run the job worker
-               and scheduler in this process (small installs)
-    setup      Create the database if missing, apply migrations, seed it if empty
-               (with APP_ENV=production: no seeding)
-    migrate    Apply pending migrations
-    seed       Load development seed data into an empty database
-    reset      DROP and recreate the database, migrate and seed (destroys all data!)
-    schema     Print the GraphQL schema (SDL)
-{TASK_USAGE}
-    help       Show this message
-
-With APP_ENV=production, `seed` and `reset` refuse to run unless given --allow-production;
-the seeded accounts then get random passwords, printed once.
-
-Configuration comes from environment variables and .env; see README.md.";
-
-fn usage() -> String {
-    USAGE_TEMPLATE.replace("{TASK_USAGE}", mintbean::tasks::cli::USAGE)
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve GraphQL on HOST:PORT (GET /graphql opens GraphiQL outside production)
+    Serve {
+        /// Also run the job worker and scheduler in this process (small installs; or
+        /// JOBS_IN_SERVER=true)
+        #[arg(long)]
+        with_worker: bool,
+    },
+    /// Create the database if missing, apply migrations, seed it if empty (not in production)
+    Setup,
+    /// Apply pending migrations
+    Migrate,
+    /// Load development seed data into an empty database
+    Seed {
+        /// Seed a production database too (random passwords, printed once)
+        #[arg(long)]
+        allow_production: bool,
+    },
+    /// DROP and recreate the database, migrate and seed (destroys all data!)
+    Reset {
+        /// Reset a production database too
+        #[arg(long)]
+        allow_production: bool,
+    },
+    /// Print the GraphQL schema (SDL)
+    Schema,
+    /// API tokens of the task API
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Webhook endpoints told when tasks finish
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+    /// The job commands (the `jobs` binary): worker, stats, list, show, events, email, …
+    Jobs(JobsCli),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
-    if matches!(command.as_str(), "help" | "-h" | "--help") {
-        println!("{}", usage());
-        return ExitCode::SUCCESS;
-    }
-    let component = if command == "serve" {
-        Component::Server
-    } else {
-        Component::Admin
+    let args: Vec<String> = std::env::args().collect();
+    let cli: Cli = match mintbean::cli::parse("mintbean", &args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let command = match cli.command.unwrap_or(Command::Serve { with_worker: false }) {
+        Command::Jobs(jobs) => return mintbean::cli::jobs::run(jobs).await,
+        other => other,
+    };
+    let component = match &command {
+        Command::Serve { with_worker: true } => Component::ServerWithWorker,
+        Command::Serve { .. } => Component::Server,
+        _ => Component::Admin,
     };
     let config = match Config::from_env(component) {
         Ok(config) => config,
@@ -62,18 +96,17 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
-    match run(&command, config).await {
+    match run(command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
-            eprintln!("error: {err:#}");
+            eprintln!("mintbean: {err:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: &str, config: Config) -> anyhow::Result<()> {
-    let allow_production = std::env::args().any(|arg| arg == "--allow-production");
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let production = config.environment == Environment::Production;
     // Seeding creates accounts with published passwords, one of them an admin: never on a
     // production database by accident, and never with those passwords.
@@ -82,15 +115,26 @@ async fn run(command: &str, config: Config) -> anyhow::Result<()> {
     } else {
         AccountPasswords::Development
     };
-    if production && matches!(command, "seed" | "reset") && !allow_production {
+    if let Command::Seed { allow_production }
+    | Command::Reset {
+        allow_production, ..
+    } = &command
+        && production
+        && !allow_production
+    {
+        let name = if matches!(command, Command::Seed { .. }) {
+            "seed"
+        } else {
+            "reset"
+        };
         anyhow::bail!(
-            "APP_ENV=production: `{command}` refused. Pass --allow-production to run it anyway \
+            "APP_ENV=production: `{name}` refused. Pass --allow-production to run it anyway \
              (seeded accounts then get random passwords, printed once)."
         );
     }
     match command {
-        "serve" => serve(config).await,
-        "setup" => {
+        Command::Serve { with_worker } => serve(config, with_worker).await,
+        Command::Setup => {
             db::ensure_database(&config.database_url).await?;
             db::migrate(&config.database_url).await?;
             if production {
@@ -102,32 +146,31 @@ async fn run(command: &str, config: Config) -> anyhow::Result<()> {
             }
             seed_database(config, passwords).await
         }
-        "migrate" => {
+        Command::Migrate => {
             db::migrate(&config.database_url).await?;
             println!("migrations applied");
             Ok(())
         }
-        "seed" => seed_database(config, passwords).await,
-        "reset" => {
+        Command::Seed { .. } => seed_database(config, passwords).await,
+        Command::Reset { .. } => {
             db::recreate_database(&config.database_url).await?;
             db::migrate(&config.database_url).await?;
             seed_database(config, passwords).await
         }
-        "schema" => {
+        Command::Schema => {
             let connection = db::connect(&config.database_url, 1).await?;
             print!("{}", graphql::sdl(AppState::new(connection, config)?));
             Ok(())
         }
-        "tokens" | "webhooks" => {
+        Command::Tokens(command) => {
             let connection = db::connect(&config.database_url, 2).await?;
-            let args: Vec<String> = std::env::args().skip(2).collect();
-            if command == "tokens" {
-                mintbean::tasks::cli::tokens(&connection, &args).await
-            } else {
-                mintbean::tasks::cli::webhooks(&connection, &config, &args).await
-            }
+            mintbean::cli::tokens::tokens(&connection, command).await
         }
-        other => anyhow::bail!("unknown command `{other}`\n\n{}", usage()),
+        Command::Webhooks(command) => {
+            let connection = db::connect(&config.database_url, 2).await?;
+            mintbean::cli::tokens::webhooks(&connection, &config, command).await
+        }
+        Command::Jobs(_) => unreachable!("run before the configuration is read"),
     }
 }
 
@@ -137,21 +180,27 @@ async fn seed_database(config: Config, passwords: AccountPasswords) -> anyhow::R
     match seed::seed_if_empty(&state.db, &state.passwords, passwords).await? {
         seed::SeedOutcome::Seeded(accounts) => {
             println!("seed data loaded");
-            print!("{}", seed::describe_accounts(&accounts));
+            print!("{}", seed::describe_accounts("Seeded accounts", &accounts));
         }
         seed::SeedOutcome::SkippedNotEmpty => {
-            println!("database already has users; seed data not loaded");
+            println!("the database has users already, so no seed data was loaded");
             if passwords == AccountPasswords::Development {
-                print!("{}", seed::describe_accounts(&seed::accounts(passwords)));
+                print!(
+                    "{}",
+                    seed::describe_accounts(
+                        "The development accounts, unless changed since they were seeded",
+                        &seed::accounts(passwords)
+                    )
+                );
             }
         }
     }
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
     let address = std::net::SocketAddr::new(config.host, config.port);
-    let with_worker = config.jobs.in_server || std::env::args().any(|arg| arg == "--with-worker");
+    let with_worker = config.jobs.in_server || with_worker;
     let connection =
         db::connect_with(&config.database_url, &db::PoolSettings::server(&config)).await?;
     let playground = config.graphql.playground;
@@ -180,10 +229,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None
     };
     tokio::spawn(async move {
-        mintbean::runtime::shutdown_signal().await;
+        runtime::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    tracing::info!(%address, playground, "mintbean is serving GraphQL at /graphql");
+    tracing::info!(%address, graphiql = playground, "mintbean is serving GraphQL at /graphql");
     http::serve_until(state, listener, stopped(stop)).await?;
     if let Some(worker) = worker {
         worker.await??;

@@ -18,13 +18,22 @@ pub enum LogFormat {
     Json,
 }
 
-/// Which binary is starting: the server needs the session secret, the jobs runner does not.
+/// Which binary is starting: the server needs the session secret, the jobs runner does not; a
+/// process that sends email needs a mail server in production.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Component {
     Server,
+    /// `mintbean serve --with-worker`: the server, running the job worker too.
+    ServerWithWorker,
     Jobs,
     /// Database maintenance commands (migrate, seed, reset).
     Admin,
+}
+
+impl Component {
+    fn serves(self) -> bool {
+        matches!(self, Component::Server | Component::ServerWithWorker)
+    }
 }
 
 /// What one GraphQL document may ask for (checked by the server's `graphql::limits`).
@@ -479,13 +488,12 @@ fn read_log_format(r: &mut Reader<'_>) -> LogFormat {
 }
 
 fn read_jwt_secret(r: &mut Reader<'_>, component: Component, production: bool) -> Secret {
-    let secret = if component == Component::Server {
+    let secret = if component.serves() {
         r.required("JWT_SECRET")
     } else {
         r.optional("JWT_SECRET").unwrap_or_default()
     };
-    let weak =
-        production && component == Component::Server && !secret.is_empty() && secret.len() < 16;
+    let weak = production && component.serves() && !secret.is_empty() && secret.len() < 16;
     // A site moving from the Node backend keeps its secret, or every user is logged out.
     if weak && !r.flag("ALLOW_WEAK_JWT_SECRET", false) {
         r.errors.invalid.push(
@@ -664,7 +672,13 @@ fn read_email_config(r: &mut Reader<'_>, component: Component, production: bool)
             .invalid
             .push("SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (TLS)".into());
     }
-    if production && component == Component::Jobs && smtp_url.is_none() {
+    // Whoever runs jobs sends email: the jobs binary, or a server running the worker.
+    let runs_jobs = match component {
+        Component::Jobs | Component::ServerWithWorker => true,
+        Component::Server => r.flag("JOBS_IN_SERVER", false),
+        Component::Admin => false,
+    };
+    if production && runs_jobs && smtp_url.is_none() {
         r.errors.missing.push("SMTP_URL");
     }
     let sender = match r.optional("SENDER_EMAIL") {
@@ -755,6 +769,25 @@ mod tests {
         assert_eq!(err.invalid.len(), 2, "{:?}", err.invalid);
         assert!(err.invalid[0].starts_with("PORT="));
         assert!(err.invalid[1].starts_with("COOKIE_SECURE="));
+    }
+
+    #[test]
+    fn a_production_server_running_the_worker_needs_smtp() {
+        let base = [
+            ("DATABASE_URL", "postgres://x/y"),
+            ("JWT_SECRET", "a-long-enough-production-secret"),
+            ("APP_ENV", "production"),
+            ("SENDER_EMAIL", "Mintbean <hello@mintbean.io>"),
+        ];
+        assert!(load(Component::Server, &base).is_ok());
+        let err = load(Component::ServerWithWorker, &base).unwrap_err();
+        assert_eq!(err.missing, vec!["SMTP_URL"]);
+        let mut in_server = base.to_vec();
+        in_server.push(("JOBS_IN_SERVER", "true"));
+        assert_eq!(
+            load(Component::Server, &in_server).unwrap_err().missing,
+            vec!["SMTP_URL"]
+        );
     }
 
     #[test]

@@ -83,8 +83,8 @@ pub enum SeedOutcome {
     SkippedNotEmpty,
 }
 
-pub fn describe_accounts(accounts: &[SeededAccount]) -> String {
-    let mut out = String::from("Seeded accounts (email / password):\n");
+pub fn describe_accounts(heading: &str, accounts: &[SeededAccount]) -> String {
+    let mut out = format!("{heading} (email / password):\n");
     for account in accounts {
         out.push_str(&format!(
             "  {:<24} {:<16}{}\n",

@@ -124,6 +124,32 @@ pub fn nothing_to_edit() -> AppError {
     }
 }
 
+/// A delay: seconds, or a number with `s`, `m`, `h` or `d` (at most a year): the task API's
+/// `?delay=` and the command lines' durations.
+pub fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds_per = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err("a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)".into()),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| "a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)")?;
+    let seconds = value * seconds_per;
+    if !(0.0..=365.0 * 86_400.0).contains(&seconds) {
+        return Err("a delay is between 0 and 365 days".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

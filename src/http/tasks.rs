@@ -145,7 +145,7 @@ fn run_at(pairs: &[(String, String)]) -> Result<Option<chrono::DateTime<chrono::
     let mut at = None;
     for (key, value) in pairs {
         let parsed = match key.as_str() {
-            "delay" => service::parse_delay(value)
+            "delay" => mintbean_core::validation::parse_delay(value)
                 .map(|d| chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or_default()),
             "when" => service::parse_when(value),
             other => {

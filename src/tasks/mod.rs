@@ -4,7 +4,6 @@
 //! `http::{tasks, koalati, openapi}` and `graphql::jobs`.
 
 pub mod admin;
-pub mod cli;
 pub mod estimates;
 pub mod koalati;
 pub mod live;

@@ -241,31 +241,6 @@ pub async fn cancel(
     Ok(admin::cancel(db, id).await?.into())
 }
 
-/// `?delay=`: seconds, or a number with `s`, `m`, `h` or `d` (at most a year).
-pub fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let seconds_per = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => return Err("a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)".into()),
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| "a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)")?;
-    let seconds = value * seconds_per;
-    if !(0.0..=365.0 * 86_400.0).contains(&seconds) {
-        return Err("a delay is between 0 and 365 days".into());
-    }
-    Ok(std::time::Duration::from_secs_f64(seconds))
-}
-
 /// `?when=`: RFC 3339 with an offset (a local time would be read in the server's zone).
 pub fn parse_when(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
@@ -276,6 +251,7 @@ pub fn parse_when(text: &str) -> Result<DateTime<Utc>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mintbean_core::validation::parse_delay;
 
     #[test]
     fn delays_have_units_and_bounds() {

@@ -1,53 +1,67 @@
 //! `mintbean tokens …` and `mintbean webhooks …`: what operators do with API tokens and webhook
 //! endpoints from a shell.
 
-use anyhow::{Context, bail};
+use clap::Subcommand;
 use engine::webhooks;
 use sea_orm::DatabaseConnection;
+use uuid::Uuid;
 
-use super::{service::parse_delay, tokens};
+use crate::tasks::tokens;
 use mintbean_core::config::Config;
 
-pub const USAGE: &str =
-    "    tokens create --name NAME --scope KIND:ACTION [--scope …] [--expires 30d]
-               Create an API token (printed once). ACTION: create, read, cancel, admin;
-               KIND `*` for every kind
-    tokens list | tokens revoke ID
-    webhooks add URL [--event task.succeeded …] [--kind KIND …] [--format json|koalati-form]
-               Register a webhook endpoint (its signing secret is printed once)
-    webhooks list | webhooks remove ID | webhooks deliveries ID";
-
-/// The values of every `--name VALUE` in `args`.
-fn values(args: &[String], name: &str) -> Vec<String> {
-    args.windows(2)
-        .filter(|pair| pair[0] == name)
-        .map(|pair| pair[1].clone())
-        .collect()
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create an API token (printed once; stored as its SHA-256)
+    Create {
+        #[arg(long)]
+        name: String,
+        /// KIND:ACTION, ACTION one of create, read, cancel, admin; KIND `*` for every kind
+        #[arg(long = "scope", value_name = "KIND:ACTION", required = true)]
+        scopes: Vec<String>,
+        /// It expires after this (90s, 10m, 2h, 30d)
+        #[arg(long, value_name = "DURATION", value_parser = super::duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// Every token, with its scopes and whether it is active
+    List,
+    /// Revoke a token: refused at its next request
+    Revoke { id: Uuid },
 }
 
-fn value(args: &[String], name: &str) -> Option<String> {
-    values(args, name).pop()
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Register a webhook endpoint (its signing secret is printed once)
+    Add {
+        url: String,
+        /// task.succeeded, task.failed, task.handler_error (default: all)
+        #[arg(long = "event", value_name = "EVENT")]
+        events: Vec<String>,
+        /// Only tasks of these kinds (default: every kind offered to clients)
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// json (Standard Webhooks) or koalati-form
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Every endpoint
+    List,
+    /// Remove an endpoint (deliveries still waiting for it are dropped)
+    Remove { id: Uuid },
+    /// An endpoint's latest deliveries
+    Deliveries { id: Uuid },
 }
 
-fn uuid_arg(args: &[String]) -> anyhow::Result<uuid::Uuid> {
-    let id = args.first().context("give the ID")?;
-    uuid::Uuid::parse_str(id).with_context(|| format!("`{id}` is not an ID"))
-}
-
-pub async fn tokens(db: &DatabaseConnection, args: &[String]) -> anyhow::Result<()> {
-    match args.first().map(String::as_str) {
-        Some("create") => {
-            let name = value(args, "--name").context("give --name NAME")?;
-            let scopes = values(args, "--scope");
-            let expires_at = value(args, "--expires")
-                .map(|text| {
-                    parse_delay(&text)
-                        .map(|d| {
-                            chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or_default()
-                        })
-                        .map_err(anyhow::Error::msg)
-                })
-                .transpose()?;
+pub async fn tokens(db: &DatabaseConnection, command: TokensCommand) -> anyhow::Result<()> {
+    match command {
+        TokensCommand::Create {
+            name,
+            scopes,
+            expires,
+        } => {
+            let expires_at = expires
+                .map(|d| chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or_default());
             let (token, secret) =
                 tokens::create(db, &name, &scopes, expires_at, Some("cli".into())).await?;
             println!("created token {} ({})", token.id, token.name);
@@ -57,7 +71,7 @@ pub async fn tokens(db: &DatabaseConnection, args: &[String]) -> anyhow::Result<
             }
             println!("\n{secret}\n\nThis is the only time the token is shown; store it now.");
         }
-        Some("list") => {
+        TokensCommand::List => {
             for token in tokens::list(db).await? {
                 let status = match (token.revoked_at, token.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
@@ -75,11 +89,10 @@ pub async fn tokens(db: &DatabaseConnection, args: &[String]) -> anyhow::Result<
                 );
             }
         }
-        Some("revoke") => {
-            let token = tokens::revoke(db, uuid_arg(&args[1..])?).await?;
+        TokensCommand::Revoke { id } => {
+            let token = tokens::revoke(db, id).await?;
             println!("revoked token {} ({})", token.id, token.name);
         }
-        _ => bail!("usage:\n{USAGE}"),
     }
     Ok(())
 }
@@ -87,26 +100,27 @@ pub async fn tokens(db: &DatabaseConnection, args: &[String]) -> anyhow::Result<
 pub async fn webhooks(
     db: &DatabaseConnection,
     config: &Config,
-    args: &[String],
+    command: WebhooksCommand,
 ) -> anyhow::Result<()> {
-    match args.first().map(String::as_str) {
-        Some("add") => {
-            let url = args
-                .get(1)
-                .filter(|u| !u.starts_with("--"))
-                .context("give the URL")?;
-            let kinds = values(args, "--kind");
+    match command {
+        WebhooksCommand::Add {
+            url,
+            events,
+            kinds,
+            format,
+            description,
+        } => {
             let state = crate::AppState::new(db.clone(), config.clone())?;
-            let endpoint = super::admin::register_endpoint(
+            let endpoint = crate::tasks::admin::register_endpoint(
                 db,
                 config,
                 &state.jobs,
                 webhooks::NewEndpoint {
-                    url: url.clone(),
-                    events: values(args, "--event"),
+                    url,
+                    events,
                     kinds: (!kinds.is_empty()).then_some(kinds),
-                    format: value(args, "--format"),
-                    description: value(args, "--description"),
+                    format,
+                    description,
                     created_by: Some("cli".into()),
                 },
             )
@@ -118,7 +132,7 @@ pub async fn webhooks(
                 endpoint.secret
             );
         }
-        Some("list") => {
+        WebhooksCommand::List => {
             for endpoint in webhooks::list(db).await? {
                 println!(
                     "{}  {}  [{}]  {}  {}",
@@ -134,13 +148,12 @@ pub async fn webhooks(
                 );
             }
         }
-        Some("remove") => {
-            let id = uuid_arg(&args[1..])?;
+        WebhooksCommand::Remove { id } => {
             webhooks::remove(db, id).await?;
             println!("removed webhook {id}");
         }
-        Some("deliveries") => {
-            for delivery in webhooks::deliveries(db, uuid_arg(&args[1..])?, 50).await? {
+        WebhooksCommand::Deliveries { id } => {
+            for delivery in webhooks::deliveries(db, id, 50).await? {
                 println!(
                     "{}  {}  task {}  {}  tries {}  {}",
                     delivery.created_at.format("%F %T"),
@@ -155,7 +168,6 @@ pub async fn webhooks(
                 );
             }
         }
-        _ => bail!("usage:\n{USAGE}"),
     }
     Ok(())
 }

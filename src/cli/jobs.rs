@@ -1,193 +1,170 @@
-//! The job engine's commands: the worker, and looking at and steering jobs, queues and
-//! schedules. Every listing is a table, or JSON with `--json`.
+//! `jobs …` (and `mintbean jobs …`): the worker, and looking at and steering jobs, queues and
+//! schedules; `jobs events …` and `jobs email …`. Every listing is a table, or JSON with
+//! `--json`.
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
 use engine::{
     EngineError,
     admin::{self, AttemptRow, JobFilter, JobRow},
 };
-use mintbean::{app, http};
 use mintbean_core::{config::Config, db};
 use sea_orm::DatabaseConnection;
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::table::{Table, cell, short};
+use super::{
+    Output, duration, email, events,
+    table::{Table, cell, short},
+    time, time_or_delay,
+};
+use crate::{app, http};
 
-pub enum EngineCommand {
+/// mintbean's background jobs: the worker, and the job, event and email commands. On SIGTERM
+/// or Ctrl-C the worker stops claiming, lets running jobs finish (JOBS_SHUTDOWN_GRACE_SECS) and
+/// releases the rest. Several workers may run at once, on several hosts: each job is claimed
+/// by one of them. Configuration comes from environment variables and .env (README.md).
+#[derive(Debug, Parser)]
+#[command(name = "jobs", version, arg_required_else_help = true)]
+pub struct JobsCli {
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: JobsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run the job worker pool and the scheduler until SIGTERM (the email queue and its
+    /// expansion every EMAIL_POLL_INTERVAL_SECS, link checks, webhooks, event detection)
     Worker {
+        /// Serve Prometheus text at ADDR/metrics (e.g. 127.0.0.1:9187)
+        #[arg(long, value_name = "ADDR")]
         metrics_addr: Option<SocketAddr>,
     },
+    /// Enqueue a job of KIND (its queue, priority, attempts and keys as its code would)
     Enqueue {
         kind: String,
+        /// The arguments, as JSON
+        #[arg(long, value_name = "JSON", value_parser = json_value, default_value = "{}")]
         args: Value,
+        /// Higher runs first
+        #[arg(long, allow_negative_numbers = true)]
         priority: Option<i16>,
+        /// When: an RFC 3339 time or a delay (90s, 10m, 2h, 1d)
+        #[arg(long, value_name = "TIME|DELAY", value_parser = time_or_delay)]
         run_at: Option<DateTime<Utc>>,
+        /// A dedupe key: while a job of KIND with it waits or runs, this one is that one
+        #[arg(long, value_name = "DEDUPE-KEY")]
         key: Option<String>,
     },
-    List(JobFilter),
-    Show(i64),
-    Cancel(i64),
-    Retry(i64),
+    /// List jobs, newest first
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// A job, its arguments, progress, result and every attempt
+    Show { id: JobId },
+    /// Cancel a waiting job, or ask a running one to stop
+    Cancel { id: JobId },
+    /// Run a failed, discarded or cancelled job again
+    Retry { id: JobId },
+    /// Stop every worker from claiming the queue's jobs (survives restarts)
     Pause {
         queue: String,
-        until: Option<Duration>,
+        /// For a while (90s, 10m, 2h, 1d); until resumed without it
+        #[arg(long = "for", value_name = "DURATION", value_parser = duration)]
+        for_: Option<Duration>,
     },
-    Resume(String),
+    /// Let workers claim the queue's jobs again
+    Resume { queue: String },
+    /// Cron schedules, their next run, last slot and its job
     Schedules,
+    /// Per queue: jobs by state, the oldest wait, jobs done in the last 1 and 5 minutes
     Stats,
+    /// Events (Hasura, captured changes, invokeEvent): list, show, replay, test a payload
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Send every due email and exit (for cron), keep sending (--watch), or look at the queue
+    Email(email::EmailArgs),
 }
 
-/// `--flag value` pairs after the positional words.
-pub(crate) struct Flags<'a>(Vec<(&'a str, &'a str)>);
+/// A job id (a positive number).
+#[derive(Clone, Copy, Debug)]
+pub struct JobId(pub i64);
 
-impl<'a> Flags<'a> {
-    pub(crate) fn parse(words: &[&'a str], allowed: &[&str]) -> Result<Self, String> {
-        let mut pairs = Vec::new();
-        let mut iter = words.iter();
-        while let Some(flag) = iter.next() {
-            if !allowed.contains(flag) {
-                return Err(format!("unknown option `{flag}`"));
+impl std::str::FromStr for JobId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.parse()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(JobId)
+            .ok_or(format!("`{text}` is not a job id"))
+    }
+}
+
+fn json_value(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// Runs a `jobs` command line; `args` includes the program name.
+pub async fn main(args: &[String]) -> ExitCode {
+    let cli: JobsCli = match super::parse("jobs", args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    run(cli).await
+}
+
+/// Runs a parsed `jobs` command.
+pub async fn run(cli: JobsCli) -> ExitCode {
+    let config =
+        match mintbean_core::config::Config::from_env(mintbean_core::config::Component::Jobs) {
+            Ok(config) => config,
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::from(2);
             }
-            let value = iter.next().ok_or(format!("{flag} needs a value"))?;
-            pairs.push((*flag, *value));
+        };
+    crate::telemetry::init(config.log_format);
+    let out = Output { json: cli.json };
+    let outcome = match cli.command {
+        JobsCommand::Events(command) => events::run(command, &out, config).await,
+        JobsCommand::Email(args) => email::run(args, config).await,
+        command => run_engine(command, &out, config).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("jobs: {err:#}");
+            ExitCode::FAILURE
         }
-        Ok(Flags(pairs))
-    }
-
-    pub(crate) fn get(&self, flag: &str) -> Option<&'a str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(f, _)| *f == flag)
-            .map(|(_, v)| *v)
-    }
-
-    pub(crate) fn parsed<T: std::str::FromStr>(
-        &self,
-        flag: &str,
-        expected: &str,
-    ) -> Result<Option<T>, String> {
-        self.get(flag)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| format!("{flag} {v}: expected {expected}"))
-            })
-            .transpose()
     }
 }
 
-fn job_id(word: &str) -> Result<i64, String> {
-    word.parse()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(format!("`{word}` is not a job id"))
-}
-
-/// `90s`, `10m`, `2h`, `1d` or plain seconds.
-pub fn duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let scale = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => {
-            return Err(format!(
-                "`{text}`: use a number with s, m, h or d (e.g. 10m)"
-            ));
-        }
-    };
-    number
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && *n > 0.0 && n * scale < 1e10)
-        .map(|n| Duration::from_secs_f64(n * scale))
-        .ok_or(format!(
-            "`{text}`: use a number with s, m, h or d (e.g. 10m)"
-        ))
-}
-
-/// An RFC 3339 time, or a delay from now (`10m`).
-pub(crate) fn run_at(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    let delay = duration(text.trim_start_matches('+'))
-        .map_err(|_| format!("--run-at {text}: expected an RFC 3339 time or a delay like 10m"))?;
-    Ok(Utc::now() + chrono::Duration::from_std(delay).map_err(|e| e.to_string())?)
-}
-
-/// The engine command in `words`, if they name one.
-pub fn parse(words: &[&str]) -> Option<Result<EngineCommand, String>> {
-    let parsed = match words {
-        ["worker", rest @ ..] => Flags::parse(rest, &["--metrics-addr"]).and_then(|f| {
-            Ok(EngineCommand::Worker {
-                metrics_addr: f.parsed("--metrics-addr", "an address like 127.0.0.1:9100")?,
-            })
-        }),
-        ["enqueue", kind, rest @ ..] => parse_enqueue(kind, rest),
-        ["list", rest @ ..] => Flags::parse(rest, &["--state", "--kind", "--queue", "--limit"])
-            .and_then(|f| {
-                Ok(EngineCommand::List(JobFilter {
-                    state: f.get("--state").map(str::to_owned),
-                    kind: f.get("--kind").map(str::to_owned),
-                    queue: f.get("--queue").map(str::to_owned),
-                    group_key: None,
-                    limit: f.parsed("--limit", "a number")?.unwrap_or(50),
-                }))
-            }),
-        ["show", id] => job_id(id).map(EngineCommand::Show),
-        ["cancel", id] => job_id(id).map(EngineCommand::Cancel),
-        ["retry", id] => job_id(id).map(EngineCommand::Retry),
-        ["pause", queue, rest @ ..] => Flags::parse(rest, &["--for"]).and_then(|f| {
-            Ok(EngineCommand::Pause {
-                queue: (*queue).to_owned(),
-                until: f.get("--for").map(duration).transpose()?,
-            })
-        }),
-        ["resume", queue] => Ok(EngineCommand::Resume((*queue).to_owned())),
-        ["schedules"] => Ok(EngineCommand::Schedules),
-        ["stats"] => Ok(EngineCommand::Stats),
-        [
-            "enqueue" | "show" | "cancel" | "retry" | "pause" | "resume" | "schedules" | "stats",
-            ..,
-        ] => Err(format!("`{}`: wrong arguments (see jobs help)", words[0])),
-        _ => return None,
-    };
-    Some(parsed)
-}
-
-fn parse_enqueue(kind: &str, rest: &[&str]) -> Result<EngineCommand, String> {
-    let flags = Flags::parse(rest, &["--args", "--priority", "--run-at", "--key"])?;
-    let args = match flags.get("--args") {
-        Some(text) => serde_json::from_str(text).map_err(|e| format!("--args: not JSON: {e}"))?,
-        None => json!({}),
-    };
-    Ok(EngineCommand::Enqueue {
-        kind: kind.to_owned(),
-        args,
-        priority: flags.parsed("--priority", "a number from -32768 to 32767")?,
-        run_at: flags.get("--run-at").map(run_at).transpose()?,
-        key: flags.get("--key").map(str::to_owned),
-    })
-}
-
-pub async fn run(command: EngineCommand, json: bool, config: Config) -> anyhow::Result<ExitCode> {
+async fn run_engine(
+    command: JobsCommand,
+    out: &Output,
+    config: Config,
+) -> anyhow::Result<ExitCode> {
     let config = Arc::new(config);
-    if let EngineCommand::Worker { metrics_addr } = command {
+    if let JobsCommand::Worker { metrics_addr } = command {
         return worker(config, metrics_addr).await;
     }
     let connection = db::connect(&config.database_url, 2).await?;
-    let out = Output { json };
     let result = match command {
-        EngineCommand::Worker { .. } => unreachable!("handled above"),
-        EngineCommand::Enqueue {
+        JobsCommand::Enqueue {
             kind,
             args,
             priority,
@@ -197,7 +174,7 @@ pub async fn run(command: EngineCommand, json: bool, config: Config) -> anyhow::
             let registry = app::registry(&connection, &config).map_err(anyhow::Error::msg)?;
             let mut job = match registry.catalog().new_job(&kind, args) {
                 Ok(job) => job.created_by("cli"),
-                Err(problem) => return Ok(usage_error(&problem)),
+                Err(problem) => return Ok(super::usage_error("jobs", &problem)),
             };
             if let Some(priority) = priority {
                 job = job.priority(priority);
@@ -220,22 +197,39 @@ pub async fn run(command: EngineCommand, json: bool, config: Config) -> anyhow::
             );
             Ok(())
         }
-        EngineCommand::List(filter) => list(&connection, &filter, &out).await,
-        EngineCommand::Show(id) => show(&connection, id, &out).await,
-        EngineCommand::Cancel(id) => admin::cancel(&connection, id).await.map(|job| {
+        JobsCommand::List {
+            state,
+            kind,
+            queue,
+            limit,
+        } => {
+            let filter = JobFilter {
+                state,
+                kind,
+                queue,
+                group_key: None,
+                limit,
+            };
+            list(&connection, &filter, out).await
+        }
+        JobsCommand::Show { id } => show(&connection, id.0, out).await,
+        JobsCommand::Cancel { id: JobId(id) } => admin::cancel(&connection, id).await.map(|job| {
             out.print(&job, || format!("job {id} is {}", describe_cancel(&job)));
         }),
-        EngineCommand::Retry(id) => admin::retry(&connection, id).await.map(|job| {
+        JobsCommand::Retry { id: JobId(id) } => admin::retry(&connection, id).await.map(|job| {
             out.print(&job, || format!("job {id} is available again"));
         }),
-        EngineCommand::Pause { queue, until } => pause(&connection, &queue, until, &out).await,
-        EngineCommand::Resume(queue) => admin::resume(&connection, &queue).await.map(|()| {
+        JobsCommand::Pause { queue, for_ } => pause(&connection, &queue, for_, out).await,
+        JobsCommand::Resume { queue } => admin::resume(&connection, &queue).await.map(|()| {
             out.print(&json!({ "queue": queue, "paused": false }), || {
                 format!("queue {queue} resumed")
             });
         }),
-        EngineCommand::Schedules => schedules(&connection, &out).await,
-        EngineCommand::Stats => stats(&connection, &out).await,
+        JobsCommand::Schedules => schedules(&connection, out).await,
+        JobsCommand::Stats => stats(&connection, out).await,
+        JobsCommand::Worker { .. } | JobsCommand::Events(_) | JobsCommand::Email(_) => {
+            unreachable!("run elsewhere")
+        }
     };
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
@@ -243,14 +237,9 @@ pub async fn run(command: EngineCommand, json: bool, config: Config) -> anyhow::
             eprintln!("jobs: {problem}");
             Ok(ExitCode::FAILURE)
         }
-        Err(EngineError::Invalid(problem)) => Ok(usage_error(&problem)),
+        Err(EngineError::Invalid(problem)) => Ok(super::usage_error("jobs", &problem)),
         Err(other) => Err(other.into()),
     }
-}
-
-fn usage_error(problem: &str) -> ExitCode {
-    eprintln!("jobs: {problem}");
-    ExitCode::from(2)
 }
 
 fn describe_cancel(job: &JobRow) -> &'static str {
@@ -261,24 +250,6 @@ fn describe_cancel(job: &JobRow) -> &'static str {
     }
 }
 
-pub(crate) struct Output {
-    pub(crate) json: bool,
-}
-
-impl Output {
-    pub(crate) fn print(&self, value: &impl Serialize, text: impl FnOnce() -> String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value)
-                    .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-            );
-        } else {
-            println!("{}", text());
-        }
-    }
-}
-
 async fn worker(config: Arc<Config>, metrics_addr: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
     let connection = db::connect(&config.database_url, app::pool_size(&config)).await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
@@ -286,7 +257,7 @@ async fn worker(config: Arc<Config>, metrics_addr: Option<SocketAddr>) -> anyhow
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     tokio::spawn(async move {
-        mintbean::runtime::shutdown_signal().await;
+        crate::runtime::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     let metrics = match metrics_addr {
@@ -303,10 +274,6 @@ async fn worker(config: Arc<Config>, metrics_addr: Option<SocketAddr>) -> anyhow
         metrics.await??;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn time(at: &Option<DateTime<Utc>>) -> String {
-    cell(&at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()))
 }
 
 async fn list(

@@ -1,15 +1,9 @@
-//! `jobs events`: what changes were detected as, and trying payloads out.
-//!
-//! ```text
-//! jobs events list [--since TIME|AGO] [--limit N]
-//! jobs events show ID             the event, its detections and their jobs
-//! jobs events replay ID           detect again (jobs already made are not made twice)
-//! jobs events test --payload FILE [--dry-run]
-//! ```
+//! `jobs events …`: what changes were detected as, and trying payloads out.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use chrono::{DateTime, Utc};
+use clap::Subcommand;
 use engine::{
     EngineError,
     events::{self, Detection, Envelope, EventSummary, Outcome, Source},
@@ -19,68 +13,38 @@ use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{
-    engine_cli::{Flags, Output, duration, time},
+use super::{
+    Output,
     table::{Table, short},
+    time, time_or_ago,
 };
 
+#[derive(Debug, Subcommand)]
 pub enum EventsCommand {
+    /// Events received, newest first
     List {
+        /// Only those received since: an RFC 3339 time or how long ago (1h)
+        #[arg(long, value_name = "TIME|AGO", value_parser = time_or_ago)]
         since: Option<DateTime<Utc>>,
+        #[arg(long, default_value_t = 50)]
         limit: u64,
     },
-    Show(Uuid),
-    Replay(Uuid),
+    /// An event, what it was detected as, and the jobs it made
+    Show { id: Uuid },
+    /// Detect an event again (jobs already made are not made twice)
+    Replay { id: Uuid },
+    /// Detect a Hasura event-trigger payload
     Test {
+        /// A file with Hasura's event-trigger JSON (tests/fixtures/hasura/ has examples)
+        #[arg(long, value_name = "FILE")]
         payload: PathBuf,
+        /// Print what would be detected and which jobs made, storing nothing
+        #[arg(long)]
         dry_run: bool,
     },
 }
 
-fn event_id(word: &str) -> Result<Uuid, String> {
-    Uuid::parse_str(word).map_err(|_| format!("`{word}` is not an event id"))
-}
-
-/// `--since`: an RFC 3339 time, or how long ago (`1h`).
-fn since(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    let ago =
-        duration(text).map_err(|_| format!("--since {text}: a time or a duration like 1h"))?;
-    Ok(Utc::now() - chrono::Duration::from_std(ago).map_err(|e| e.to_string())?)
-}
-
-/// The `events` command in `words` (after `events`).
-pub fn parse(words: &[&str]) -> Result<EventsCommand, String> {
-    match words {
-        ["list", rest @ ..] => {
-            let flags = Flags::parse(rest, &["--since", "--limit"])?;
-            Ok(EventsCommand::List {
-                since: flags.get("--since").map(since).transpose()?,
-                limit: flags.parsed("--limit", "a number")?.unwrap_or(50),
-            })
-        }
-        ["show", id] => event_id(id).map(EventsCommand::Show),
-        ["replay", id] => event_id(id).map(EventsCommand::Replay),
-        ["test", rest @ ..] => {
-            let dry_run = rest.contains(&"--dry-run");
-            let rest: Vec<&str> = rest.iter().copied().filter(|w| *w != "--dry-run").collect();
-            let flags = Flags::parse(&rest, &["--payload"])?;
-            let payload = flags
-                .get("--payload")
-                .ok_or("events test needs --payload FILE")?;
-            Ok(EventsCommand::Test {
-                payload: PathBuf::from(payload),
-                dry_run,
-            })
-        }
-        _ => Err("events: list, show ID, replay ID or test --payload FILE [--dry-run]".into()),
-    }
-}
-
-pub async fn run(command: EventsCommand, json: bool, config: Config) -> anyhow::Result<ExitCode> {
-    let out = Output { json };
+pub async fn run(command: EventsCommand, out: &Output, config: Config) -> anyhow::Result<ExitCode> {
     let config = Arc::new(config);
     let detectors = mintbean_core::events::detectors(&config).map_err(anyhow::Error::msg)?;
     if let EventsCommand::Test {
@@ -88,20 +52,20 @@ pub async fn run(command: EventsCommand, json: bool, config: Config) -> anyhow::
         dry_run: true,
     } = &command
     {
-        return dry_run(payload, &detectors, &out);
+        return dry_run(payload, &detectors, out);
     }
     let connection = db::connect(&config.database_url, 2).await?;
     let result = match command {
-        EventsCommand::List { since, limit } => list(&connection, since, limit, &out).await,
-        EventsCommand::Show(id) => show(&connection, id, &out).await,
-        EventsCommand::Replay(id) => events::detect_stored(&connection, &detectors, id, true)
+        EventsCommand::List { since, limit } => list(&connection, since, limit, out).await,
+        EventsCommand::Show { id } => show(&connection, id, out).await,
+        EventsCommand::Replay { id } => events::detect_stored(&connection, &detectors, id, true)
             .await
-            .map(|summary| print_summary(&summary, &out)),
+            .map(|summary| print_summary(&summary, out)),
         EventsCommand::Test { payload, .. } => match read_event(&payload) {
             Ok(event) => events::ingest(&connection, &detectors, &event)
                 .await
-                .map(|ingested| print_summary(&ingested.summary, &out)),
-            Err(problem) => return Ok(usage(&problem)),
+                .map(|ingested| print_summary(&ingested.summary, out)),
+            Err(problem) => return Ok(super::usage_error("jobs", &problem)),
         },
     };
     match result {
@@ -110,14 +74,9 @@ pub async fn run(command: EventsCommand, json: bool, config: Config) -> anyhow::
             eprintln!("jobs: {problem}");
             Ok(ExitCode::FAILURE)
         }
-        Err(EngineError::Invalid(problem)) => Ok(usage(&problem)),
+        Err(EngineError::Invalid(problem)) => Ok(super::usage_error("jobs", &problem)),
         Err(other) => Err(other.into()),
     }
-}
-
-fn usage(problem: &str) -> ExitCode {
-    eprintln!("jobs: {problem}");
-    ExitCode::from(2)
 }
 
 fn read_event(path: &PathBuf) -> Result<engine::events::Event, String> {
@@ -137,7 +96,7 @@ fn dry_run(
 ) -> anyhow::Result<ExitCode> {
     let event = match read_event(path) {
         Ok(event) => event,
-        Err(problem) => return Ok(usage(&problem)),
+        Err(problem) => return Ok(super::usage_error("jobs", &problem)),
     };
     let detections = detectors.detect(&event);
     let described: Vec<Value> = detections.iter().map(describe_detection).collect();
