@@ -1,11 +1,14 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run test test-e2e emails bench bench-jobs bench-api pristine migrate schema check-schema lint fmt ci db-stop help
+.PHONY: run test test-readme test-e2e emails bench bench-jobs bench-api pristine migrate schema check-schema lint fmt ci db-stop help
 
 run: ## Start PostgreSQL if needed, migrate, seed, serve GraphQL on :4000
 	@scripts/dev.sh run
 
 test: ## Run the whole test suite against a private PostgreSQL cluster
 	@scripts/dev.sh test
+
+test-readme: ## Run every shell example of README.md in a fresh clone (part of make test; needs port 4000)
+	@scripts/test-readme.sh
 
 test-e2e: ## The dashboard in headless Chromium (screenshots in target/e2e/); part of make test
 	@scripts/dev.sh test-e2e
@@ -50,4 +53,4 @@ db-stop: ## Stop the private PostgreSQL clusters (data is kept)
 	@scripts/pg.sh stop test
 
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

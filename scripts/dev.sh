@@ -33,10 +33,24 @@ start_cluster() {
 	eval "$exports"
 }
 
+# Without a DATABASE_URL of one's own, the private cluster: started, and its URL written to .env,
+# so `cargo run -- …` (tokens, jobs, migration status) reaches the same database. A URL in .env
+# that is the private cluster's starts it too (after a reboot, say).
 ensure_database_url() {
-	if [ -z "${DATABASE_URL:-}" ]; then
+	local private
+	private=$(scripts/pg.sh env dev | sed -n "s/^export DATABASE_URL='\(.*\)'$/\1/p")
+	if [ -z "${DATABASE_URL:-}" ] || [ "$DATABASE_URL" = "$private" ]; then
 		start_cluster dev
+		remember_database_url "$DATABASE_URL"
 		echo "dev.sh: using the private PostgreSQL cluster: $DATABASE_URL"
+	fi
+}
+
+remember_database_url() {
+	if grep -q '^[[:space:]]*DATABASE_URL[[:space:]]*=' .env; then
+		sed -i "s|^[[:space:]]*DATABASE_URL[[:space:]]*=.*|DATABASE_URL=$1|" .env
+	else
+		printf '\n# The private PostgreSQL cluster (written by scripts/dev.sh; make run starts it).\nDATABASE_URL=%s\n' "$1" >>.env
 	fi
 }
 
@@ -80,7 +94,7 @@ run)
 	ensure_database_url
 	cargo build --bin mintbean
 	mintbean setup
-	echo "dev.sh: GraphQL Playground on http://localhost:${PORT:-4000}/graphql (job worker in the same process)"
+	echo "dev.sh: GraphiQL on http://localhost:${PORT:-4000}/graphql (the job worker runs in the same process)"
 	exec cargo run --quiet --bin mintbean -- serve --with-worker
 	;;
 test)
@@ -105,6 +119,13 @@ jobs)
 	shift
 	exec cargo run --quiet --bin jobs -- "$@"
 	;;
+psql)
+	# `scripts/dev.sh psql [ARGS]`: psql on the development database.
+	load_env
+	ensure_database_url
+	shift
+	exec psql "$DATABASE_URL" "$@"
+	;;
 bench)
 	if [ -z "${TEST_DATABASE_URL:-}" ]; then
 		start_cluster test
@@ -122,7 +143,7 @@ migrate)
 	mintbean migrate
 	;;
 *)
-	echo "usage: scripts/dev.sh run|test|bench|pristine|migrate|jobs ARGS..." >&2
+	echo "usage: scripts/dev.sh run|test|test-readme|bench|pristine|migrate|jobs ARGS...|psql ARGS..." >&2
 	exit 2
 	;;
 esac
