@@ -594,6 +594,25 @@ impl TestApp {
 }
 
 /// The `extensions.code` of the first error, panicking with the body if there is none.
+/// Polls `check` until it gives `Some`, for at most `within`: waits for the other side's commit
+/// instead of guessing how long it takes. `what` names the condition in the failure.
+pub async fn eventually<T, Fut>(within: Duration, what: &str, mut check: impl FnMut() -> Fut) -> T
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub fn error_code(body: &Value) -> String {
     body["errors"][0]["extensions"]["code"]
         .as_str()

@@ -181,7 +181,9 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
     assert_eq!(job["state"], "available");
     assert_eq!(job["kind"], "link_check");
 
-    // A user who is not an admin sees none of it.
+    // A user who is not an admin sees only jobs they created. Subscribing completes
+    // asynchronously: the user's own jobs are added until one is seen, then someone else's job
+    // and a last own one; every update before that last one must be the user's.
     let user = app.create_user("someone@example.com", false).await;
     let session =
         mintbean_core::auth::token::issue(user, false, JWT_SECRET, chrono::Utc::now()).unwrap();
@@ -189,12 +191,46 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
         .await
         .expect("connected");
     subscribe(&mut socket, "1", &query).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    api.post("/tasks/link_check", json!({ "url": "https://b.example/" }))
+    let own_job = || async {
+        app.scalar_i64(&format!(
+            "SELECT id FROM engine_add_jobs(jsonb_build_array(jsonb_build_object(
+                 'kind', 'link_check', 'args', '{{\"url\": \"https://own.example/\"}}'::jsonb,
+                 'created_by', 'user:{user}')))"
+        ))
+        .await
+    };
+    let updated_job = |message: Option<Value>| -> i64 {
+        let message = message.expect("an update");
+        let id = &message["payload"]["data"]["jobUpdates"]["id"];
+        id.as_str()
+            .unwrap_or_else(|| panic!("{message}"))
+            .parse()
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        own_job().await;
+        if let Ok(message) =
+            tokio::time::timeout(Duration::from_millis(200), next_message(&mut socket)).await
+        {
+            updated_job(message);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the subscription never started"
+        );
+    }
+    let (_, foreign) = api
+        .post("/tasks/link_check", json!({ "url": "https://b.example/" }))
         .await;
-    let nothing = tokio::time::timeout(Duration::from_millis(800), socket.next()).await;
-    assert!(
-        nothing.is_err(),
-        "a user saw someone else's job: {nothing:?}"
-    );
+    let foreign = foreign["task"]["id"].as_i64().unwrap();
+    let last = own_job().await;
+    loop {
+        let seen = updated_job(next_message(&mut socket).await);
+        assert_ne!(seen, foreign, "a user saw someone else's job");
+        if seen == last {
+            break;
+        }
+    }
 }

@@ -2,11 +2,11 @@
 
 use std::{process::Stdio, time::Duration};
 
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 use tokio::process::Command;
 
-use crate::helpers::{database_url, drop_database, fresh_database, new_client};
+use crate::helpers::{database_url, drop_database, eventually, fresh_database, new_client};
 
 #[tokio::test]
 async fn missing_configuration_is_named_in_one_message() {
@@ -87,14 +87,50 @@ async fn sigterm_lets_in_flight_requests_finish() {
                 .unwrap()
         }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let observer = mintbean_core::db::connect(&database_url(&name), 1)
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the request waits on the lock",
+        || async {
+            let waiting = observer
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT count(*) AS waiting FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "waiting")
+                .unwrap();
+            (waiting > 0).then_some(())
+        },
+    )
+    .await;
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(killed.success());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Shutting down, the server stops listening; the request in flight is still held.
+    eventually(
+        Duration::from_secs(10),
+        "the server stops listening",
+        || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !in_flight.is_finished(),
+        "answered before the lock was released"
+    );
     txn.rollback().await.unwrap();
 
     let body = in_flight.await.unwrap();
@@ -105,5 +141,6 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .unwrap();
     assert!(status.success(), "{status}");
     drop(blocker);
+    drop(observer);
     drop_database(&name);
 }

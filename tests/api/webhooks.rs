@@ -20,7 +20,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, error_code, error_field};
+use crate::helpers::{TestApp, error_code, error_field, eventually};
 use crate::tasks::Api;
 
 const HANG: u16 = 0;
@@ -211,14 +211,19 @@ async fn a_delivery_is_signed_and_retried_with_the_same_id_until_accepted() {
     );
     assert!(!verify(&secret, &forged));
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = app
-        .gql_with(
-            &admin,
-            "{ webhookEndpoints { id deliveries { eventType taskId state attempts lastError } } }",
-            json!({}),
-        )
-        .await;
+    // The receiver has the body before the worker records the answer.
+    let log = eventually(Duration::from_secs(10), "the delivery is recorded", || async {
+        let log = app
+            .gql_with(
+                &admin,
+                "{ webhookEndpoints { id deliveries { eventType taskId state attempts lastError } } }",
+                json!({}),
+            )
+            .await;
+        let state = &log["data"]["webhookEndpoints"][0]["deliveries"][0]["state"];
+        (state == "completed").then_some(log)
+    })
+    .await;
     let delivery = &log["data"]["webhookEndpoints"][0]["deliveries"][0];
     assert_eq!(log["data"]["webhookEndpoints"][0]["id"], endpoint.as_str());
     assert_eq!(delivery["state"], "completed", "{log}");
@@ -247,13 +252,20 @@ async fn a_receiver_that_never_answers_times_out_and_is_tried_again() {
         started.elapsed() < Duration::from_secs(8),
         "the hung try was not cut off"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let delivery = app
-        .scalar_string(
-            "SELECT state || ' ' || attempt || ' ' || coalesce(last_error, '') FROM engine_jobs
-              WHERE kind = 'engine.webhook'",
-        )
-        .await;
+    let delivery = eventually(
+        Duration::from_secs(10),
+        "the delivery is recorded",
+        || async {
+            let delivery = app
+            .scalar_string(
+                "SELECT state || ' ' || attempt || ' ' || coalesce(last_error, '') FROM engine_jobs
+                  WHERE kind = 'engine.webhook'",
+            )
+            .await;
+            delivery.starts_with("completed ").then_some(delivery)
+        },
+    )
+    .await;
     assert!(delivery.starts_with("completed 2 "), "{delivery}");
     assert!(delivery.contains("timed out"), "{delivery}");
 }

@@ -2,15 +2,16 @@
 //! so that they hold across server processes.
 //!
 //! An attempt is recorded *before* its password is checked and counts as a failure until it
-//! succeeds. Recording commits first and counting second, so of any number of concurrent guesses
-//! at most the limit get to the password check: the k-th recorded attempt sees at least k rows.
-//! A refused attempt removes its own rows (being refused is not another failure); a successful
-//! login removes its rows and every failure of its account. The account key is the normalised
+//! succeeds. Attempts on one account or client are counted and recorded one at a time (an
+//! advisory lock per key, held for that short transaction), so of any number of concurrent
+//! guesses exactly the limit get to the password check. A refused attempt records nothing (being
+//! refused is not another failure); a successful login removes its rows and every failure of its
+//! account. The account key is the normalised
 //! email whether or not an account has it, so answers never tell whether an account exists.
 
 use std::net::IpAddr;
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionSession, TransactionTrait, Value};
 
 use crate::{
     config::LoginLimits,
@@ -86,7 +87,19 @@ async fn record(
     })
 }
 
-/// The attempts in the window, this one included: `(account, client)`.
+/// Holds `scope`/`key` until the transaction ends, in every server process: attempts on one key
+/// are counted one after another. Every attempt takes its account's lock before its client's, so
+/// two attempts never wait on each other in a circle.
+async fn lock(db: &impl ConnectionTrait, scope: &str, key: &str) -> AppResult<()> {
+    db.execute_raw(statement(
+        "SELECT pg_advisory_xact_lock(hashtextextended('login_attempts:' || $1 || ':' || $2, 0))",
+        vec![scope.into(), key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The attempts in the window: `(account, client)`.
 async fn counts(
     db: &impl ConnectionTrait,
     limits: &LoginLimits,
@@ -114,15 +127,18 @@ async fn counts(
 }
 
 /// Records an attempt, or refuses it with `TOO_MANY_REQUESTS` when the account or the client
-/// has used up its failures in the window.
+/// has used up its failures in the window. Concurrent attempts on one key are counted in turn
+/// (an advisory lock per key), so exactly the first `limit` of them get to the password check.
 pub async fn begin(
-    db: &impl ConnectionTrait,
+    db: &impl TransactionTrait,
     limits: &LoginLimits,
     account_key: &str,
     client_key: &str,
 ) -> AppResult<Attempt> {
-    let attempt = record(db, account_key, client_key).await?;
-    let (account_count, client_count) = counts(db, limits, account_key, client_key).await?;
+    let txn = db.begin().await?;
+    lock(&txn, ACCOUNT, account_key).await?;
+    lock(&txn, CLIENT, client_key).await?;
+    let (account_count, client_count) = counts(&txn, limits, account_key, client_key).await?;
     let mut retry_after_secs = 0;
     for (scope, key, count, limit) in [
         (
@@ -138,61 +154,56 @@ pub async fn begin(
             limits.max_failures_per_client,
         ),
     ] {
-        // The count includes this attempt.
-        if count > i64::from(limit) {
-            let wait = seconds_until_below(db, limits, scope, key, limit, attempt.ids).await?;
+        if count >= i64::from(limit) {
+            let wait = seconds_until_below(&txn, limits, scope, key, limit).await?;
             retry_after_secs = retry_after_secs.max(wait);
         }
     }
-    if retry_after_secs == 0 {
-        return Ok(attempt);
+    if retry_after_secs > 0 {
+        // Being refused is not another failure: nothing is recorded.
+        txn.rollback().await?;
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many failed login attempts; try again in {}",
+                describe_wait(retry_after_secs)
+            ),
+            retry_after_secs,
+        });
     }
-    db.execute_raw(statement(
-        "DELETE FROM login_attempts WHERE id IN ($1, $2)",
-        vec![attempt.ids[0].into(), attempt.ids[1].into()],
-    ))
-    .await?;
-    Err(AppError::TooManyRequests {
-        message: format!(
-            "Too many failed login attempts; try again in {}",
-            describe_wait(retry_after_secs)
-        ),
-        retry_after_secs,
-    })
+    let attempt = record(&txn, account_key, client_key).await?;
+    txn.commit().await?;
+    Ok(attempt)
 }
 
-/// Seconds until fewer than `limit` other attempts of `scope`/`key` remain in the window: when
-/// the `limit`-th most recent one leaves it.
+/// Seconds until fewer than `limit` attempts of `scope`/`key` remain in the window: when the
+/// `limit`-th most recent one leaves it.
 async fn seconds_until_below(
     db: &impl ConnectionTrait,
     limits: &LoginLimits,
     scope: &str,
     key: &str,
     limit: u32,
-    own_ids: [i64; 2],
 ) -> AppResult<u64> {
     let row = db
         .query_one_raw(statement(
             "SELECT EXTRACT(EPOCH FROM attempted_at + make_interval(secs => $3) - now())::float8
                     AS wait
              FROM login_attempts
-             WHERE scope = $1 AND key = $2 AND id NOT IN ($4, $5)
+             WHERE scope = $1 AND key = $2
                AND attempted_at > now() - make_interval(secs => $3)
              ORDER BY attempted_at DESC
-             OFFSET $6 LIMIT 1",
+             OFFSET $4 LIMIT 1",
             vec![
                 scope.into(),
                 key.into(),
                 window_secs(limits),
-                own_ids[0].into(),
-                own_ids[1].into(),
                 i64::from(limit.saturating_sub(1)).into(),
             ],
         ))
         .await?;
     let wait = match row {
         Some(row) => row.try_get::<f64>("", "wait")?,
-        // Concurrent attempts counted with this one have since been refused or succeeded.
+        // A limit of 0 refuses every attempt.
         None => 1.0,
     };
     Ok(wait.ceil().max(1.0) as u64)

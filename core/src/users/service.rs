@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionSession,
+    TransactionSession, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
@@ -149,7 +149,7 @@ const MAX_LOGIN_EMAIL_CHARS: usize = 320;
 /// each other (the unknown case verifies against a decoy hash).
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     passwords: &PasswordHasher,
     limits: &LoginLimits,
     email: &str,
