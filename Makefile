@@ -8,7 +8,7 @@ test: ## Run the whole test suite against a private PostgreSQL cluster
 	@scripts/dev.sh test
 
 test-readme: ## Run every shell example of README.md in a fresh clone (part of make test; needs port 4000)
-	@scripts/test-readme.sh
+	@scripts/dev.sh test-readme
 
 test-e2e: ## The dashboard in headless Chromium (screenshots in target/e2e/); part of make test
 	@scripts/dev.sh test-e2e

@@ -104,6 +104,11 @@ test)
 	ensure_schemathesis
 	ensure_chromium
 	cargo test --workspace
+	# Every shell example of the README, in a fresh clone, as a new user would run it.
+	scripts/test-readme.sh
+	;;
+test-readme)
+	exec scripts/test-readme.sh
 	;;
 test-e2e)
 	if [ -z "${TEST_DATABASE_URL:-}" ]; then
