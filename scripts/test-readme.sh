@@ -6,14 +6,20 @@
 # `<!-- readme-test: skip; why -->` is not run (the reason is in the README). Needs port 4000.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-clone=$(mktemp -d /tmp/mintbean-readme.XXXXXX)
+# One clone path per checkout, made afresh each run: the same path lets cargo's incremental
+# cache from the last run serve the clone's build (a new path compiles every crate again).
+clone="/tmp/mintbean-readme-$(printf %s "$root" | sha1sum | cut -c1-12)"
 server=""
-cleanup() {
-	if [ -n "$server" ]; then kill -- -"$server" 2>/dev/null || true; fi
+remove_clone() {
 	if [ -d "$clone/.data" ]; then (cd "$clone" && scripts/pg.sh stop dev >/dev/null 2>&1 || true); fi
 	rm -rf "$clone"
 }
+cleanup() {
+	if [ -n "$server" ]; then kill -- -"$server" 2>/dev/null || true; fi
+	remove_clone
+}
 trap cleanup EXIT
+remove_clone
 
 if (exec 3<>/dev/tcp/127.0.0.1/4000) 2>/dev/null; then
 	echo "test-readme: something already listens on :4000 (the README's examples need it)" >&2
@@ -58,7 +64,7 @@ for script in readme-blocks/*.sh; do
 	background)
 		setsid bash -euo pipefail "$script" >"$script.log" 2>&1 </dev/null &
 		pid=$!
-		sleep 8
+		sleep 5
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -TERM -- -"$pid"
 			wait "$pid" || true
@@ -73,6 +79,7 @@ for script in readme-blocks/*.sh; do
 	run)
 		if timeout 600 bash -euo pipefail "$script" >"$script.log" 2>&1 </dev/null; then
 			tail -n 5 "$script.log"
+			echo
 		else
 			cat "$script.log"
 			echo "test-readme: $script failed:" >&2

@@ -203,7 +203,7 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
     let with_worker = config.jobs.in_server || with_worker;
     let connection =
         db::connect_with(&config.database_url, &db::PoolSettings::server(&config)).await?;
-    let playground = config.graphql.playground;
+    let graphiql = config.graphql.graphiql;
     let state = AppState::new(connection, config)?;
     if state.config.weak_jwt_secret() {
         tracing::warn!(
@@ -232,7 +232,7 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
         runtime::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    tracing::info!(%address, graphiql = playground, "mintbean is serving GraphQL at /graphql");
+    tracing::info!(%address, graphiql, "mintbean is serving GraphQL at /graphql");
     http::serve_until(state, listener, stopped(stop)).await?;
     if let Some(worker) = worker {
         worker.await??;

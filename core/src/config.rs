@@ -71,7 +71,8 @@ pub struct LinkCheckSettings {
 #[derive(Clone, Debug)]
 pub struct GraphqlConfig {
     pub introspection: bool,
-    pub playground: bool,
+    /// GraphiQL on `GET /graphql` (`GRAPHQL_PLAYGROUND`, the Node backend's name for it).
+    pub graphiql: bool,
     /// "Did you mean ...?" hints in validation errors; they reveal field names, so they follow
     /// introspection.
     pub suggestions: bool,
@@ -517,7 +518,7 @@ fn read_graphql_config(r: &mut Reader<'_>, production: bool) -> GraphqlConfig {
     let introspection = r.flag("GRAPHQL_INTROSPECTION", !production);
     GraphqlConfig {
         introspection,
-        playground: r.flag("GRAPHQL_PLAYGROUND", introspection),
+        graphiql: r.flag("GRAPHQL_PLAYGROUND", introspection),
         suggestions: r.flag("GRAPHQL_SUGGESTIONS", introspection),
         limits: Limits {
             max_depth: r.parsed("GRAPHQL_MAX_DEPTH", defaults.max_depth, "an integer"),
@@ -884,7 +885,7 @@ mod tests {
         ];
         let config = load(Component::Server, &base).unwrap();
         assert!(!config.graphql.introspection);
-        assert!(!config.graphql.playground);
+        assert!(!config.graphql.graphiql);
         let mut with_flag = base.to_vec();
         with_flag.push(("GRAPHQL_INTROSPECTION", "true"));
         assert!(

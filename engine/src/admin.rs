@@ -213,16 +213,10 @@ pub async fn cancel(db: &DatabaseConnection, id: i64) -> Result<JobRow, EngineEr
     )
     .fetch_optional(pool(db))
     .await?;
-    match changed {
-        Some(job) => Ok(job),
-        None => match find(db, id).await? {
-            Some(job) => Err(EngineError::Conflict(format!(
-                "job {id} is {} and can no longer be cancelled",
-                job.state
-            ))),
-            None => Err(not_found(id)),
-        },
-    }
+    changed_or_why_not(db, id, changed, |state| {
+        format!("job {id} is {state} and can no longer be cancelled")
+    })
+    .await
 }
 
 /// Runs a failed, discarded or cancelled job again now (with one more attempt if it had used
@@ -253,15 +247,26 @@ pub async fn retry(db: &DatabaseConnection, id: i64) -> Result<JobRow, EngineErr
     )
     .fetch_optional(pool(db))
     .await?;
-    match changed {
-        Some(job) => Ok(job),
-        None => match find(db, id).await? {
-            Some(job) => Err(EngineError::Conflict(format!(
-                "job {id} is {}; only failed, discarded or cancelled jobs can be retried",
-                job.state
-            ))),
-            None => Err(not_found(id)),
-        },
+    changed_or_why_not(db, id, changed, |state| {
+        format!("job {id} is {state}; only failed, discarded or cancelled jobs can be retried")
+    })
+    .await
+}
+
+/// The job an update changed; when it changed none, why: the job is in a state the update does
+/// not apply to (`Conflict`, worded by `conflict` from the state), or there is no such job.
+async fn changed_or_why_not(
+    db: &DatabaseConnection,
+    id: i64,
+    changed: Option<JobRow>,
+    conflict: impl FnOnce(&str) -> String,
+) -> Result<JobRow, EngineError> {
+    if let Some(job) = changed {
+        return Ok(job);
+    }
+    match find(db, id).await? {
+        Some(job) => Err(EngineError::Conflict(conflict(&job.state))),
+        None => Err(not_found(id)),
     }
 }
 

@@ -403,12 +403,12 @@ async fn read_request(
         })
 }
 
-/// `GET /graphql`: the Playground (when enabled) without a query; queries only otherwise.
+/// `GET /graphql`: GraphiQL (when enabled) without a query; queries only otherwise.
 fn read_get(http: &HttpState, query: &str) -> Result<Request, Box<Response>> {
     let has_query = query.split('&').any(|pair| pair.starts_with("query="));
     if !has_query {
-        return Err(Box::new(if http.state.config.graphql.playground {
-            super::playground::page()
+        return Err(Box::new(if http.state.config.graphql.graphiql {
+            super::graphiql::page()
         } else {
             json_error(
                 StatusCode::BAD_REQUEST,

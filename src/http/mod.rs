@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod documents;
 pub mod errors;
+pub mod graphiql;
 pub mod graphql;
 pub mod graphql_ws;
 pub mod hasura;
@@ -14,7 +15,6 @@ pub mod koalati;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
-pub mod playground;
 pub mod principal;
 pub mod server;
 pub mod session;
@@ -124,7 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes(tasks))
         .merge(hasura::routes(hooks))
         .merge(dashboard)
-        .merge(playground::routes())
+        .merge(graphiql::routes())
         .fallback(not_found)
         .layer(middleware::map_response(errors::json_error_bodies))
         .layer(middleware::from_fn_with_state(capacity, shed_load))

@@ -20,7 +20,7 @@ async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
 }
 
 #[tokio::test]
-async fn browsers_get_the_playground_and_health_reports_the_database() {
+async fn browsers_get_graphiql_and_health_reports_the_database() {
     let app = TestApp::spawn().await;
     let page = new_client()
         .get(app.graphql_url())
@@ -220,7 +220,7 @@ async fn depth_and_complexity_are_limited() {
 }
 
 #[tokio::test]
-async fn introspection_and_playground_can_be_turned_off() {
+async fn introspection_and_graphiql_can_be_turned_off() {
     let app = TestApp::spawn_with(&[("GRAPHQL_INTROSPECTION", "false")]).await;
     let body = app
         .gql(

@@ -75,7 +75,7 @@ async fn deep_documents_are_refused_before_anything_runs() {
         assert_eq!(app.statement_count(), 0, "{}", app.statements_run());
         assert!(started.elapsed() < Duration::from_secs(1));
     }
-    // Introspection (the Playground's schema query nests deeply) is not counted.
+    // Introspection (GraphiQL's schema query nests deeply) is not counted.
     let body = app
         .gql(
             "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }",
@@ -396,13 +396,13 @@ async fn production_hides_the_schema() {
         .gql("{ __schema { types { name } } }", json!({}))
         .await;
     assert!(body["data"]["__schema"].is_null(), "{body}");
-    let playground = new_client()
+    let graphiql = new_client()
         .get(production.graphql_url())
         .header("accept", "text/html")
         .send()
         .await
         .unwrap();
-    assert_eq!(playground.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(graphiql.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
