@@ -1,8 +1,10 @@
 //! `make bench`: how fast `jobs email` drains 10 000 queued emails (templated, each with a
-//! calendar invite) into a local SMTP server, and its peak memory.
+//! calendar invite) into a local SMTP server, the CPU each email costs (the `jobs` process and
+//! PostgreSQL), and the peak memory.
 //!
 //! Runs the release `jobs` binary as a child process against a fresh database on the test
-//! cluster (TEST_DATABASE_URL), with the SMTP sink of the test suite in this process.
+//! cluster (TEST_DATABASE_URL, on this machine), with the SMTP sink of the test suite in this
+//! process.
 
 // Shared with the test suite; the benchmark uses only part of it.
 #[allow(dead_code)]
@@ -35,6 +37,76 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// CPU seconds (user + system) of the children this process has waited for.
+fn children_cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// The PostgreSQL server's process id (the parent of a backend), when it runs on this machine.
+async fn postmaster_pid(admin: &sea_orm::DatabaseConnection) -> Option<u32> {
+    let backend: i32 = admin
+        .query_one_raw(Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT pg_backend_pid() AS pid",
+        ))
+        .await
+        .ok()??
+        .try_get("", "pid")
+        .ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{backend}/stat")).ok()?;
+    // Fields after the command name (which ends with the last ')'): state, ppid, ...
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// CPU seconds of the PostgreSQL backends that have exited (added to the server process's
+/// children's time when it reaps them).
+fn exited_backends_cpu_secs(postmaster: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{postmaster}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // cutime and cstime: fields 16 and 17 of stat, 14 and 15 after the command name.
+    let ticks: f64 = fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf reads a constant.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(ticks / per_sec)
+}
+
+/// Waits until no connection to `name` is left, so that its backends' CPU has been counted.
+async fn until_disconnected(admin_url: &str, name: &str) {
+    let admin = mintbean_core::db::connect(admin_url, 1)
+        .await
+        .expect("test cluster");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = admin
+            .query_one_raw(Statement::from_sql_and_values(
+                admin.get_database_backend(),
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1",
+                [name.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let left: i64 = row.try_get("", "n").unwrap();
+        if left == 0 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = admin.close().await;
 }
 
 async fn prepare(admin_url: &str) -> String {
@@ -95,11 +167,16 @@ struct Run {
     concurrency: usize,
     seconds: f64,
     peak_mib: f64,
+    jobs_cpu_secs: f64,
+    postgres_cpu_secs: Option<f64>,
 }
 
-async fn run(admin_url: &str, concurrency: usize) -> Run {
+async fn run(admin_url: &str, postmaster: Option<u32>, concurrency: usize) -> Run {
     let name = prepare(admin_url).await;
+    until_disconnected(admin_url, &name).await;
     let sink = SmtpSink::start().await;
+    let jobs_cpu_before = children_cpu_secs();
+    let postgres_cpu_before = postmaster.and_then(exited_backends_cpu_secs);
     let started = Instant::now();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_jobs"))
         .arg("email")
@@ -125,6 +202,11 @@ async fn run(admin_url: &str, concurrency: usize) -> Run {
         }
     };
     let seconds = started.elapsed().as_secs_f64();
+    let jobs_cpu_secs = children_cpu_secs() - jobs_cpu_before;
+    until_disconnected(admin_url, &name).await;
+    let postgres_cpu_secs = postgres_cpu_before
+        .zip(postmaster.and_then(exited_backends_cpu_secs))
+        .map(|(before, after)| after - before);
     assert!(status.success(), "jobs email failed");
     let messages = sink.messages();
     let unique: HashSet<String> = messages.iter().map(|m| m.message_id()).collect();
@@ -141,6 +223,8 @@ async fn run(admin_url: &str, concurrency: usize) -> Run {
         concurrency,
         seconds,
         peak_mib: peak as f64 / 1024.0,
+        jobs_cpu_secs,
+        postgres_cpu_secs,
     }
 }
 
@@ -156,15 +240,28 @@ async fn main() {
         "Draining {EMAILS} queued registration confirmations (HTML + text + .ics) into a local SMTP sink"
     );
     println!();
-    println!("| EMAIL_CONCURRENCY | time (s) | emails/s | peak RSS of `jobs` (MiB) |");
-    println!("|---|---|---|---|");
+    let postmaster = {
+        let admin = mintbean_core::db::connect(&admin_url, 1)
+            .await
+            .expect("test cluster");
+        postmaster_pid(&admin).await
+    };
+    println!(
+        "| EMAIL_CONCURRENCY | time (s) | emails/s | CPU µs per email: `jobs` | CPU µs per email: PostgreSQL | peak RSS of `jobs` (MiB) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let per_email = |secs: f64| format!("{:.0}", secs * 1e6 / EMAILS as f64);
     for concurrency in [1, 4, 8, 16] {
-        let r = run(&admin_url, concurrency).await;
+        let r = run(&admin_url, postmaster, concurrency).await;
         println!(
-            "| {} | {:.2} | {:.0} | {:.1} |",
+            "| {} | {:.2} | {:.0} | {} | {} | {:.1} |",
             r.concurrency,
             r.seconds,
             EMAILS as f64 / r.seconds,
+            per_email(r.jobs_cpu_secs),
+            r.postgres_cpu_secs
+                .map(per_email)
+                .unwrap_or_else(|| "n/a (not on this machine)".into()),
             r.peak_mib
         );
     }
