@@ -242,6 +242,10 @@ CREATE FUNCTION public.engine_finish(p_worker uuid, p_ids bigint[], p_attempts i
         v_ids bigint[];
         v_outcomes text[];
     BEGIN
+        PERFORM 1 FROM engine_jobs
+         WHERE id = ANY (p_ids) AND lease_owner = p_worker
+         ORDER BY id
+           FOR UPDATE;
         WITH finished AS (
             SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
                      AS f(id, attempt, state, run_at, error, result, outcome)),

@@ -54,7 +54,9 @@ impl From<engine::EngineError> for AppError {
         use engine::EngineError;
         match err {
             EngineError::Database(source) => AppError::from(source),
-            EngineError::Sqlx(source) => AppError::Internal(source.into()),
+            EngineError::Sqlx(source) => AppError::from(DbErr::Query(
+                sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(source)),
+            )),
             EngineError::Invalid(message) => AppError::BadInput {
                 field: None,
                 message,
@@ -140,14 +142,15 @@ impl AppError {
     }
 }
 
-/// No connection could be had in time, or the one in hand was lost (pooled connections are only
-/// pinged after a second idle): the database is down or overloaded, not the request wrong.
+/// No connection could be had in time, the one in hand was lost (pooled connections are only
+/// pinged after a second idle), the server is shutting down or starting, or the statement lost a
+/// race worth trying again: the database is down or busy, not the request wrong.
 fn is_unavailable(err: &DbErr) -> bool {
-    use sea_orm::{RuntimeErr, sqlx::Error};
+    use sea_orm::RuntimeErr;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
-            matches!(**e, Error::Io(_) | Error::WorkerCrashed | Error::PoolClosed)
+            engine::is_transient(e)
         }
         _ => false,
     }
@@ -173,3 +176,21 @@ impl<T: std::fmt::Display> std::fmt::Display for ArcError<T> {
 }
 
 impl<T: std::error::Error> std::error::Error for ArcError<T> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_statement_that_lost_the_database_is_unavailable_not_internal() {
+        for lost in [
+            sea_orm::sqlx::Error::PoolTimedOut,
+            sea_orm::sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+        ] {
+            let err = AppError::from(engine::EngineError::Sqlx(lost));
+            assert_eq!(err.code(), "SERVICE_UNAVAILABLE", "{err}");
+        }
+        let wrong = AppError::from(engine::EngineError::Sqlx(sea_orm::sqlx::Error::RowNotFound));
+        assert_eq!(wrong.code(), "INTERNAL_SERVER_ERROR");
+    }
+}

@@ -69,3 +69,27 @@ pub enum EngineError {
     #[error("{0}")]
     Conflict(String),
 }
+
+/// Whether `err` says the database is unreachable, restarting or overloaded, or that the
+/// statement lost a race it may win when tried again (deadlock, serialization) — as opposed to a
+/// statement or data that will fail the same way every time.
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    use sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed
+        | Error::Protocol(_) => true,
+        Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 40: transaction rollback (deadlock, serialization);
+            // 53: insufficient resources; 57P01–03: shutdown, crash, not yet accepting.
+            code.starts_with("08")
+                || code.starts_with("40")
+                || code.starts_with("53")
+                || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}

@@ -255,9 +255,10 @@ struct Shared {
 impl Shared {
     /// Hands a finished attempt to the completer.
     fn finished(&self, finished: Finished) {
-        self.backlog.add();
+        let id = finished.id;
+        self.backlog.add(id, finished.attempt);
         if self.finished.send(finished).is_err() {
-            self.backlog.recorded(1);
+            self.backlog.recorded([id]);
         }
     }
 
@@ -729,7 +730,7 @@ async fn run_isolated(shared: Arc<Shared>, woken: Arc<Notify>) {
         // counted beside it (and that job run again).
         while (shared.running().len() > 1
             || shared.claiming.load(Ordering::SeqCst) > 0
-            || shared.backlog.jobs.load(Ordering::SeqCst) > 0)
+            || shared.backlog.len() > 0)
             && !shared.stopping.load(Ordering::SeqCst)
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -943,26 +944,39 @@ struct Recorder {
     observer: Option<mpsc::UnboundedSender<Attempt>>,
 }
 
-/// Finished but not yet recorded jobs, for back-pressure on the fetchers.
+/// Finished but not yet recorded jobs (id → attempt): their leases are still renewed while the
+/// recorder retries, and their number holds the fetchers back.
 #[derive(Default)]
 struct Backlog {
-    jobs: std::sync::atomic::AtomicUsize,
+    unrecorded: Mutex<HashMap<i64, i32>>,
     shrunk: Notify,
 }
 
 impl Backlog {
-    fn add(&self) {
-        self.jobs.fetch_add(1, Ordering::SeqCst);
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, HashMap<i64, i32>> {
+        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn recorded(&self, jobs: usize) {
-        self.jobs.fetch_sub(jobs, Ordering::SeqCst);
+    fn add(&self, id: i64, attempt: i32) {
+        self.unrecorded().insert(id, attempt);
+    }
+
+    fn recorded(&self, ids: impl IntoIterator<Item = i64>) {
+        let mut unrecorded = self.unrecorded();
+        for id in ids {
+            unrecorded.remove(&id);
+        }
+        drop(unrecorded);
         self.shrunk.notify_waiters();
+    }
+
+    fn len(&self) -> usize {
+        self.unrecorded().len()
     }
 
     /// Waits while the backlog is full (or until `stop` fires).
     async fn wait_for_room(&self, stop: &Notify) {
-        while self.jobs.load(Ordering::SeqCst) >= RECORD_BACKLOG {
+        while self.len() >= RECORD_BACKLOG {
             tokio::select! {
                 _ = self.shrunk.notified() => {}
                 _ = stop.notified() => return,
@@ -996,7 +1010,7 @@ async fn complete(recorder: Recorder, mut finished: mpsc::UnboundedReceiver<Fini
         };
         let recorder = recorder.clone();
         recording.spawn(async move {
-            record(&recorder, &mut batch).await;
+            record(&recorder, batch).await;
             drop(slot);
         });
         while recording.try_join_next().is_some() {}
@@ -1004,68 +1018,92 @@ async fn complete(recorder: Recorder, mut finished: mpsc::UnboundedReceiver<Fini
     while recording.join_next().await.is_some() {}
 }
 
-async fn record(recorder: &Recorder, batch: &mut Vec<Finished>) {
-    let mut attempt = 0;
+/// Records a batch of finished attempts. It never gives up on one: while it retries, the jobs
+/// stay in the backlog and their leases are renewed, so they are neither lost (left `running`
+/// with nobody running them) nor run a second time.
+async fn record(recorder: &Recorder, mut batch: Vec<Finished>) {
+    let mut failures: u32 = 0;
     loop {
-        let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
-        let attempts: Vec<i32> = batch.iter().map(|f| f.attempt).collect();
-        let states: Vec<String> = batch.iter().map(|f| f.state.to_owned()).collect();
-        let run_at: Vec<Option<DateTime<Utc>>> = batch.iter().map(|f| f.run_at).collect();
-        let errors: Vec<Option<String>> = batch.iter().map(|f| f.error.clone()).collect();
-        let results: Vec<Option<Value>> = batch.iter().map(|f| f.result.clone()).collect();
-        let outcomes: Vec<String> = batch.iter().map(|f| f.outcome.to_owned()).collect();
-        let statement = sqlx::query_file_scalar!(
-            "sql/finish.sql",
-            recorder.worker,
-            &ids,
-            &attempts,
-            &states,
-            &run_at as &[Option<DateTime<Utc>>],
-            &errors as &[Option<String>],
-            &results as &[Option<Value>],
-            &outcomes
-        );
-        match statement.fetch_all(&recorder.pool).await {
+        let err = match finish(recorder, &batch).await {
             Ok(recorded) => {
-                let fenced = batch.len() - recorded.len();
-                if fenced > 0 {
-                    tracing::info!(
-                        fenced,
-                        "completions refused: those jobs belong to another worker now"
-                    );
-                }
-                for f in batch.drain(..) {
-                    recorder.metrics.finished(&f.kind, f.outcome, f.duration);
-                    if let Some(observer) = &recorder.observer
-                        && recorded.contains(&f.id)
-                    {
-                        let _ = observer.send(Attempt {
-                            job_id: f.id,
-                            kind: f.kind,
-                            attempt: f.attempt,
-                            state: f.state,
-                            outcome: f.outcome,
-                            error: f.error,
-                            result: f.result,
-                        });
-                    }
-                }
-                recorder.backlog.recorded(recorded.len() + fenced);
+                accept(recorder, batch, &recorded);
                 return;
             }
-            Err(err) => {
-                // Keep trying while the leases hold; after that the reaper owns the jobs anyway.
-                attempt += 1;
-                tracing::warn!(error = %err, jobs = batch.len(), "recording finished jobs failed; retrying");
-                if attempt > 20 {
-                    recorder.backlog.recorded(batch.len());
-                    batch.clear();
-                    return;
+            Err(err) => err,
+        };
+        if !crate::is_transient(&err) {
+            if batch.len() > 1 {
+                // One attempt's data can refuse the whole batch: record them one by one.
+                for one in batch {
+                    Box::pin(record(recorder, vec![one])).await;
                 }
-                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                return;
+            }
+            if batch[0].result.is_some() {
+                tracing::warn!(job_id = batch[0].id, error = %err, "a job's result could not be stored; recording its outcome without it");
+                let finished = &mut batch[0];
+                finished.result = None;
+                finished.error = Some(format!("its result could not be stored: {err}"));
+                continue;
             }
         }
+        failures += 1;
+        tracing::warn!(error = %err, jobs = batch.len(), failures, "recording finished jobs failed; retrying");
+        let backoff = Duration::from_millis(100 * u64::from(failures.min(20)));
+        tokio::time::sleep(backoff).await;
     }
+}
+
+async fn finish(recorder: &Recorder, batch: &[Finished]) -> Result<Vec<i64>, sqlx::Error> {
+    let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
+    let attempts: Vec<i32> = batch.iter().map(|f| f.attempt).collect();
+    let states: Vec<String> = batch.iter().map(|f| f.state.to_owned()).collect();
+    let run_at: Vec<Option<DateTime<Utc>>> = batch.iter().map(|f| f.run_at).collect();
+    let errors: Vec<Option<String>> = batch.iter().map(|f| f.error.clone()).collect();
+    let results: Vec<Option<Value>> = batch.iter().map(|f| f.result.clone()).collect();
+    let outcomes: Vec<String> = batch.iter().map(|f| f.outcome.to_owned()).collect();
+    sqlx::query_file_scalar!(
+        "sql/finish.sql",
+        recorder.worker,
+        &ids,
+        &attempts,
+        &states,
+        &run_at as &[Option<DateTime<Utc>>],
+        &errors as &[Option<String>],
+        &results as &[Option<Value>],
+        &outcomes
+    )
+    .fetch_all(&recorder.pool)
+    .await
+}
+
+/// After a batch was written: metrics, the observer, and the backlog.
+fn accept(recorder: &Recorder, batch: Vec<Finished>, recorded: &[i64]) {
+    let fenced = batch.len() - recorded.len();
+    if fenced > 0 {
+        tracing::info!(
+            fenced,
+            "completions refused: those jobs belong to another worker now"
+        );
+    }
+    let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
+    for f in batch {
+        recorder.metrics.finished(&f.kind, f.outcome, f.duration);
+        if let Some(observer) = &recorder.observer
+            && recorded.contains(&f.id)
+        {
+            let _ = observer.send(Attempt {
+                job_id: f.id,
+                kind: f.kind,
+                attempt: f.attempt,
+                state: f.state,
+                outcome: f.outcome,
+                error: f.error,
+                result: f.result,
+            });
+        }
+    }
+    recorder.backlog.recorded(ids);
 }
 
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
@@ -1076,28 +1114,41 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
             _ = tokio::time::sleep(every) => {}
             _ = stop.cancelled() => return,
         }
+        // Judged below: only the jobs asked about. One claimed while the statement runs was not
+        // asked about; it is not lost.
+        let mut held: Vec<(i64, i32)> = shared
+            .running()
+            .iter()
+            .map(|(id, running)| (*id, running.attempt))
+            .collect();
+        let asked = held.len();
+        held.extend(shared.backlog.unrecorded().iter().map(|(id, a)| (*id, *a)));
+        let (ids, attempts): (Vec<i64>, Vec<i32>) = held.iter().copied().unzip();
         let rows = sqlx::query_file!(
             "sql/heartbeat.sql",
             shared.id,
-            shared.config.lease.as_secs_f64()
+            shared.config.lease.as_secs_f64(),
+            &ids,
+            &attempts
         )
         .fetch_all(&shared.pool)
         .await;
         match rows {
             Ok(rows) => {
                 last_success = Instant::now();
-                let held: HashMap<i64, (i32, bool)> = rows
+                let renewed: HashMap<i64, bool> = rows
                     .into_iter()
-                    .map(|row| (row.id, (row.attempt, row.cancel_requested)))
+                    .map(|row| (row.id, row.cancel_requested))
                     .collect();
-                for (id, running) in shared.running().iter() {
-                    match held.get(id) {
-                        Some((attempt, _)) if *attempt != running.attempt => {
-                            running.handle.stop(Stop::LeaseLost)
-                        }
-                        Some((_, true)) => running.handle.stop(Stop::CancelRequested),
-                        Some(_) => {}
-                        None => running.handle.stop(Stop::LeaseLost),
+                let running = shared.running();
+                for (id, attempt) in &held[..asked] {
+                    let Some(job) = running.get(id).filter(|job| job.attempt == *attempt) else {
+                        continue; // finished meanwhile
+                    };
+                    match renewed.get(id) {
+                        Some(true) => job.handle.stop(Stop::CancelRequested),
+                        Some(false) => {}
+                        None => job.handle.stop(Stop::LeaseLost),
                     }
                 }
             }

@@ -193,6 +193,7 @@ fn config(queues: Vec<QueueConfig>) -> WorkerConfig {
 
 /// A worker running in this process until the returned handle is stopped.
 struct Running {
+    id: uuid::Uuid,
     stop: Arc<Notify>,
     task: tokio::task::JoinHandle<Result<(), EngineError>>,
 }
@@ -207,10 +208,11 @@ impl Running {
 fn start(db: &DatabaseConnection, config: WorkerConfig) -> Running {
     let stop = Arc::new(Notify::new());
     let worker = Worker::new(db.clone(), registry(), config);
+    let id = worker.id();
     let signal = stop.clone();
     let task =
         tokio::spawn(async move { worker.run(async move { signal.notified().await }).await });
-    Running { stop, task }
+    Running { id, stop, task }
 }
 
 async fn job(db: &TestDb, id: i64) -> admin::JobRow {
@@ -1010,4 +1012,102 @@ async fn applications_assert_what_was_enqueued_and_run_it_inline() {
     assert_eq!(attempts[0].result, Some(json!({ "tag": "inline" })));
     engine::testing::refute_enqueued::<Record>(&db.db).await;
     assert_eq!(db.scalar("SELECT count(*) FROM marks").await, 1);
+}
+
+#[tokio::test]
+async fn a_worker_renews_only_the_leases_of_jobs_it_is_running() {
+    // A job the database says this worker runs, but which it does not hold in memory (its claim
+    // answer raced a heartbeat, or its completion was never written): nobody must keep it alive.
+    let db = TestDb::new().await;
+    db.exec(MARKS).await;
+    let worker = start(&db.db, config(vec![QueueConfig::new("default", 2)]));
+    db.until(
+        "SELECT count(*) FROM engine_workers",
+        1,
+        Duration::from_secs(5),
+    )
+    .await;
+    let orphan = record("orphan").enqueue(&db.db).await.unwrap();
+    db.exec(&format!(
+        "UPDATE engine_jobs SET state = 'running', attempt = 1, lease_owner = '{}',
+                started_at = now(), lease_expires_at = now() + interval '3 seconds'
+          WHERE id = {}",
+        worker.id, orphan.id
+    ))
+    .await;
+    // Lease 3 s: expired, reaped, run again (alone) by the same worker.
+    let row = until_state(&db, orphan.id, "completed", Duration::from_secs(15)).await;
+    assert_eq!(row.state, "completed", "{row:?}");
+    assert_eq!(row.attempt, 2);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM engine_job_attempts WHERE outcome = 'lease_expired'")
+            .await,
+        1
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_completion_that_cannot_be_recorded_keeps_its_lease_and_is_recorded_later() {
+    let db = TestDb::new().await;
+    db.exec(MARKS).await;
+    // Every attempt row is refused (as by a deadlock) while `refuse` has a row.
+    db.exec(
+        "CREATE TABLE refuse (x int); INSERT INTO refuse VALUES (1);
+         CREATE SEQUENCE refusals;
+         CREATE FUNCTION refuse_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF EXISTS (SELECT 1 FROM refuse) THEN
+                 PERFORM nextval('refusals');
+                 RAISE EXCEPTION 'refused for the test' USING ERRCODE = '40P01';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_attempts BEFORE INSERT ON engine_job_attempts
+             FOR EACH ROW EXECUTE FUNCTION refuse_attempts();",
+    )
+    .await;
+    let worker = start(&db.db, config(vec![QueueConfig::new("default", 2)]));
+    let started = std::time::Instant::now();
+    let done = record("done").enqueue(&db.db).await.unwrap();
+    db.until("SELECT count(*) FROM marks", 1, Duration::from_secs(5))
+        .await;
+    // Refused for twice the lease (3 s): the worker keeps the job's lease while it retries.
+    while started.elapsed() < Duration::from_secs(6) {
+        let row = job(&db, done.id).await;
+        assert_eq!((row.state.as_str(), row.attempt), ("running", 1), "{row:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        db.value::<i64>("SELECT last_value FROM refusals").await >= 3,
+        "the recorder kept trying"
+    );
+    db.exec("DELETE FROM refuse").await;
+    let row = until_state(&db, done.id, "completed", Duration::from_secs(10)).await;
+    assert_eq!((row.state.as_str(), row.attempt), ("completed", 1));
+    assert_eq!(db.scalar("SELECT count(*) FROM marks").await, 1, "ran once");
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_statement_on_a_connection_the_server_terminated_is_transient() {
+    let db = TestDb::new().await;
+    let pool = db.db.get_postgres_connection_pool().clone();
+    let mut conn = pool.acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    db.exec(&format!("SELECT pg_terminate_backend({pid})"))
+        .await;
+    let err = loop {
+        // The termination arrives asynchronously: poll until this connection sees it.
+        match sqlx::query("SELECT 1").execute(&mut *conn).await {
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(err) => break err,
+        }
+    };
+    assert!(engine::is_transient(&err), "{err:?}");
+    let syntax = sqlx::query("SELEC 1").execute(&pool).await.unwrap_err();
+    assert!(!engine::is_transient(&syntax), "{syntax:?}");
 }

@@ -52,6 +52,11 @@ fn migrations() -> Vec<(&'static str, String)> {
             schema::UP_V4,
             schema::DOWN_V4
         ),
+        file!(
+            "m20261207_000012_job_engine_v5",
+            schema::UP_V5,
+            schema::DOWN_V5
+        ),
     ]
 }
 

@@ -537,6 +537,47 @@ pub const DOWN_V3: &[&str] = &[
     "ALTER TABLE engine_jobs DROP COLUMN IF EXISTS correlation_id",
 ];
 
+/// `engine_finish` as version 4 has it.
+const FINISH_V4: &str = r#"CREATE OR REPLACE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
+                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
+                                   p_outcomes text[])
+    RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        v_ids bigint[];
+        v_outcomes text[];
+    BEGIN
+        WITH finished AS (
+            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
+                     AS f(id, attempt, state, run_at, error, result, outcome)),
+        updated AS (
+            UPDATE engine_jobs j
+               SET state = f.state,
+                   attempt = CASE WHEN f.outcome IN ('released', 'snoozed') THEN j.attempt - 1
+                                  ELSE j.attempt END,
+                   run_at = coalesce(f.run_at, j.run_at),
+                   last_error = coalesce(f.error, j.last_error),
+                   result = f.result,
+                   isolate = j.isolate AND f.outcome = 'released',
+                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
+                   lease_owner = NULL,
+                   lease_expires_at = NULL
+              FROM finished f
+             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
+            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
+        logged AS (
+            INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
+        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
+        IF v_ids IS NULL THEN
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled) THEN
+            PERFORM engine_emit(v_ids, v_outcomes);
+        END IF;
+        PERFORM engine_notify_updates(v_ids);
+        RETURN QUERY SELECT unnest(v_ids);
+    END $$"#;
+
 /// Version 4: one way in for jobs (`engine_add_jobs`, which Rust, the capture trigger and the
 /// webhook outbox all call), the kinds' defaults it reads (`engine_kinds`: seeded here for the
 /// engine's own kinds, written from the registry by every worker at start), snoozing (an
@@ -633,45 +674,7 @@ pub const UP_V4: &[&str] = &[
         HAVING count(*) > 0
     $$"#,
     // As in version 2, and a snoozed attempt, like a released one, does not count.
-    r#"CREATE OR REPLACE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
-                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
-                                   p_outcomes text[])
-    RETURNS SETOF bigint LANGUAGE plpgsql AS $$
-    DECLARE
-        v_ids bigint[];
-        v_outcomes text[];
-    BEGIN
-        WITH finished AS (
-            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
-                     AS f(id, attempt, state, run_at, error, result, outcome)),
-        updated AS (
-            UPDATE engine_jobs j
-               SET state = f.state,
-                   attempt = CASE WHEN f.outcome IN ('released', 'snoozed') THEN j.attempt - 1
-                                  ELSE j.attempt END,
-                   run_at = coalesce(f.run_at, j.run_at),
-                   last_error = coalesce(f.error, j.last_error),
-                   result = f.result,
-                   isolate = j.isolate AND f.outcome = 'released',
-                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
-                   lease_owner = NULL,
-                   lease_expires_at = NULL
-              FROM finished f
-             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
-            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
-        logged AS (
-            INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
-        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
-        IF v_ids IS NULL THEN
-            RETURN;
-        END IF;
-        IF EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled) THEN
-            PERFORM engine_emit(v_ids, v_outcomes);
-        END IF;
-        PERFORM engine_notify_updates(v_ids);
-        RETURN QUERY SELECT unnest(v_ids);
-    END $$"#,
+    FINISH_V4,
     "ALTER TABLE engine_webhook_endpoints DROP CONSTRAINT engine_webhook_endpoints_format_check",
     "ALTER TABLE engine_webhook_endpoints ADD CONSTRAINT engine_webhook_endpoints_format_check
         CHECK (length(format) BETWEEN 1 AND 64)",
@@ -716,15 +719,78 @@ pub const DOWN_V4: &[&str] = &[
     "DROP TABLE IF EXISTS engine_kinds",
 ];
 
+/// Version 5: `engine_finish` locks its rows in id order before updating them, as the heartbeat
+/// does, so a worker's heartbeat and its completion batches never deadlock each other.
+pub const UP_V5: &[&str] = &[
+    "DROP FUNCTION IF EXISTS engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
+    FINISH_V5,
+];
+
+/// Statements undoing [`UP_V5`].
+pub const DOWN_V5: &[&str] = &[
+    "DROP FUNCTION IF EXISTS engine_finish(uuid, bigint[], int[], text[], timestamptz[], text[], jsonb[], text[])",
+    FINISH_V4,
+];
+
+const FINISH_V5: &str = r#"CREATE OR REPLACE FUNCTION engine_finish(p_worker uuid, p_ids bigint[], p_attempts int[], p_states text[],
+                                   p_run_at timestamptz[], p_errors text[], p_results jsonb[],
+                                   p_outcomes text[])
+    RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        v_ids bigint[];
+        v_outcomes text[];
+    BEGIN
+        PERFORM 1 FROM engine_jobs
+         WHERE id = ANY (p_ids) AND lease_owner = p_worker
+         ORDER BY id
+           FOR UPDATE;
+        WITH finished AS (
+            SELECT * FROM unnest(p_ids, p_attempts, p_states, p_run_at, p_errors, p_results, p_outcomes)
+                     AS f(id, attempt, state, run_at, error, result, outcome)),
+        updated AS (
+            UPDATE engine_jobs j
+               SET state = f.state,
+                   attempt = CASE WHEN f.outcome IN ('released', 'snoozed') THEN j.attempt - 1
+                                  ELSE j.attempt END,
+                   run_at = coalesce(f.run_at, j.run_at),
+                   last_error = coalesce(f.error, j.last_error),
+                   result = f.result,
+                   isolate = j.isolate AND f.outcome = 'released',
+                   finished_at = CASE WHEN f.state = 'available' THEN NULL ELSE now() END,
+                   lease_owner = NULL,
+                   lease_expires_at = NULL
+              FROM finished f
+             WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
+            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
+        logged AS (
+            INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
+        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
+        IF v_ids IS NULL THEN
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM engine_webhook_endpoints WHERE enabled) THEN
+            PERFORM engine_emit(v_ids, v_outcomes);
+        END IF;
+        PERFORM engine_notify_updates(v_ids);
+        RETURN QUERY SELECT unnest(v_ids);
+    END $$"#;
+
 /// Every version's statements, in order (for tests and benchmarks that build a schema at once).
 pub fn all_up() -> impl Iterator<Item = &'static str> {
-    UP.iter().chain(UP_V2).chain(UP_V3).chain(UP_V4).copied()
+    UP.iter()
+        .chain(UP_V2)
+        .chain(UP_V3)
+        .chain(UP_V4)
+        .chain(UP_V5)
+        .copied()
 }
 
 /// Statements dropping every version, newest first.
 pub fn all_down() -> impl Iterator<Item = &'static str> {
-    DOWN_V4
+    DOWN_V5
         .iter()
+        .chain(DOWN_V4)
         .chain(DOWN_V3)
         .chain(DOWN_V2)
         .chain(DOWN)
