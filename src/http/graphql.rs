@@ -21,6 +21,7 @@ use super::{
     answer_cache::{Ticket, cache_key},
     csrf,
     errors::json_error,
+    writes::MutationFields,
 };
 use crate::http::session::{CookieSettings, Session};
 use crate::{
@@ -85,7 +86,7 @@ pub async fn handle(
     // A mutation reads what it has just written, before its notification may have arrived: it
     // never uses kept relations.
     let relations = match caching {
-        Caching::Invalidate => KeptRelations::default(),
+        Caching::Mutation(_) => KeptRelations::default(),
         _ => http.relations.clone(),
     };
     let attach = |request: Request| {
@@ -105,14 +106,23 @@ pub async fn handle(
     let executed = execution.await;
     // Before any answer is sent, timed out or not (a mutation may have committed): whoever reads
     // after it sees the change.
-    if let Caching::Invalidate = caching {
-        if let Some(answers) = &http.answers {
-            answers.invalidate();
+    if let Caching::Mutation(fields) = &caching {
+        let response = match &executed {
+            Ok(BatchResponse::Single(response)) => Some(response),
+            _ => None,
+        };
+        let emptied = fields.emptied_after(response);
+        if emptied.answers {
+            if let Some(answers) = &http.answers {
+                answers.invalidate();
+            }
+            http.relations.invalidate();
         }
-        if let Some(sessions) = &http.sessions {
+        if emptied.sessions
+            && let Some(sessions) = &http.sessions
+        {
             sessions.invalidate();
         }
-        http.relations.invalidate();
     }
     let Ok(mut response) = executed else {
         tracing::warn!(timeout = ?config.request_timeout, "GraphQL request timed out");
@@ -151,13 +161,13 @@ pub async fn handle(
     }
 }
 
-/// What the answer cache does for a request (`http::answer_cache`), and whether it is a mutation,
-/// after which every cache is emptied.
+/// What the answer cache does for a request (`http::answer_cache`), and whether it runs a
+/// mutation, after which the caches it may have changed are emptied (`http::writes`).
 enum Caching {
     Off,
     Hit(Bytes),
     Keep(Ticket),
-    Invalidate,
+    Mutation(MutationFields),
 }
 
 fn caching(http: &HttpState, headers: &HeaderMap, batch: &mut BatchRequest) -> Caching {
@@ -166,8 +176,8 @@ fn caching(http: &HttpState, headers: &HeaderMap, batch: &mut BatchRequest) -> C
         return Caching::Off;
     };
     // Mutations empty the session cache too.
-    if contains_mutation(request) {
-        return Caching::Invalidate;
+    if let Some(fields) = MutationFields::of(request) {
+        return Caching::Mutation(fields);
     }
     let Some(answers) = &http.answers else {
         return Caching::Off;

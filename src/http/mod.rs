@@ -21,6 +21,7 @@ pub mod session;
 pub mod session_cache;
 pub mod task_schemas;
 pub mod tasks;
+pub mod writes;
 
 use std::{sync::Arc, time::Duration};
 

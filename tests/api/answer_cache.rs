@@ -266,3 +266,35 @@ async fn the_cache_is_bypassed_while_its_listener_is_lost_and_never_for_sessions
     assert!(hit);
     assert_eq!(titles(&body), ["during"]);
 }
+
+#[tokio::test]
+async fn only_a_mutation_that_may_have_written_empties_the_caches() {
+    let app = TestApp::spawn().await;
+    app.create_user("member@example.com", false).await;
+    let (_server, url) = server_process(&app).await;
+    let (_, hit) = anonymous(&url, MEETS).await;
+    assert!(!hit, "first read computes");
+    let cached = || async { anonymous(&url, MEETS).await.1 };
+    assert!(cached().await, "second read is kept");
+    let mutations = [
+        // Refused: not logged in.
+        "mutation { deleteMeet(id: \"00000000-0000-0000-0000-000000000000\") }".to_owned(),
+        // A failed login, and a successful one: neither changes an answer.
+        "mutation { login(email: \"member@example.com\", password: \"wrong password\") { id } }"
+            .to_owned(),
+        format!(
+            "mutation {{ login(email: \"member@example.com\", password: \"{}\") {{ id }} }}",
+            crate::helpers::PASSWORD
+        ),
+        // A query run from a document that also holds a mutation.
+        "query Read { meets { id } } mutation Write { logout }".to_owned(),
+    ];
+    for mutation in &mutations {
+        let mut body = json!({ "query": mutation });
+        if mutation.starts_with("query Read") {
+            body["operationName"] = json!("Read");
+        }
+        Client::new().post(&url).json(&body).send().await.unwrap();
+        assert!(cached().await, "still kept after {mutation}");
+    }
+}

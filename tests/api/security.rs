@@ -616,3 +616,31 @@ async fn logout_revokes_the_token_everywhere_it_was_copied() {
     let (body, _) = me_with_cookie(&app, &format!("jwt={node_token}")).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
 }
+
+#[tokio::test]
+async fn login_logout_login_in_one_second_gives_a_new_session_that_works() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("quick@example.com", false).await;
+    let login = || async {
+        let response = new_client()
+            .post(app.graphql_url())
+            .json(&json!({ "query": format!("mutation {{ login(email: \"quick@example.com\", password: \"{PASSWORD}\") {{ id }} }}") }))
+            .send()
+            .await
+            .unwrap();
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    };
+    let first = login().await;
+    new_client()
+        .post(app.graphql_url())
+        .header("cookie", &first)
+        .json(&json!({ "query": "mutation { logout }" }))
+        .send()
+        .await
+        .unwrap();
+    let second = login().await;
+    assert_ne!(first, second);
+    let (body, _) = me_with_cookie(&app, &second).await;
+    assert_eq!(data(&body)["me"]["id"], user.to_string(), "{body}");
+}

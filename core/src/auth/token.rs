@@ -18,6 +18,10 @@ pub struct Claims {
     pub is_admin: Option<bool>,
     pub iat: i64,
     pub exp: i64,
+    /// Unique per token, so two logins in the same second get different tokens and a logout
+    /// (which revokes by the token's hash) ends only its own session. Node's tokens have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 pub fn issue(user_id: Uuid, is_admin: bool, secret: &str, now: DateTime<Utc>) -> AppResult<String> {
@@ -26,6 +30,7 @@ pub fn issue(user_id: Uuid, is_admin: bool, secret: &str, now: DateTime<Utc>) ->
         is_admin: Some(is_admin),
         iat: now.timestamp(),
         exp: (now + Duration::days(SESSION_DAYS)).timestamp(),
+        jti: Some(Uuid::new_v4().simple().to_string()),
     };
     encode(
         &Header::new(Algorithm::HS256),
@@ -64,6 +69,15 @@ pub fn verify(token: &str, secret: &str) -> Option<Verified> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_tokens_issued_in_the_same_second_differ() {
+        let (id, now) = (Uuid::new_v4(), Utc::now());
+        let first = issue(id, false, "secret", now).unwrap();
+        let second = issue(id, false, "secret", now).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(verify(&second, "secret").map(|v| v.user_id), Some(id));
+    }
 
     #[test]
     fn round_trip() {
