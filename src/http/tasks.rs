@@ -140,6 +140,12 @@ pub(crate) async fn list_kinds(
     Ok(Json(json!({ "kinds": service::kinds(&api.registry) })).into_response())
 }
 
+fn form_urlencoded_pairs(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
 /// When a new task should run, from `?delay=` or `?when=` (not both, nothing else).
 fn run_at(pairs: &[(String, String)]) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
     let mut at = None;
@@ -189,7 +195,9 @@ pub(crate) async fn create(
     body: Body,
 ) -> ApiResult {
     let principal = caller(&api, &method, &headers).await?;
-    let run_at = run_at(&query_pairs(query.as_deref()))?;
+    let pairs = query_pairs(query.as_deref());
+    let run_at = run_at(&pairs)?;
+    let timing_as_sent = (!pairs.is_empty()).then(|| form_urlencoded_pairs(&pairs));
     let bytes = to_bytes(body, api.config.max_body_bytes)
         .await
         .map_err(|_| ApiError::bad_request(None, "the body is too large or was cut off"))?;
@@ -214,6 +222,7 @@ pub(crate) async fn create(
         kind: &kind,
         args,
         run_at,
+        timing_as_sent,
         priority: None,
         idempotency_key,
     };

@@ -56,6 +56,17 @@ impl Principal {
         }
     }
 
+    /// Whose tasks of `kind` it reads, searches and cancels: `None` for every client's (admins,
+    /// the Koalati client, tokens holding `KIND:admin`), else only those it created.
+    pub fn owner_filter(&self, kind: &str) -> Option<String> {
+        let all = match self {
+            Principal::Admin(_) | Principal::Koalati => true,
+            Principal::Token(token) => tokens::allows(&token.scopes, kind, Action::Admin),
+            Principal::User(_) => false,
+        };
+        (!all).then(|| self.created_by())
+    }
+
     /// Admins follow any job; everyone else the jobs they created.
     pub fn may_follow(&self, created_by: Option<&str>) -> bool {
         matches!(self, Principal::Admin(_)) || created_by == Some(self.created_by().as_str())

@@ -91,7 +91,30 @@ impl Query {
         for (key, value) in pairs {
             query.add(key, value)?;
         }
+        query.check_cursor()?;
         Ok(query)
+    }
+
+    /// A cursor's value must be of the sort field's type (it is cast to it in the statement):
+    /// a crafted one is a bad request, not a failed statement.
+    fn check_cursor(&self) -> Result<(), ArgsError> {
+        let Some(cursor) = &self.cursor else {
+            return Ok(());
+        };
+        let sort = self.sort.as_ref().map_or("id", |(field, _)| field.as_str());
+        let fits = match sort {
+            "created_at" | "run_at" => {
+                DateTime::parse_from_str(&cursor.v, "%Y-%m-%d %H:%M:%S%.f%#z").is_ok()
+            }
+            "priority" => cursor.v.parse::<i16>().is_ok(),
+            "attempt" => cursor.v.parse::<i32>().is_ok(),
+            _ => cursor.v.parse::<i64>().is_ok(),
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(refuse("cursor", "not a cursor this API gave for this sort"))
+        }
     }
 
     fn add(&mut self, key: &str, value: &str) -> Result<(), ArgsError> {

@@ -99,6 +99,9 @@ pub struct CreateTask<'a> {
     pub kind: &'a str,
     pub args: Value,
     pub run_at: Option<DateTime<Utc>>,
+    /// When to run, as the client wrote it (`delay=10m`): what the fingerprint holds, so a
+    /// retried request matches its first sending although `run_at` is computed anew.
+    pub timing_as_sent: Option<String>,
     pub priority: Option<i16>,
     /// With the request's fingerprint: the same key again answers the same task.
     pub idempotency_key: Option<&'a str>,
@@ -135,6 +138,11 @@ pub async fn create(
     principal.require(request.kind, Action::Create)?;
     let fingerprint = fingerprint(&request);
     let mut job = build(registry, request.kind, request.args)?.created_by(principal.created_by());
+    // A duplicate is one of this client's own live tasks: another client's task (its id, its
+    // creator) is never handed back, so each client gets its own.
+    if let Some(key) = job.dedupe_key.take() {
+        job = job.dedupe_key(format!("{}|{key}", principal.created_by()));
+    }
     if let Some(at) = request.run_at {
         job = job.run_at(at);
     }
@@ -165,7 +173,7 @@ fn fingerprint(request: &CreateTask<'_>) -> Vec<u8> {
     let mut hash = Sha256::new();
     hash.update(request.kind.as_bytes());
     hash.update(request.args.to_string().as_bytes());
-    hash.update(format!("{:?}|{:?}", request.run_at, request.priority).as_bytes());
+    hash.update(format!("{:?}|{:?}", request.timing_as_sent, request.priority).as_bytes());
     hash.finalize().to_vec()
 }
 
@@ -178,23 +186,27 @@ pub async fn get(
     id: i64,
 ) -> AppResult<Task> {
     principal.require(kind, Action::Read)?;
-    let job = find_of_kind(db, registry, kind, id).await?;
+    let job = find_of_kind(db, registry, principal, kind, id).await?;
     let mut task = Task::from(job);
     task.attempts = Some(admin::attempts(db, id).await?);
     Ok(task)
 }
 
-/// A job of a public kind (internal jobs are not tasks, whatever a token's scopes say).
+/// A job of a public kind (internal jobs are not tasks, whatever a token's scopes say) that the
+/// principal may see: another client's task is `NOT_FOUND`, as if it did not exist.
 async fn find_of_kind(
     db: &DatabaseConnection,
     registry: &Catalog,
+    principal: &Principal,
     kind: &str,
     id: i64,
 ) -> AppResult<JobRow> {
     public_kind(registry, kind)?;
+    let owner = principal.owner_filter(kind);
     admin::find(db, id)
         .await?
         .filter(|job| job.kind == kind)
+        .filter(|job| owner.is_none() || job.created_by == owner)
         .ok_or_else(|| AppError::NotFound(format!("no `{kind}` task {id}")))
 }
 
@@ -212,7 +224,8 @@ pub async fn search(
         field: e.field,
         message: e.message,
     })?;
-    let page: Page = search::search(db, Some(kind), None, &query).await?;
+    let owner = principal.owner_filter(kind);
+    let page: Page = search::search(db, Some(kind), owner.as_deref(), &query).await?;
     Ok(TaskPage {
         num_found: page.num_found,
         data: page.data.into_iter().map(Task::from).collect(),
@@ -237,7 +250,7 @@ pub async fn cancel(
     id: i64,
 ) -> AppResult<Task> {
     principal.require(kind, Action::Cancel)?;
-    find_of_kind(db, registry, kind, id).await?;
+    find_of_kind(db, registry, principal, kind, id).await?;
     Ok(admin::cancel(db, id).await?.into())
 }
 

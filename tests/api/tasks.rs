@@ -607,3 +607,91 @@ async fn tokens_from_the_command_line_work_until_revoked() {
             .contains("revoked")
     );
 }
+
+#[tokio::test]
+async fn a_client_sees_searches_and_cancels_only_its_own_tasks() {
+    let app = TestApp::spawn().await;
+    let scopes = ["link_check:create", "link_check:read", "link_check:cancel"];
+    let alice = Api::new(&app, &app.api_token(&scopes).await);
+    let bob = Api::new(&app, &app.api_token(&scopes).await);
+    let operator = Api::new(&app, &app.api_token(&["link_check:admin"]).await);
+
+    let (status, mine) = alice.post("/tasks/link_check?delay=10m", url_task(7)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{mine}");
+    let alices = mine["task"]["id"].as_i64().unwrap();
+    // The same URL from another client: its own task, never Alice's id or creator.
+    let (status, theirs) = bob.post("/tasks/link_check?delay=10m", url_task(7)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{theirs}");
+    let bobs = theirs["task"]["id"].as_i64().unwrap();
+    assert_ne!(alices, bobs);
+    assert_ne!(theirs["task"]["created_by"], mine["task"]["created_by"]);
+    // Alice again with the same URL: her own live task.
+    let (_, again) = alice.post("/tasks/link_check?delay=10m", url_task(7)).await;
+    assert_eq!(again["task"]["id"].as_i64(), Some(alices));
+
+    let (status, body) = bob.get(&format!("/tasks/link_check/{alices}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = bob.delete(&format!("/tasks/link_check/{alices}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, page) = bob.get("/tasks/link_check").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids_of(&page), [bobs]);
+    assert_eq!(page["num_found"], 1);
+
+    let (_, page) = operator.get("/tasks/link_check").await;
+    let mut all = ids_of(&page);
+    all.sort();
+    assert_eq!(all, [alices, bobs]);
+    let (status, _) = operator.get(&format!("/tasks/link_check/{alices}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = alice.delete(&format!("/tasks/link_check/{alices}")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_crafted_cursor_is_a_bad_request_and_a_given_one_pages_on() {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let app = TestApp::spawn().await;
+    let api = Api::new(&app, &app.api_token(&["link_check:admin"]).await);
+    for n in 0..3 {
+        let (status, _) = api.post("/tasks/link_check?delay=10m", url_task(n)).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    for sort in ["id", "created_at", "run_at", "priority", "attempt"] {
+        let first = format!("/tasks/link_check?limit=1&sort[{sort}]=asc");
+        let (status, page) = api.get(&first).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let cursor = page["next_cursor"]
+            .as_str()
+            .expect("a next page")
+            .to_owned();
+        let (status, next) = api.get(&format!("{first}&cursor={cursor}")).await;
+        assert_eq!(status, StatusCode::OK, "{sort}: {next}");
+        assert_ne!(ids_of(&next), ids_of(&page));
+        let crafted = URL_SAFE_NO_PAD.encode(json!({ "v": "1e999x", "id": 1 }).to_string());
+        let (status, body) = api.get(&format!("{first}&cursor={crafted}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{sort}: {body}");
+        assert_eq!(body["error"]["field"], "cursor");
+    }
+}
+
+#[tokio::test]
+async fn a_delayed_create_retried_with_its_key_answers_the_same_task() {
+    let app = TestApp::spawn().await;
+    let api = Api::new(&app, &app.api_token(&["link_check:create"]).await);
+    let send = |path: &'static str| {
+        api.send(
+            api.request(reqwest::Method::POST, path)
+                .header("idempotency-key", "delayed-1")
+                .json(&url_task(1)),
+        )
+    };
+    let (status, first) = send("/tasks/link_check?delay=10m").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (status, again) = send("/tasks/link_check?delay=10m").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(first["task"]["id"], again["task"]["id"]);
+    assert_eq!(first["task"]["run_at"], again["task"]["run_at"]);
+    let (status, body) = send("/tasks/link_check?delay=20m").await;
+    assert_eq!(status, StatusCode::CONFLICT, "a different request: {body}");
+}
