@@ -210,6 +210,47 @@ pub struct TaskApiConfig {
     pub mock_mode: bool,
 }
 
+/// Which proxies' `X-Forwarded-For` entries are believed. Entries are read from the right (the
+/// hop nearest this server) while the address that added them is a trusted proxy; the leftmost
+/// entries are whatever the client wrote and are never believed on their own.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyTrust {
+    /// `TRUSTED_PROXIES`.
+    pub trusted: Vec<ipnet::IpNet>,
+    /// `TRUST_PROXY_HEADERS=true`: the peer is one proxy (its rightmost entry is the client).
+    pub any_peer_is_one_proxy: bool,
+}
+
+impl ProxyTrust {
+    /// The client of a request from `peer` carrying `forwarded` (the `X-Forwarded-For` values,
+    /// in order).
+    pub fn client(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        forwarded: &[&str],
+    ) -> Option<std::net::IpAddr> {
+        let trusted = |ip: &std::net::IpAddr| self.trusted.iter().any(|net| net.contains(ip));
+        let mut client = peer?;
+        if !(self.any_peer_is_one_proxy || trusted(&client)) {
+            return Some(client);
+        }
+        let hops = forwarded
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(|hop| hop.trim().parse::<std::net::IpAddr>());
+        for hop in hops.collect::<Vec<_>>().into_iter().rev() {
+            let Ok(hop) = hop else {
+                break; // garbage: the last address believed stands
+            };
+            client = hop;
+            if self.trusted.is_empty() || !trusted(&hop) {
+                break;
+            }
+        }
+        Some(client)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub environment: Environment,
@@ -231,8 +272,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub password_hash_concurrency: usize,
     pub log_format: LogFormat,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_proxy_headers: bool,
+    /// Who may say who the client is in `X-Forwarded-For` (`http::client_address`).
+    pub proxies: ProxyTrust,
     /// `REHASH_LEGACY_PASSWORDS` (default true): a Node (bcrypt) hash becomes argon2id at the
     /// user's next login. False keeps bcrypt, so the Node backend can still be switched back to.
     pub rehash_legacy_passwords: bool,
@@ -410,7 +451,7 @@ impl Config {
                 default_hashers(),
                 "a positive integer",
             ),
-            trust_proxy_headers: r.flag("TRUST_PROXY_HEADERS", false),
+            proxies: read_proxy_trust(&mut r),
             rehash_legacy_passwords: r.flag("REHASH_LEGACY_PASSWORDS", true),
             session_cache: r.flag("SESSION_CACHE", true),
             relation_cache: r.flag("RELATION_CACHE", true),
@@ -485,6 +526,27 @@ fn read_log_format(r: &mut Reader<'_>) -> LogFormat {
             ));
             LogFormat::Text
         }
+    }
+}
+
+/// `TRUSTED_PROXIES` (CIDRs or addresses, comma-separated), or the older `TRUST_PROXY_HEADERS=true`
+/// (the peer is one proxy, whatever its address).
+fn read_proxy_trust(r: &mut Reader<'_>) -> ProxyTrust {
+    let mut trusted = Vec::new();
+    for entry in r.list("TRUSTED_PROXIES", ',') {
+        let net = entry
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match net {
+            Ok(net) => trusted.push(net),
+            Err(_) => r.errors.invalid.push(format!(
+                "TRUSTED_PROXIES: {entry:?} is not an address or CIDR (e.g. 10.0.0.0/8, ::1)"
+            )),
+        }
+    }
+    ProxyTrust {
+        trusted,
+        any_peer_is_one_proxy: r.flag("TRUST_PROXY_HEADERS", false),
     }
 }
 
@@ -729,6 +791,50 @@ fn read_email_config(r: &mut Reader<'_>, component: Component, production: bool)
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies_read_from_the_right() {
+        let proxies = ProxyTrust {
+            trusted: vec!["10.0.0.0/8".parse().unwrap()],
+            any_peer_is_one_proxy: false,
+        };
+        let lb = Some(ip("10.0.0.5"));
+        // The client wrote the first entry; the proxy added the real one on the right.
+        assert_eq!(
+            proxies.client(lb, &["6.6.6.6, 203.0.113.9"]),
+            Some(ip("203.0.113.9"))
+        );
+        // Two trusted hops, headers split over two lines.
+        assert_eq!(
+            proxies.client(lb, &["6.6.6.6, 203.0.113.9", "10.1.1.1"]),
+            Some(ip("203.0.113.9"))
+        );
+        // Not from a trusted proxy: the header is ignored.
+        assert_eq!(
+            proxies.client(Some(ip("198.51.100.1")), &["6.6.6.6"]),
+            Some(ip("198.51.100.1"))
+        );
+        // Garbage stops the walk at the last address believed.
+        assert_eq!(
+            proxies.client(lb, &["junk, 10.2.2.2"]),
+            Some(ip("10.2.2.2"))
+        );
+        assert_eq!(proxies.client(lb, &[]), lb);
+        let one_hop = ProxyTrust {
+            trusted: vec![],
+            any_peer_is_one_proxy: true,
+        };
+        assert_eq!(
+            one_hop.client(Some(ip("127.0.0.1")), &["6.6.6.6, 203.0.113.9"]),
+            Some(ip("203.0.113.9"))
+        );
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -15,6 +15,28 @@ pub fn no_nul(field: &str, value: &str) -> AppResult<()> {
     }
 }
 
+/// No string or key anywhere in `value` holds a NUL (PostgreSQL's `jsonb` cannot store one).
+pub fn json_without_nul(field: &str, value: &serde_json::Value) -> AppResult<()> {
+    fn has_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(has_nul),
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(key, value)| key.contains('\0') || has_nul(value)),
+            _ => false,
+        }
+    }
+    if has_nul(value) {
+        Err(AppError::bad_input(
+            field,
+            format!("{field} must not contain NUL characters (\\u0000)"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Trims `value` and checks its length in characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> AppResult<String> {
     no_nul(field, value)?;

@@ -7,7 +7,7 @@ use axum::{
     Router,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 
@@ -54,17 +54,12 @@ async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let html = PAGE
         .replace("{{VIEW}}", view)
         .replace("{{MESSAGE}}", message);
-    let mut response = (StatusCode::OK, axum::response::Html(html)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
-             connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
+    let mut response = crate::http::assets::html_page(
+        html,
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     );
+    let headers = response.headers_mut();
     if let Some(cookie) = session.outgoing_cookie()
         && let Ok(value) = HeaderValue::from_str(&cookie)
     {

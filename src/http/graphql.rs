@@ -78,11 +78,7 @@ pub async fn handle(
     if let Ok(Some(user)) = session.current_user(&http.state.db).await {
         span.record("user_id", tracing::field::display(user.id));
     }
-    let client = ClientAddress(client_address(
-        &headers,
-        &extensions,
-        config.trust_proxy_headers,
-    ));
+    let client = ClientAddress(client_address(&headers, &extensions, &config.proxies));
     // A mutation reads what it has just written, before its notification may have arrived: it
     // never uses kept relations.
     let relations = match caching {
@@ -471,22 +467,19 @@ fn label_uncoded_errors(response: &mut BatchResponse) {
     }
 }
 
-/// The peer address, or behind a trusted proxy the first `X-Forwarded-For` entry.
+/// The client: the peer, or behind trusted proxies the nearest address they did not add.
 fn client_address(
     headers: &HeaderMap,
     extensions: &Extensions,
-    trust_proxy: bool,
+    proxies: &mintbean_core::config::ProxyTrust,
 ) -> Option<std::net::IpAddr> {
-    if trust_proxy
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(forwarded);
-    }
-    extensions
+    let peer = extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .map(|ConnectInfo(addr)| addr.ip());
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    proxies.client(peer, &forwarded)
 }

@@ -148,6 +148,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 fn parse(body: &[u8]) -> Result<engine::events::Event, String> {
+    // PostgreSQL cannot store a NUL in `jsonb`: the event could never be stored, however often
+    // Hasura delivers it again.
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("not a Hasura event: {e}"))?;
+    mintbean_core::validation::json_without_nul("event", &value).map_err(|e| e.to_string())?;
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     let envelope: Envelope = serde_path_to_error::deserialize(deserializer)
         .map_err(|e| format!("not a Hasura event: {} at `{}`", e.inner(), e.path()))?;

@@ -1,5 +1,7 @@
 //! `GET /metrics`: the job engine's counters of this process and the queue depths, in
-//! Prometheus' text format. With `METRICS_TOKEN` set it asks for `Authorization: Bearer <token>`.
+//! Prometheus' text format. With `METRICS_TOKEN` set it asks for `Authorization: Bearer <token>`;
+//! on the public server in production it is refused until a token is set (queue names, job
+//! kinds and counts are not for everyone), while a worker's own `--metrics-addr` stays open.
 
 use axum::{
     Router,
@@ -18,6 +20,8 @@ use mintbean_core::config::Secret;
 pub struct MetricsState {
     pub db: DatabaseConnection,
     pub token: Option<Secret>,
+    /// Answered without a token when none is set.
+    pub open_without_token: bool,
 }
 
 /// The `/metrics` route (merged into the server's router).
@@ -45,11 +49,20 @@ pub async fn serve(
     let router = router(MetricsState {
         db,
         token: config.jobs.metrics_token.clone(),
+        // Its own listen address, chosen by the operator.
+        open_without_token: true,
     });
     super::server::serve(router, listener, &config.http, shutdown).await
 }
 
 pub async fn metrics(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
+    if state.token.is_none() && !state.open_without_token {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "GET /metrics is off on this server until METRICS_TOKEN is set (or serve it on its own address: jobs worker --metrics-addr)",
+        );
+    }
     if let Some(token) = &state.token
         && !bearer_matches(&headers, token)
     {

@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
     let metrics = metrics::routes(metrics::MetricsState {
         db: state.db.clone(),
         token: state.config.jobs.metrics_token.clone(),
+        open_without_token: state.config.environment
+            != mintbean_core::config::Environment::Production,
     });
     let tasks = TaskApi {
         db: state.db.clone(),

@@ -118,6 +118,7 @@ fn public_kind(registry: &Catalog, kind: &str) -> AppResult<()> {
 
 pub fn build(registry: &Catalog, kind: &str, args: Value) -> AppResult<NewJob> {
     public_kind(registry, kind)?;
+    mintbean_core::validation::json_without_nul("args", &args)?;
     registry.build(kind, args).map_err(|e| match e {
         BuildError::UnknownKind(kind) => AppError::NotFound(format!("no task kind `{kind}`")),
         BuildError::Args(error) => AppError::BadInput {

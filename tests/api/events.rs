@@ -641,3 +641,34 @@ async fn email_jobs_run_twice_queue_their_email_once() {
     assert_eq!(app.scalar_i64(confirmations).await, 1);
     assert_eq!(drain(&drainer(&app, &sink.url(), &[]).await).await.sent, 0);
 }
+
+#[tokio::test]
+async fn a_nul_in_an_event_or_task_is_a_bad_request_not_a_retry() {
+    let app = app().await;
+    let event = fixture(
+        "meet_insert.json",
+        &[("MEET_ID", uuid::Uuid::new_v4().to_string())],
+    )
+    .replacen("\"title\": \"", "\"title\": \"nul\\u0000 ", 1);
+    assert!(event.contains("\\u0000"), "the fixture has a title");
+    let (status, body) = post(&app, "/hooks/hasura", Some(SECRET), event).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) FROM engine_events").await,
+        0
+    );
+
+    let token = app.api_token(&["link_check:create"]).await;
+    let response = Client::new()
+        .post(format!("{}/tasks/link_check", app.address))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(r#"{"url": "https://example.com/", "note": "a\u0000b"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_client_error(), "{status} {body}");
+    assert_eq!(body["error"]["field"], "args", "{body}");
+}

@@ -205,3 +205,34 @@ async fn failures_older_than_the_window_are_pruned() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_client_cannot_pick_its_address_by_writing_x_forwarded_for() {
+    // Behind a proxy on 127.0.0.1 that appends the address it saw, a client that writes its own
+    // X-Forwarded-For entries is still counted by the address the proxy added.
+    let app = TestApp::spawn_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.0/8"),
+        ("LOGIN_MAX_FAILURES_PER_CLIENT", "3"),
+    ])
+    .await;
+    app.create_user("target@example.com", false).await;
+    let url = app.graphql_url();
+    for i in 0..3 {
+        let spoofed = format!("198.51.100.{i}, 203.0.113.7");
+        login_at(
+            &url,
+            &format!("spray{i}@example.com"),
+            "wrong-password",
+            Some(&spoofed),
+        )
+        .await;
+    }
+    let body = login_at(
+        &url,
+        "target@example.com",
+        PASSWORD,
+        Some("192.0.2.99, 203.0.113.7"),
+    )
+    .await;
+    assert_eq!(error_code(&body), "TOO_MANY_REQUESTS", "{body}");
+}

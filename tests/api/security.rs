@@ -644,3 +644,63 @@ async fn login_logout_login_in_one_second_gives_a_new_session_that_works() {
     let (body, _) = me_with_cookie(&app, &second).await;
     assert_eq!(data(&body)["me"]["id"], user.to_string(), "{body}");
 }
+
+#[tokio::test]
+async fn production_metrics_need_a_token_and_pages_forbid_framing_and_inline_scripts() {
+    let production = TestApp::spawn_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", "a-production-length-secret"),
+        ("SENDER_EMAIL", "Mintbean <hello@mintbean.io>"),
+    ])
+    .await;
+    let metrics = new_client()
+        .get(format!("{}/metrics", production.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::FORBIDDEN);
+    let body: Value = metrics.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("METRICS_TOKEN"),
+        "{body}"
+    );
+
+    let with_token = TestApp::spawn_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", "a-production-length-secret"),
+        ("SENDER_EMAIL", "Mintbean <hello@mintbean.io>"),
+        ("METRICS_TOKEN", "scrape-me"),
+    ])
+    .await;
+    let scraped = new_client()
+        .get(format!("{}/metrics", with_token.address))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+
+    for page in ["/docs", "/admin"] {
+        let response = new_client()
+            .get(format!("{}{page}", production.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        let headers = response.headers();
+        assert_eq!(headers["x-frame-options"], "DENY", "{page}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{page}: {csp}");
+        let scripts = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap_or_else(|| panic!("{page}: no script-src in {csp}"));
+        assert_eq!(scripts, "script-src 'self'", "{page}");
+        let html = response.text().await.unwrap();
+        assert!(!html.contains("<script>"), "{page} has an inline script");
+    }
+}
