@@ -16,11 +16,11 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
-use sea_orm::sqlx::{PgPool, postgres::PgListener};
+use engine::listen::Heard;
+use sea_orm::sqlx::PgPool;
 
 struct Entry<V> {
     value: V,
@@ -150,53 +150,36 @@ impl<K: Hash + Eq + Send, V: Clone + Send> Notified for NotifiedCache<K, V> {
     }
 }
 
-/// Listens on each channel for its caches until the process ends, on one connection,
-/// reconnecting after a lost one.
+/// Listens on each channel for its caches until the process ends (`engine::listen`: a heartbeat
+/// round trip every 0.5 s). While the connection is late or lost, the caches are bypassed; they
+/// are trusted again, empty, once LISTEN is back in place on a live connection.
 pub fn start_listening(pool: PgPool, caches: Vec<(&'static str, Arc<dyn Notified>)>) {
     if caches.is_empty() {
         return;
     }
-    tokio::spawn(async move {
-        loop {
-            if let Err(err) = listen(&pool, &caches).await {
-                tracing::warn!(error = %err, "cache listener lost; caches bypassed");
-            }
-            caches
-                .iter()
-                .for_each(|(_, cache)| cache.set_listening(false));
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
-}
-
-async fn listen(
-    pool: &PgPool,
-    caches: &[(&'static str, Arc<dyn Notified>)],
-) -> sea_orm::sqlx::Result<()> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    let mut channels: Vec<&str> = caches.iter().map(|(channel, _)| *channel).collect();
+    let mut channels: Vec<String> = caches.iter().map(|(c, _)| (*c).to_owned()).collect();
     channels.sort_unstable();
     channels.dedup();
-    listener.listen_all(channels).await?;
-    // Anything kept before was kept without a listener: start empty.
-    caches
-        .iter()
-        .for_each(|(_, cache)| cache.set_listening(true));
-    loop {
-        match listener.try_recv().await? {
-            Some(notification) => caches
+    tokio::spawn(engine::listen::listen(
+        pool,
+        "caches",
+        channels,
+        move |heard| match heard {
+            Heard::Listening => caches.iter().for_each(|(_, c)| c.set_listening(true)),
+            Heard::Lost => caches.iter().for_each(|(_, c)| c.set_listening(false)),
+            Heard::Notification { channel, .. } => caches
                 .iter()
-                .filter(|(channel, _)| *channel == notification.channel())
+                .filter(|(c, _)| *c == channel)
                 .for_each(|(_, cache)| cache.invalidate()),
-            // The connection was lost: notifications may have been missed.
-            None => return Ok(()),
-        }
-    }
+        },
+        std::future::pending(),
+    ));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_value_computed_across_an_invalidation_is_not_kept() {

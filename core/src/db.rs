@@ -111,7 +111,18 @@ pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Database
         // A ping on every checkout is one more round trip per statement; only connections idle
         // long enough to have been dropped (by a restart, a proxy) are checked.
         .test_before_acquire_if_idle_for(Duration::from_secs(1))
-        .set_application_name("mintbean");
+        .set_application_name("mintbean")
+        // The server probes idle client sockets and drops those that stopped answering (a host
+        // cut off or gone), releasing their locks and connection slots within about a minute.
+        // (sqlx 0.9 cannot turn on keepalive on the client's side; `engine::listen`'s heartbeat
+        // and the worker's bounded heartbeat statement notice a silent server instead.)
+        .map_sqlx_postgres_opts(|options| {
+            options.options([
+                ("tcp_keepalives_idle", "30"),
+                ("tcp_keepalives_interval", "10"),
+                ("tcp_keepalives_count", "3"),
+            ])
+        });
     if let Some(timeout) = settings.statement_timeout {
         options.statement_timeout(timeout);
     }

@@ -120,6 +120,17 @@ pub async fn find_many(
     .await?)
 }
 
+/// The jobs with these ids, on a pool (the process's job-updates reader).
+pub async fn find_many_in(pool: &sqlx::PgPool, ids: &[i64]) -> Result<Vec<JobRow>, EngineError> {
+    Ok(sqlx::query_as!(
+        JobRow,
+        "SELECT * FROM engine_jobs WHERE id = ANY ($1) ORDER BY id",
+        ids
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 fn not_found(id: i64) -> EngineError {
     EngineError::NotFound(format!("no job {id}"))
 }

@@ -27,6 +27,7 @@ pub mod admin;
 pub mod enqueue;
 pub mod events;
 pub mod job;
+pub mod listen;
 pub mod metrics;
 pub mod net;
 pub mod retry;

@@ -37,6 +37,8 @@ pub struct Metrics {
     kinds: Mutex<BTreeMap<String, KindCounters>>,
     /// Detections by (detector, outcome).
     detections: Mutex<BTreeMap<(String, String), u64>>,
+    /// LISTEN connections found late or lost, by listener.
+    listeners_lost: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -96,6 +98,30 @@ impl Metrics {
         *detections
             .entry((detector.to_owned(), outcome.to_owned()))
             .or_default() += 1;
+    }
+
+    /// A LISTEN connection went quiet or was lost (`crate::listen`).
+    pub fn listener_lost(&self, listener: &'static str) {
+        let mut lost = self
+            .listeners_lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *lost.entry(listener).or_default() += 1;
+    }
+
+    fn render_listeners(&self, out: &mut String) {
+        let lost = self
+            .listeners_lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let name = "engine_listener_lost_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} LISTEN connections that went quiet (no heartbeat answer) or were lost\n# TYPE {name} counter"
+        );
+        for (listener, count) in lost.iter() {
+            let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {count}");
+        }
     }
 
     fn render_detections(&self, out: &mut String) {
@@ -185,6 +211,7 @@ impl Metrics {
             );
         }
         self.render_detections(&mut out);
+        self.render_listeners(&mut out);
         out
     }
 }

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -1124,15 +1124,19 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
         let asked = held.len();
         held.extend(shared.backlog.unrecorded().iter().map(|(id, a)| (*id, *a)));
         let (ids, attempts): (Vec<i64>, Vec<i32>) = held.iter().copied().unzip();
-        let rows = sqlx::query_file!(
+        let beat = sqlx::query_file!(
             "sql/heartbeat.sql",
             shared.id,
             shared.config.lease.as_secs_f64(),
             &ids,
             &attempts
         )
-        .fetch_all(&shared.pool)
-        .await;
+        .fetch_all(&shared.pool);
+        // A connection that went silent would hold this forever: it counts as a failed beat.
+        let rows = match tokio::time::timeout(every, beat).await {
+            Ok(rows) => rows.map_err(|err| err.to_string()),
+            Err(_) => Err(format!("no answer within {every:?}")),
+        };
         match rows {
             Ok(rows) => {
                 last_success = Instant::now();
@@ -1260,65 +1264,48 @@ async fn reap(shared: Arc<Shared>, stop: CancellationToken) {
 }
 
 /// `LISTEN engine_jobs` (a queue has new jobs), `engine_isolated` (the reaper isolated jobs of a
-/// queue) and `engine_cancel` (a job was asked to stop).
+/// queue) and `engine_cancel` (a job was asked to stop). When the connection is lost or late,
+/// every queue is woken to look for itself (notifications may have been missed).
 async fn listen(
     shared: Arc<Shared>,
     wakers: HashMap<String, Arc<Notify>>,
     isolated: Arc<Notify>,
     stop: CancellationToken,
 ) {
-    loop {
-        let mut listener = match PgListener::connect_with(&shared.pool).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                tracing::warn!(error = %err, "LISTEN connection failed; polling meanwhile");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = stop.cancelled() => return,
-                }
-            }
-        };
-        if let Err(err) = listener
-            .listen_all(["engine_jobs", "engine_cancel", "engine_isolated"])
-            .await
-        {
-            tracing::warn!(error = %err, "LISTEN failed; polling meanwhile");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
-        loop {
-            let notification = tokio::select! {
-                n = listener.recv() => n,
-                _ = stop.cancelled() => return,
-            };
-            match notification {
-                Ok(n) if n.channel() == "engine_jobs" => {
-                    if let Some(waker) = wakers.get(n.payload()) {
+    let pool = shared.pool.clone();
+    let channels = ["engine_jobs", "engine_cancel", "engine_isolated"].map(String::from);
+    crate::listen::listen(
+        pool,
+        "worker",
+        channels.to_vec(),
+        |heard| match heard {
+            crate::listen::Heard::Notification { channel, payload } => match channel {
+                "engine_jobs" => {
+                    if let Some(waker) = wakers.get(payload) {
                         waker.notify_one();
                     }
                 }
-                Ok(n) if n.channel() == "engine_isolated" => {
-                    if wakers.contains_key(n.payload()) {
+                "engine_isolated" => {
+                    if wakers.contains_key(payload) {
                         isolated.notify_one();
                     }
                 }
-                Ok(n) => {
-                    if let Ok(id) = n.payload().parse::<i64>()
+                _ => {
+                    if let Ok(id) = payload.parse::<i64>()
                         && let Some(running) = shared.running().get(&id)
                     {
                         running.handle.stop(Stop::CancelRequested);
                     }
                 }
-                Err(err) => {
-                    // Notifications were lost while disconnected: wake every queue to re-check.
-                    tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
-                    for waker in wakers.values() {
-                        waker.notify_one();
-                    }
-                    isolated.notify_one();
-                    break;
+            },
+            crate::listen::Heard::Lost | crate::listen::Heard::Listening => {
+                for waker in wakers.values() {
+                    waker.notify_one();
                 }
+                isolated.notify_one();
             }
-        }
-    }
+        },
+        stop.cancelled(),
+    )
+    .await;
 }

@@ -1,10 +1,15 @@
-//! Following jobs as they change: the process's one `engine_updates` listener says which jobs
-//! changed; each follower reads those it may see and passes on real changes (state, attempt or
-//! progress). Subscribing happens before the first read, so no change falls in between.
+//! Following jobs as they change: the process's one `engine_updates` listener reads the changed
+//! jobs once; each follower keeps those it may see and passes on real changes (state, attempt or
+//! progress). Subscribing happens before the first read, so no change falls in between; after a
+//! lost listener (or falling behind) a follower re-reads what it follows, so a progress bar never
+//! freezes on a missed notification.
 
 use std::collections::{HashMap, VecDeque};
 
-use engine::admin::{self, JobRow};
+use engine::{
+    admin::{self, JobRow},
+    updates::Update,
+};
 use futures_util::Stream;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
@@ -24,7 +29,7 @@ struct Follower {
     /// `None` for admins: they see every job.
     owner: Option<String>,
     target: Target,
-    receiver: Receiver<std::sync::Arc<Vec<i64>>>,
+    receiver: Receiver<Update>,
     pending: VecDeque<JobRow>,
     seen: HashMap<i64, (String, i32, Option<serde_json::Value>)>,
     done: bool,
@@ -60,6 +65,34 @@ impl Follower {
         }
     }
 
+    /// Whether `row` is one this follower follows and may see.
+    fn follows(&self, row: &JobRow) -> bool {
+        let target = match &self.target {
+            Target::Job(id) => row.id == *id,
+            Target::Kind(kind) => row.kind == *kind,
+        };
+        target && (self.owner.is_none() || row.created_by == self.owner)
+    }
+
+    /// What to read again after changes may have been missed: the followed job, or the jobs of
+    /// the kind seen so far that have not finished (the newest, at most `RESYNC_MAX`).
+    fn to_reread(&self) -> Vec<i64> {
+        match &self.target {
+            Target::Job(id) => vec![*id],
+            Target::Kind(_) => {
+                let mut live: Vec<i64> = self
+                    .seen
+                    .iter()
+                    .filter(|(_, (state, _, _))| !FINISHED.contains(&state.as_str()))
+                    .map(|(id, _)| *id)
+                    .collect();
+                live.sort_unstable_by(|a, b| b.cmp(a));
+                live.truncate(RESYNC_MAX);
+                live
+            }
+        }
+    }
+
     async fn next(mut self) -> Option<(JobRow, Follower)> {
         loop {
             if let Some(row) = self.pending.pop_front() {
@@ -68,24 +101,30 @@ impl Follower {
             if self.done {
                 return None;
             }
-            let ids: Vec<i64> = match self.receiver.recv().await {
-                Ok(ids) => match &self.target {
-                    Target::Job(id) if ids.contains(id) => vec![*id],
-                    Target::Job(_) => continue,
-                    Target::Kind(_) => ids.to_vec(),
-                },
-                // Fell behind: a followed job is read again; a kind's stream goes on.
-                Err(RecvError::Lagged(_)) => match &self.target {
-                    Target::Job(id) => vec![*id],
-                    Target::Kind(_) => continue,
-                },
+            match self.receiver.recv().await {
+                Ok(Update::Changed(rows)) => {
+                    let mine: Vec<JobRow> = rows
+                        .iter()
+                        .filter(|row| self.follows(row))
+                        .cloned()
+                        .collect();
+                    self.take(mine);
+                }
+                Ok(Update::Resync) | Err(RecvError::Lagged(_)) => {
+                    let ids = self.to_reread();
+                    if !ids.is_empty() {
+                        let rows = self.read(&ids).await;
+                        self.take(rows);
+                    }
+                }
                 Err(RecvError::Closed) => return None,
-            };
-            let rows = self.read(&ids).await;
-            self.take(rows);
+            }
         }
     }
 }
+
+/// Jobs a kind's follower reads again after a lost listener, at most.
+const RESYNC_MAX: usize = 500;
 
 /// A stream of the followed job (starting with its current state) or of a kind's jobs.
 pub async fn follow(

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
-use crate::helpers::{JWT_SECRET, TestApp, data, database_url};
+use crate::helpers::{JWT_SECRET, StoppedBackend, TestApp, data, database_url, listener_pid};
 
 const MEETS: &str = "{ meets { id title registerLinkStatus } }";
 
@@ -249,11 +249,9 @@ async fn the_cache_is_bypassed_while_its_listener_is_lost_and_never_for_sessions
     assert!(response.headers().get("x-answer-cache").is_none());
 
     // Cut the listener's connection; a write made while it is away is not missed.
-    app.sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-    )
-    .await;
+    let listener = listener_pid(&app, "caches").await;
+    app.sql(&format!("SELECT pg_terminate_backend({listener})"))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.sql("UPDATE meets SET title = 'during'").await;
     let (body, hit) = anonymous(&url, MEETS).await;
@@ -297,4 +295,70 @@ async fn only_a_mutation_that_may_have_written_empties_the_caches() {
         Client::new().post(&url).json(&body).send().await.unwrap();
         assert!(cached().await, "still kept after {mutation}");
     }
+}
+
+#[tokio::test]
+async fn a_silently_stalled_listener_stops_trusting_its_caches_within_two_seconds() {
+    let app = TestApp::spawn().await;
+    app.create_meet(
+        "before",
+        "HACKATHON",
+        "2031-01-01T10:00:00",
+        "2031-01-02T10:00:00",
+        "UTC",
+    )
+    .await;
+    let member = app.create_user("member@example.com", false).await;
+    let (_server, url) = server_process(&app).await;
+    let login = Client::new()
+        .post(&url)
+        .json(&json!({ "query": format!("mutation {{ login(email: \"member@example.com\", password: \"{}\") {{ id }} }}", crate::helpers::PASSWORD) }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let me = || async {
+        let body: Value = Client::new()
+            .post(&url)
+            .header("cookie", &cookie)
+            .json(&json!({ "query": "{ me { id } }" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["data"]["me"]["id"].as_str().map(str::to_owned)
+    };
+    assert_eq!(me().await, Some(member.to_string()));
+    anonymous(&url, MEETS).await;
+    assert!(anonymous(&url, MEETS).await.1, "kept");
+
+    // The backend freezes: the socket stays open and nothing is delivered, as after a dropped
+    // NAT entry.
+    let stalled = StoppedBackend::stop(listener_pid(&app, "caches").await);
+    app.sql("UPDATE meets SET title = 'during the stall'").await;
+    app.sql(&format!(
+        "UPDATE users SET deleted = true WHERE id = '{member}'"
+    ))
+    .await;
+    let written = std::time::Instant::now();
+    let shown = until_shown(&url, "during the stall").await;
+    assert!(shown < Duration::from_secs(2), "stale for {shown:?}");
+    while me().await.is_some() {
+        assert!(
+            written.elapsed() < Duration::from_secs(2),
+            "a deleted user's session still works"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(stalled);
+    // A new connection LISTENs; answers are kept again.
+    wait_until_caching(&url).await;
 }

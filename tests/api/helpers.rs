@@ -648,3 +648,48 @@ pub fn days_from_now(days: i64) -> String {
         .format("%Y-%m-%dT%H:%M:%S")
         .to_string()
 }
+
+/// The backend of a LISTEN connection (`engine::listen`, named `name`) of the one server on the
+/// test's database.
+pub async fn listener_pid(app: &TestApp, name: &str) -> i64 {
+    let sql = format!(
+        "SELECT coalesce(max(pid), 0)::bigint FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'mintbean listener: {name}'"
+    );
+    for _ in 0..200 {
+        let pid = app.scalar_i64(&sql).await;
+        if pid != 0 {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {name} listener connected");
+}
+
+/// A PostgreSQL backend frozen with SIGSTOP (its socket stays open, nothing is delivered, as
+/// after a dropped NAT entry), resumed when dropped, also when the test fails.
+pub struct StoppedBackend(i64);
+
+impl StoppedBackend {
+    pub fn stop(pid: i64) -> StoppedBackend {
+        signal(pid, "-STOP");
+        StoppedBackend(pid)
+    }
+}
+
+impl Drop for StoppedBackend {
+    fn drop(&mut self) {
+        signal(self.0, "-CONT");
+    }
+}
+
+fn signal(pid: i64, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(
+        status.success(),
+        "kill {signal} {pid} (the tests run as root, as CI does)"
+    );
+}

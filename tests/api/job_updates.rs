@@ -11,7 +11,7 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-use crate::helpers::{JWT_SECRET, TestApp};
+use crate::helpers::{JWT_SECRET, StoppedBackend, TestApp, listener_pid};
 use crate::tasks::Api;
 
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -233,4 +233,46 @@ async fn an_admin_follows_every_job_of_a_kind_with_the_session_cookie() {
             break;
         }
     }
+}
+
+#[tokio::test]
+async fn a_follower_rereads_after_its_listener_went_quiet() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user("boss@example.com", true).await;
+    let session =
+        mintbean_core::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
+    let mut socket = init(&app, Some(&format!("jwt={session}")), json!({}))
+        .await
+        .expect("connected");
+    let api = Api::new(&app, &app.api_token(&["link_check:create"]).await);
+    let (_, created) = api
+        .post(
+            "/tasks/link_check?delay=1h",
+            json!({ "url": "https://later.example/" }),
+        )
+        .await;
+    let task = created["task"]["id"].as_i64().unwrap();
+    let query = format!("subscription {{ jobUpdates(id: \"{task}\") {{ {FIELDS} }} }}");
+    subscribe(&mut socket, "1", &query).await;
+    let first = next_message(&mut socket).await.unwrap();
+    assert_eq!(first["payload"]["data"]["jobUpdates"]["state"], "available");
+
+    // The listener's backend freezes; the job changes meanwhile and its notification is lost
+    // with the connection.
+    let stalled = StoppedBackend::stop(listener_pid(&app, "job updates").await);
+    app.sql(&format!(
+        "UPDATE engine_jobs SET progress = '{{\"checked\": 7}}' WHERE id = {task};
+         SELECT engine_notify_updates(ARRAY[{task}::bigint])"
+    ))
+    .await;
+    let update = tokio::time::timeout(Duration::from_secs(5), next_message(&mut socket))
+        .await
+        .expect("the change is pushed once the listener is replaced")
+        .unwrap();
+    assert_eq!(
+        update["payload"]["data"]["jobUpdates"]["progress"],
+        json!({ "checked": 7 }),
+        "{update}"
+    );
+    drop(stalled);
 }
