@@ -14,6 +14,7 @@ pub mod cli;
 pub mod graphql;
 pub mod handlers;
 pub mod http;
+pub mod quota;
 pub mod runtime;
 pub mod state;
 pub mod tasks;

@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use engine::{Catalog, events::Detectors, updates::Updates};
 
+use crate::quota::Quota;
 use mintbean_core::{auth::PasswordHasher, config::Config};
 
 #[derive(Clone)]
@@ -21,6 +22,9 @@ pub struct AppState {
     pub queues: Arc<Vec<(String, usize)>>,
     /// This process's listener for job changes, started by the first subscription.
     updates: Arc<OnceLock<Updates>>,
+    /// Open WebSockets and subscriptions per caller (`HttpConfig::max_*_per_caller`).
+    pub sockets: Quota,
+    pub subscriptions: Quota,
 }
 
 impl AppState {
@@ -40,6 +44,8 @@ impl AppState {
             detectors,
             queues,
             updates: Arc::default(),
+            sockets: Quota::default(),
+            subscriptions: Quota::default(),
         }
     }
 

@@ -104,6 +104,16 @@ pub struct HttpConfig {
     pub keep_alive_timeout: Duration,
     /// Requests handled at once; more are answered `503 SERVER_BUSY` at once.
     pub max_concurrent_requests: usize,
+    /// Requests of one client address (IPv6: its /64) handled at once; more are answered
+    /// `429 TOO_MANY_REQUESTS`, so one client cannot take every slot.
+    pub max_requests_per_client: usize,
+    /// A request body must arrive at least this fast (bytes per second, after a 2 s allowance),
+    /// or the request fails: a body trickled in byte by byte cannot hold a slot for long.
+    pub min_body_bytes_per_sec: u64,
+    /// WebSockets one caller (user, token) may hold open.
+    pub max_sockets_per_caller: usize,
+    /// Subscriptions one caller may hold open across its sockets.
+    pub max_subscriptions_per_caller: usize,
 }
 
 /// Failed-login limits, counted in PostgreSQL so they hold across server processes.
@@ -485,6 +495,18 @@ impl Config {
             ("HTTP_MAX_CONNECTIONS", self.http.max_connections),
             ("MAX_CONCURRENT_REQUESTS", self.http.max_concurrent_requests),
             (
+                "MAX_CONCURRENT_REQUESTS_PER_CLIENT",
+                self.http.max_requests_per_client,
+            ),
+            (
+                "WS_MAX_SOCKETS_PER_CALLER",
+                self.http.max_sockets_per_caller,
+            ),
+            (
+                "WS_MAX_SUBSCRIPTIONS_PER_CALLER",
+                self.http.max_subscriptions_per_caller,
+            ),
+            (
                 "LOGIN_MAX_FAILURES_PER_ACCOUNT",
                 self.login_limits.max_failures_per_account as usize,
             ),
@@ -620,6 +642,18 @@ fn read_http_config(r: &mut Reader<'_>) -> HttpConfig {
         header_read_timeout: seconds(r, "HTTP_HEADER_READ_TIMEOUT_SECS", 10.0, false),
         keep_alive_timeout: seconds(r, "HTTP_KEEP_ALIVE_TIMEOUT_SECS", 75.0, false),
         max_concurrent_requests: r.parsed("MAX_CONCURRENT_REQUESTS", 256, "a number of requests"),
+        max_requests_per_client: r.parsed(
+            "MAX_CONCURRENT_REQUESTS_PER_CLIENT",
+            32,
+            "a number of requests",
+        ),
+        min_body_bytes_per_sec: r.parsed("HTTP_MIN_BODY_BYTES_PER_SEC", 1024, "bytes per second"),
+        max_sockets_per_caller: r.parsed("WS_MAX_SOCKETS_PER_CALLER", 8, "a number of sockets"),
+        max_subscriptions_per_caller: r.parsed(
+            "WS_MAX_SUBSCRIPTIONS_PER_CALLER",
+            32,
+            "a number of subscriptions",
+        ),
     }
 }
 

@@ -602,7 +602,21 @@ impl JobSubscription {
             _ => return Err(AppError::bad_input("id", "give either id or kind").into()),
         };
         let state = app(ctx).clone();
+        let limit = state.config.http.max_subscriptions_per_caller;
+        let permit = state
+            .subscriptions
+            .try_take(&principal.created_by(), limit)
+            .ok_or_else(|| AppError::TooManyRequests {
+                message: format!(
+                    "at most {limit} subscriptions at once (WS_MAX_SUBSCRIPTIONS_PER_CALLER): end one first"
+                ),
+                retry_after_secs: 1,
+            })?;
         let stream = crate::tasks::live::follow(state, principal, target).await?;
-        Ok(stream.map(Job::from))
+        // Held while the stream lives: ending the subscription gives it back.
+        Ok(stream.map(move |row| {
+            let _held = &permit;
+            Job::from(row)
+        }))
     }
 }

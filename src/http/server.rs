@@ -147,10 +147,53 @@ impl Connection {
     }
 }
 
-/// The socket, telling its [`Connection`] when bytes arrive.
+/// The socket, telling its [`Connection`] when bytes arrive. The connection stays counted (for
+/// the cap and the shutdown drain) until the socket is dropped, which for a connection upgraded
+/// to a WebSocket is when the WebSocket ends.
 struct Tracked {
     stream: TcpStream,
     connection: Arc<Connection>,
+    connections: Arc<Connections>,
+    id: u64,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.connections.remove(self.id);
+    }
+}
+
+/// A request's connection, for handlers that keep it after answering (WebSockets): they hold it
+/// busy, so it is neither closed to make room nor dropped before they let go, and they are told
+/// when the server wants it closed (shutdown).
+#[derive(Clone)]
+pub struct ConnectionHandle(Arc<Connection>);
+
+/// Keeps a connection busy until dropped.
+pub struct Busy(Arc<Connection>);
+
+impl ConnectionHandle {
+    pub fn busy(&self) -> Busy {
+        self.0.request_started();
+        Busy(self.0.clone())
+    }
+
+    /// Resolves when the server asks the connection to close.
+    pub async fn asked_to_close(&self) {
+        loop {
+            let notified = self.0.close.notified();
+            if self.0.closing.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.request_finished();
+    }
 }
 
 impl AsyncRead for Tracked {
@@ -364,8 +407,13 @@ pub async fn serve(
             let (router, builder, connections) =
                 (router.clone(), builder.clone(), connections.clone());
             async move {
-                run_connection(&builder, stream, peer, router, connection, timeouts).await;
-                connections.remove(id);
+                let io = Tracked {
+                    stream,
+                    connection: connection.clone(),
+                    connections,
+                    id,
+                };
+                run_connection(&builder, io, peer, router, connection, timeouts).await;
             }
         });
     }
@@ -376,7 +424,7 @@ pub async fn serve(
 
 async fn run_connection(
     builder: &http1::Builder,
-    stream: TcpStream,
+    io: Tracked,
     peer: SocketAddr,
     router: Router,
     connection: Arc<Connection>,
@@ -386,6 +434,9 @@ async fn run_connection(
         let connection = connection.clone();
         move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            request
+                .extensions_mut()
+                .insert(ConnectionHandle(connection.clone()));
             connection.request_started();
             let connection = connection.clone();
             let response = router.clone().oneshot(request.map(Body::new));
@@ -396,10 +447,7 @@ async fn run_connection(
             }
         }
     });
-    let io = TokioIo::new(Tracked {
-        stream,
-        connection: connection.clone(),
-    });
+    let io = TokioIo::new(io);
     let serving = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(serving);
     let mut closing = false;

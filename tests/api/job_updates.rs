@@ -32,7 +32,11 @@ async fn slow_site() -> String {
 }
 
 async fn connect(app: &TestApp, cookie: Option<&str>) -> Socket {
-    let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
+    connect_to(&app.address, cookie).await
+}
+
+async fn connect_to(address: &str, cookie: Option<&str>) -> Socket {
+    let url = format!("{}/graphql/ws", address.replacen("http", "ws", 1));
     let mut request = url.into_client_request().unwrap();
     let headers = request.headers_mut();
     headers.insert(
@@ -42,7 +46,15 @@ async fn connect(app: &TestApp, cookie: Option<&str>) -> Socket {
     if let Some(cookie) = cookie {
         headers.insert("cookie", HeaderValue::from_str(cookie).unwrap());
     }
-    connect_async(request).await.expect("websocket").0
+    // A place may still be held for a moment by a socket the server is closing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match connect_async(request.clone()).await {
+            Ok((socket, _)) => return socket,
+            Err(err) if std::time::Instant::now() > deadline => panic!("websocket: {err}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 async fn next_message(socket: &mut Socket) -> Option<Value> {
@@ -275,4 +287,143 @@ async fn a_follower_rereads_after_its_listener_went_quiet() {
         "{update}"
     );
     drop(stalled);
+}
+
+#[tokio::test]
+async fn one_caller_holds_a_bounded_number_of_sockets_and_subscriptions() {
+    let app = TestApp::spawn_with(&[
+        ("WS_MAX_SOCKETS_PER_CALLER", "3"),
+        ("WS_MAX_SUBSCRIPTIONS_PER_CALLER", "4"),
+    ])
+    .await;
+    let token = app.api_token(&["link_check:read"]).await;
+    let token_id = app
+        .scalar_string("SELECT id::text FROM api_tokens ORDER BY created_at DESC LIMIT 1")
+        .await;
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        sockets.push(
+            init(&app, None, bearer(&token))
+                .await
+                .expect("under the cap"),
+        );
+    }
+    assert!(
+        init(&app, None, bearer(&token)).await.is_none(),
+        "a fourth socket is refused"
+    );
+    // Another caller is not affected.
+    let other = app.api_token(&["link_check:read"]).await;
+    assert!(init(&app, None, bearer(&other)).await.is_some());
+
+    let query = "subscription { jobUpdates(kind: \"link_check\") { id } }";
+    for n in 0..4 {
+        subscribe(&mut sockets[0], &format!("s{n}"), query).await;
+    }
+    // All four are live once each has passed on a job of the caller's.
+    let mut live = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while live.len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "live: {live:?}");
+        app.sql(&format!(
+            "SELECT engine_add_jobs(jsonb_build_array(jsonb_build_object(
+                 'kind', 'link_check', 'args', '{{\"url\": \"https://own.example/\"}}'::jsonb,
+                 'created_by', 'token:{token_id}')))"
+        ))
+        .await;
+        if let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(300), next_message(&mut sockets[0])).await
+        {
+            live.insert(message["id"].as_str().unwrap().to_owned());
+        }
+    }
+    subscribe(&mut sockets[2], "over", query).await;
+    let refused = next_message(&mut sockets[2]).await.unwrap();
+    assert_eq!(refused["id"], "over", "{refused}");
+    let errors = if refused["payload"].is_array() {
+        &refused["payload"]
+    } else {
+        &refused["payload"]["errors"]
+    };
+    assert_eq!(
+        errors[0]["extensions"]["code"], "TOO_MANY_REQUESTS",
+        "{refused}"
+    );
+    // Closing a socket gives its place back.
+    sockets.pop().unwrap().close(None).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while init(&app, None, bearer(&token)).await.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_socket_without_connection_init_is_closed_and_sockets_count_against_the_cap() {
+    let app = TestApp::spawn_with(&[("HTTP_MAX_CONNECTIONS", "3")]).await;
+    let started = std::time::Instant::now();
+    let mut silent = connect(&app, None).await;
+    assert_eq!(next_message(&mut silent).await, None, "closed");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+
+    drop(silent);
+    let health = || {
+        reqwest::Client::new()
+            .get(format!("{}/health", app.address))
+            .timeout(Duration::from_secs(5))
+            .send()
+    };
+    let token = app.api_token(&["link_check:read"]).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(init(&app, None, bearer(&token)).await.expect("connected"));
+    }
+    // Three busy connections: a fourth is turned away instead of the sockets being ignored.
+    let refused = health().await;
+    assert!(refused.is_err(), "{refused:?}");
+    drop(open);
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_sockets_and_waits_for_them() {
+    let app = TestApp::spawn().await;
+    let (mut server, graphql) = crate::answer_cache::server_process(&app).await;
+    let address = graphql.trim_end_matches("/graphql").to_owned();
+    let token = app.api_token(&["link_check:read"]).await;
+    let mut socket = connect_to(&address, None).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": bearer(&token) }),
+    )
+    .await;
+    assert_eq!(
+        next_message(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    let pid = server.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    // Told to go (1001), not cut off; the server then exits without waiting out its grace.
+    let closed = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("a close within 5 s");
+    match closed {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("{other:?}"),
+    }
+    drop(socket);
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exited within 10 s")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }
