@@ -28,7 +28,7 @@ use axum::{
     http::{HeaderMap, Method},
     response::Response,
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 
 use super::{HttpState, principal, server::ConnectionHandle};
 use crate::quota::Permit;
@@ -87,7 +87,9 @@ async fn serve(
             .map_err(|_| axum::Error::new("socket closed"))?;
         Ok::<_, axum::Error>(out)
     });
-    let graphql = {
+    // Boxed, not pinned on the stack, so that it can be dropped (ending the subscriptions) before
+    // the writer is waited for.
+    let mut graphql = {
         let (initialized, permit) = (initialized.clone(), permit.clone());
         GraphQLWebSocket::new_with_pair(sink, incoming, http.schema.clone(), protocol)
             .on_connection_init(move |payload| async move {
@@ -112,8 +114,8 @@ async fn serve(
                 Ok(data)
             })
             .serve()
+            .boxed()
     };
-    tokio::pin!(graphql);
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
