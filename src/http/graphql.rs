@@ -78,7 +78,14 @@ pub async fn handle(
     if let Ok(Some(user)) = session.current_user(&http.state.db).await {
         span.record("user_id", tracing::field::display(user.id));
     }
-    let client = ClientAddress(client_address(&headers, &extensions, &config.proxies));
+    let peer = extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let client = ClientAddress(super::admission::client_address(
+        &headers,
+        peer,
+        &config.proxies,
+    ));
     // A mutation reads what it has just written, before its notification may have arrived: it
     // never uses kept relations.
     let relations = match caching {
@@ -383,13 +390,9 @@ async fn read_request(
         ));
     }
     let limit = http.state.config.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("Request body is larger than {limit} bytes"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|err| super::admission::unreadable_body(&err, limit))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -465,21 +468,4 @@ fn label_uncoded_errors(response: &mut BatchResponse) {
             }
         }
     }
-}
-
-/// The client: the peer, or behind trusted proxies the nearest address they did not add.
-fn client_address(
-    headers: &HeaderMap,
-    extensions: &Extensions,
-    proxies: &mintbean_core::config::ProxyTrust,
-) -> Option<std::net::IpAddr> {
-    let peer = extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let forwarded: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    proxies.client(peer, &forwarded)
 }

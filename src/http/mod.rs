@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql`, `/health`, `/metrics`, and the layers around them (limits, CORS, panics,
 //! JSON error bodies, tracing).
 
+pub mod admission;
 pub mod answer_cache;
 pub mod assets;
 pub mod csrf;
@@ -34,7 +35,6 @@ use axum::{
     routing::get,
 };
 use serde_json::json;
-use tokio::sync::Semaphore;
 use tower_http::{
     catch_panic::CatchPanicLayer, cors::CorsLayer, set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
@@ -66,7 +66,7 @@ pub struct HttpState {
 pub fn router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_allowed_origins);
-    let capacity = Arc::new(Semaphore::new(state.config.http.max_concurrent_requests));
+    let admission = admission::Admission::new(&state.config);
     let metrics = metrics::routes(metrics::MetricsState {
         db: state.db.clone(),
         token: state.config.jobs.metrics_token.clone(),
@@ -130,7 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(graphiql::routes())
         .fallback(not_found)
         .layer(middleware::map_response(errors::json_error_bodies))
-        .layer(middleware::from_fn_with_state(capacity, shed_load))
+        .layer(middleware::from_fn_with_state(admission, admission::admit))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(observe::request_span)
@@ -148,27 +148,6 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-}
-
-/// At most `MAX_CONCURRENT_REQUESTS` requests run at once; the rest are answered at once with
-/// `503 SERVER_BUSY` rather than piling up (during a database outage they would each wait).
-async fn shed_load(
-    State(capacity): State<Arc<Semaphore>>,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> Response {
-    let Ok(_permit) = capacity.try_acquire() else {
-        let mut response = errors::json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVER_BUSY",
-            "The server is busy; please try again shortly",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
-    };
-    next.run(request).await
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {

@@ -331,3 +331,73 @@ async fn a_database_outage_gets_fast_clean_errors_and_no_pile_up() {
     }
     assert!(recovered, "the server did not recover after the outage");
 }
+
+/// A POST whose body trickles in a byte every half second, sent as if through a proxy for
+/// `client`; the answer, or `None` while it is still waiting.
+async fn trickle_post(app: &TestApp, client: &str) -> tokio::task::JoinHandle<String> {
+    let mut stream = TcpStream::connect(socket_address(app)).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: mintbean\r\nContent-Type: application/json\r\n\
+         X-Forwarded-For: {client}\r\nContent-Length: 1000\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::spawn(async move {
+        let (mut reader, mut writer) = stream.into_split();
+        let trickle = tokio::spawn(async move {
+            while writer.write_all(b" ").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        let mut answer = vec![0u8; 4096];
+        let read = timeout(Duration::from_secs(20), reader.read(&mut answer))
+            .await
+            .map(|read| read.unwrap_or(0))
+            .unwrap_or(0);
+        trickle.abort();
+        String::from_utf8_lossy(&answer[..read]).into_owned()
+    })
+}
+
+#[tokio::test]
+async fn one_client_trickling_bodies_cannot_hold_every_request_slot() {
+    let app = TestApp::spawn_with(&[
+        ("MAX_CONCURRENT_REQUESTS", "12"),
+        ("MAX_CONCURRENT_REQUESTS_PER_CLIENT", "4"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("REQUEST_TIMEOUT_SECS", "30"),
+    ])
+    .await;
+    let started = Instant::now();
+    let mut hostile = Vec::new();
+    for _ in 0..16 {
+        hostile.push(trickle_post(&app, "203.0.113.66").await);
+    }
+    // Everyone else still gets in while the trickles are held.
+    for _ in 0..5 {
+        let response = new_client()
+            .post(app.graphql_url())
+            .header("x-forwarded-for", "198.51.100.7")
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let answers = join_all(hostile).await;
+    let statuses: Vec<String> = answers
+        .into_iter()
+        .map(|answer| answer.unwrap().lines().next().unwrap_or("").to_owned())
+        .collect();
+    let busy = statuses.iter().filter(|s| s.contains(" 429")).count();
+    let cut = statuses
+        .iter()
+        .filter(|s| s.contains(" 400") || s.contains(" 408"))
+        .count();
+    assert_eq!((busy, cut), (12, 4), "{statuses:?}");
+    // Cut by the minimum rate (a byte every 0.5 s), long before the request timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
