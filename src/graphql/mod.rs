@@ -3,6 +3,7 @@
 //! enums converted with `From`, loader keys; resolvers build the `Caller` and call the service).
 
 pub mod badges;
+pub mod budget;
 pub mod context;
 pub mod email;
 pub mod error;
@@ -67,7 +68,10 @@ pub fn build_schema(state: AppState) -> AppSchema {
     // Node backend's depth semantics); complexity is async-graphql's, with list fields weighted.
     let mut builder = Schema::build(Query::default(), Mutation::default(), JobSubscription)
         .data(state)
-        .limit_complexity(config.limits.max_complexity);
+        .limit_complexity(config.limits.max_complexity)
+        .extension(budget::AnswerBudget {
+            limit: config.max_response_bytes,
+        });
     if !config.introspection {
         builder = builder.disable_introspection();
     }

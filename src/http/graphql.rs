@@ -135,6 +135,15 @@ pub async fn handle(
             "The request took too long",
         );
     };
+    if over_budget(&response) {
+        let limit = config.graphql.max_response_bytes;
+        tracing::warn!(limit, "GraphQL answer refused while it was built: over the size limit");
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            crate::graphql::budget::TOO_LARGE,
+            format!("The answer would be larger than {limit} bytes; ask for fewer fields or items"),
+        );
+    }
     label_uncoded_errors(&mut response);
     match &mut response {
         BatchResponse::Single(r) => {
@@ -451,6 +460,23 @@ fn read_get(http: &HttpState, query: &str) -> Result<Request, Box<Response>> {
 /// executor, which reports the syntax error.
 fn contains_mutation(request: &mut Request) -> bool {
     request.parsed_query().is_ok_and(limits::has_mutation)
+}
+
+/// Whether building the answer was stopped at the size limit (`graphql::budget`).
+fn over_budget(response: &BatchResponse) -> bool {
+    let responses: Vec<&async_graphql::Response> = match response {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(rs) => rs.iter().collect(),
+    };
+    responses.iter().flat_map(|r| &r.errors).any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .is_some_and(|code| {
+                *code == async_graphql::Value::String(crate::graphql::budget::TOO_LARGE.into())
+            })
+    })
 }
 
 /// Errors raised before or around resolvers (syntax, validation, limits, argument coercion) come
