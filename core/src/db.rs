@@ -101,6 +101,32 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 }
 
 pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<DatabaseConnection, DbErr> {
+    // Several hosts: the pool starts on the one that accepts writes and follows it
+    // (`crate::failover`).
+    let primary = primary_url(url, settings.acquire_timeout).await?;
+    let db = open(&primary, settings).await?;
+    if let Some(hosts) = crate::failover::split_hosts(url) {
+        crate::failover::follow_primary(db.get_postgres_connection_pool().clone(), hosts, primary);
+    }
+    Ok(db)
+}
+
+/// `url`, or for a multi-host URL the URL of the host that accepts writes now.
+pub async fn primary_url(url: &str, timeout: Duration) -> Result<String, DbErr> {
+    match crate::failover::split_hosts(url) {
+        Some(hosts) => crate::failover::find_primary(&hosts, timeout)
+            .await
+            .cloned()
+            .ok_or_else(|| {
+                DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                    "none of the DATABASE_URL hosts accepts writes".into(),
+                ))
+            }),
+        None => Ok(url.to_owned()),
+    }
+}
+
+async fn open(url: &str, settings: &PoolSettings) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(settings.max_connections)
@@ -133,7 +159,8 @@ pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Database
 /// a jobs runner starting together cannot both run them.
 pub async fn migrate(url: &str) -> Result<(), DbErr> {
     // One connection: the advisory lock belongs to the session that takes it.
-    let db = connect(url, 1).await?;
+    let primary = primary_url(url, Duration::from_secs(10)).await?;
+    let db = open(&primary, &PoolSettings::new(1)).await?;
     let backend = db.get_database_backend();
     db.execute_raw(Statement::from_sql_and_values(
         backend,

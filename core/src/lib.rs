@@ -12,6 +12,7 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod failover;
 pub mod kanban;
 pub mod meets;
 pub mod posts;

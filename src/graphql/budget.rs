@@ -72,7 +72,8 @@ impl Extension for Budget {
         let name = info.alias.unwrap_or(info.name);
         let value = next.run(ctx, info).await?;
         if let Some(value) = &value {
-            self.used.fetch_add(estimate(name, value), Ordering::Relaxed);
+            self.used
+                .fetch_add(estimate(name, value), Ordering::Relaxed);
         }
         Ok(value)
     }

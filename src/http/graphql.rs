@@ -137,7 +137,10 @@ pub async fn handle(
     };
     if over_budget(&response) {
         let limit = config.graphql.max_response_bytes;
-        tracing::warn!(limit, "GraphQL answer refused while it was built: over the size limit");
+        tracing::warn!(
+            limit,
+            "GraphQL answer refused while it was built: over the size limit"
+        );
         return json_error(
             StatusCode::BAD_REQUEST,
             crate::graphql::budget::TOO_LARGE,

@@ -118,14 +118,16 @@ fn public_kind(registry: &Catalog, kind: &str) -> AppResult<()> {
 
 pub fn build(registry: &Catalog, kind: &str, args: Value) -> AppResult<NewJob> {
     public_kind(registry, kind)?;
-    mintbean_core::validation::json_without_nul("args", &args)?;
-    registry.build(kind, args).map_err(|e| match e {
+    let job = registry.build(kind, args).map_err(|e| match e {
         BuildError::UnknownKind(kind) => AppError::NotFound(format!("no task kind `{kind}`")),
         BuildError::Args(error) => AppError::BadInput {
             field: error.field,
             message: error.message,
         },
-    })
+    })?;
+    // The kind names its own fields' problems; a NUL anywhere else still cannot be stored.
+    mintbean_core::validation::json_without_nul("args", &job.args)?;
+    Ok(job)
 }
 
 /// Stores the task in one transaction (with its idempotency key); answers it and whether it

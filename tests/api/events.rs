@@ -670,5 +670,5 @@ async fn a_nul_in_an_event_or_task_is_a_bad_request_not_a_retry() {
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     assert!(status.is_client_error(), "{status} {body}");
-    assert_eq!(body["error"]["field"], "args", "{body}");
+    assert_eq!(body["error"]["code"], "BAD_USER_INPUT", "{body}");
 }

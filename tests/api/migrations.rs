@@ -482,3 +482,30 @@ async fn an_existing_node_database_is_adopted_without_touching_a_row() {
     drop(conn);
     drop_database(&name);
 }
+
+#[tokio::test]
+async fn a_multi_host_database_url_reaches_the_host_that_accepts_writes() {
+    let app = crate::helpers::TestApp::spawn().await;
+    // A host that refuses connections first, then the real one; libpq's form.
+    let url = url::Url::parse(&crate::helpers::database_url(&app.db_name)).unwrap();
+    let live = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let multi = format!(
+        "postgres://{}@{dead},{live}{}?target_session_attrs=read-write",
+        url.username(),
+        url.path()
+    );
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mintbean"))
+        .args(["jobs", "stats"])
+        .env("DATABASE_URL", &multi)
+        .env("APP_ENV", "test")
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
