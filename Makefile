@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run test test-readme test-e2e emails bench bench-jobs bench-api pristine migrate schema check-schema lint fmt ci db-stop help
+.PHONY: run test test-readme test-e2e test-cluster emails bench bench-jobs bench-api pristine migrate schema check-schema lint fmt ci db-stop help
 
 run: ## Start PostgreSQL if needed, migrate, seed, serve GraphQL on :4000
 	@scripts/dev.sh run
@@ -12,6 +12,9 @@ test-readme: ## Run every shell example of README.md in a fresh clone (part of m
 
 test-e2e: ## The dashboard in headless Chromium (screenshots in target/e2e/); part of make test
 	@scripts/dev.sh test-e2e
+
+test-cluster: ## The multi-host deployment (namespaces, replica, haproxy) under five faults; root, ~10 min
+	@python3 tests/cluster/run.py
 
 emails: ## Send the due emails once (without SMTP_URL: .eml files in .data/outbox/)
 	@scripts/dev.sh jobs email
