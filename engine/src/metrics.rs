@@ -39,6 +39,9 @@ pub struct Metrics {
     detections: Mutex<BTreeMap<(String, String), u64>>,
     /// LISTEN connections found late or lost, by listener.
     listeners_lost: Mutex<BTreeMap<&'static str, u64>>,
+    /// Reads of changed jobs for subscribers (`crate::updates`): one per notification, however
+    /// many follow.
+    update_reads: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -109,7 +112,19 @@ impl Metrics {
         *lost.entry(listener).or_default() += 1;
     }
 
+    /// The job-updates fan-out read the changed rows once.
+    pub(crate) fn update_read(&self) {
+        self.update_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn render_listeners(&self, out: &mut String) {
+        let name = "engine_job_update_reads_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Reads of changed jobs for subscribers (one per notification)\n# TYPE {name} counter\n{name} {}",
+            self.update_reads.load(std::sync::atomic::Ordering::Relaxed)
+        );
         let lost = self
             .listeners_lost
             .lock()

@@ -108,6 +108,7 @@ async fn read_and_fan_out(
         ids.dedup();
         let mut rows = None;
         for attempt in 1..=3 {
+            crate::Metrics::global().update_read();
             match admin::find_many_in(&pool, &ids).await {
                 Ok(read) => {
                     rows = Some(read);

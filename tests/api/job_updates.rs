@@ -427,3 +427,73 @@ async fn shutdown_closes_open_sockets_and_waits_for_them() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn followers_share_one_read_per_change() {
+    let app = TestApp::spawn().await;
+    let (_server, graphql) = crate::answer_cache::server_process(&app).await;
+    let address = graphql.trim_end_matches("/graphql").to_owned();
+    let admin = app.create_user("boss@example.com", true).await;
+    let session =
+        mintbean_core::auth::token::issue(admin, true, JWT_SECRET, chrono::Utc::now()).unwrap();
+    let mut socket = connect_to(&address, Some(&format!("jwt={session}"))).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(
+        next_message(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    let followers = 10;
+    let query = "subscription { jobUpdates(kind: \"link_check\") { id } }";
+    for n in 0..followers {
+        subscribe(&mut socket, &format!("f{n}"), query).await;
+    }
+    let add_job = || {
+        app.sql(
+            "SELECT engine_add_jobs(jsonb_build_array(jsonb_build_object(
+                 'kind', 'link_check', 'args', '{\"url\": \"https://a.example/\"}'::jsonb,
+                 'run_at', now() + interval '1 hour')))",
+        )
+    };
+    // Every follower is live once each has passed on a change.
+    let mut live = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while live.len() < followers {
+        assert!(std::time::Instant::now() < deadline, "live: {live:?}");
+        add_job().await;
+        while let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(300), next_message(&mut socket)).await
+        {
+            live.insert(message["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let reads = || async {
+        let text = reqwest::get(format!("{address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix("engine_job_update_reads_total "))
+            .expect("the reads counter")
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = reads().await;
+    add_job().await;
+    let mut told = 0;
+    while told < followers {
+        let message = tokio::time::timeout(Duration::from_secs(5), next_message(&mut socket))
+            .await
+            .expect("every follower is told")
+            .unwrap();
+        assert_eq!(message["type"], "next", "{message}");
+        told += 1;
+    }
+    let read = reads().await - before;
+    assert!(read <= 2, "{followers} followers, {read} reads");
+}
