@@ -360,6 +360,8 @@ pub struct QueueStats {
     pub oldest_waiting_seconds: Option<f64>,
     pub completed_last_minute: i64,
     pub completed_last_5_minutes: i64,
+    /// Paused now (until `paused_until`, or until resumed when that is empty).
+    pub paused: bool,
     pub paused_until: Option<DateTime<Utc>>,
 }
 
@@ -416,7 +418,10 @@ pub async fn stats(db: &DatabaseConnection) -> Result<Vec<QueueStats>, EngineErr
                       AND j.finished_at > now() - interval '1 minute') AS "completed_last_minute!",
                   count(j.id) FILTER (WHERE j.state = 'completed'
                       AND j.finished_at > now() - interval '5 minutes') AS "completed_last_5_minutes!",
-                  (SELECT paused_until FROM engine_queues q
+                  EXISTS (SELECT 1 FROM engine_queues q
+                           WHERE q.name = n.queue AND q.paused_until > now()) AS "paused!",
+                  -- 'infinity' (paused until resumed) has no chrono value: it is NULL here.
+                  (SELECT nullif(paused_until, 'infinity') FROM engine_queues q
                     WHERE q.name = n.queue AND q.paused_until > now()) AS paused_until
              FROM names n LEFT JOIN engine_jobs j ON j.queue = n.queue
             GROUP BY n.queue ORDER BY n.queue"#

@@ -488,7 +488,10 @@ async fn stats(db: &DatabaseConnection, out: &Output) -> Result<(), EngineError>
                 cell(&q.oldest_waiting_seconds.map(|s| format!("{s:.1}s"))),
                 q.completed_last_minute.to_string(),
                 q.completed_last_5_minutes.to_string(),
-                time(&q.paused_until),
+                match (q.paused, &q.paused_until) {
+                    (true, None) => "until resumed".to_owned(),
+                    (_, until) => time(until),
+                },
             ]);
         }
         table.render()

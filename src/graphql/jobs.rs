@@ -198,6 +198,8 @@ pub struct Queue {
     pub discarded: i64,
     pub oldest_waiting_seconds: Option<f64>,
     pub completed_last_minute: i64,
+    /// Paused now: until `pausedUntil`, or until resumed when that is null.
+    pub paused: bool,
     pub paused_until: Option<DateTime>,
 }
 
@@ -214,6 +216,7 @@ impl From<QueueStats> for Queue {
             discarded: q.discarded,
             oldest_waiting_seconds: q.oldest_waiting_seconds,
             completed_last_minute: q.completed_last_minute,
+            paused: q.paused,
             paused_until: opt_time(q.paused_until),
         }
     }

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, new_client};
+use crate::helpers::{TestApp, data, new_client};
 use crate::tasks::{KOALATI_ACCESS, KOALATI_SECRET, koalati_app_settings, koalati_jwt};
 
 struct Koalati<'a> {
@@ -313,4 +313,47 @@ async fn mock_mode_stores_and_answers_for_real_and_runs_every_job_as_an_instant_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the mocked job did not complete");
+}
+
+#[tokio::test]
+async fn a_queue_paused_until_resumed_shows_everywhere() {
+    let app = TestApp::spawn_with(&koalati_app_settings()).await;
+    let (_, admin) = app.admin_client().await;
+    // What `jobs pause links` (no --for) and the dashboard's "until resumed" store.
+    app.sql(
+        "INSERT INTO engine_queues (name, paused_until) VALUES ('links', 'infinity')
+             ON CONFLICT (name) DO UPDATE SET paused_until = 'infinity'",
+    )
+    .await;
+    let koalati = Koalati::new(&app);
+    let queue = koalati.status("/status/queue").await;
+    assert!(queue["data"].is_object(), "{queue}");
+    let body = app
+        .gql_with(&admin, "{ queues { name paused pausedUntil } }", json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let links = data(&body)["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "links")
+        .cloned()
+        .expect("the links queue");
+    assert_eq!(links["paused"], true, "{links}");
+    assert!(links["pausedUntil"].is_null(), "until resumed: {links}");
+    let stats = tokio::process::Command::new(env!("CARGO_BIN_EXE_jobs"))
+        .arg("stats")
+        .env("DATABASE_URL", crate::helpers::database_url(&app.db_name))
+        .env("APP_ENV", "test")
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .unwrap();
+    assert!(stats.status.success(), "{stats:?}");
+    assert!(
+        String::from_utf8_lossy(&stats.stdout).contains("until resumed"),
+        "{}",
+        String::from_utf8_lossy(&stats.stdout)
+    );
 }
