@@ -87,26 +87,19 @@ fn parse_form(body: &[u8]) -> Result<ToolRequest, AppError> {
         match key.trim_end_matches("[]") {
             "url" => request.urls.push(value.trim().to_owned()),
             "tool" => request.tools.push(value.trim().to_owned()),
+            // Koalati's README: "`priority` is expected to be an integer, and defaults to `1`
+            // when invalid or unspecified" (0 and values past 100 are invalid here).
             "priority" => {
-                let priority: i16 = value
+                request.priority = value
                     .trim()
-                    .parse()
-                    .map_err(|_| AppError::bad_input("priority", "a whole number from 0 to 100"))?;
-                if !(0..=100).contains(&priority) {
-                    return Err(AppError::bad_input(
-                        "priority",
-                        "a whole number from 0 to 100",
-                    ));
-                }
-                // Koalati: missing or 0 means 1.
-                request.priority = priority.max(1);
+                    .parse::<i16>()
+                    .ok()
+                    .filter(|p| (1..=100).contains(p))
+                    .unwrap_or(1);
             }
-            other => {
-                return Err(AppError::bad_input(
-                    other,
-                    "unknown field (known: url, tool, priority)",
-                ));
-            }
+            // Other fields (a client's `callback`, …) are not the service's business: ignored,
+            // as Koalati's service ignores them.
+            _ => {}
         }
     }
     if request.urls.is_empty() || request.tools.is_empty() {

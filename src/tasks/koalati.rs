@@ -38,9 +38,26 @@ fn notification(event_type: &str, task: &Value) -> Value {
         "received_at": task["createdAt"],
         "processed_at": task["startedAt"],
         "completed_at": task["finishedAt"],
+        "processing_time": processing_ms(task),
     });
     let processing_time = processing_ms(task);
+    // A page that could not be loaded at all (no answer: DNS, connection, timeout) is Koalati's
+    // `requestError`, though the check itself ran to the end. A page that answered, even 404 or
+    // 500, was loaded: its status is a result.
+    let unloadable = task["result"].is_object()
+        && task["result"]["ok"] == false
+        && task["result"]["statusCode"].is_null();
     match event_type {
+        "task.succeeded" if unloadable => {
+            let message = task["result"]["error"]
+                .as_str()
+                .unwrap_or("the page could not be loaded")
+                .to_owned();
+            json!({
+                "request": request, "message": message, "error": message, "success": false,
+                "type": "toolError",
+            })
+        }
         "task.succeeded" => json!({
             "request": request, "results": task["result"], "processingTime": processing_time,
             "success": true, "type": "toolSuccess",
@@ -78,11 +95,31 @@ mod tests {
         let success = notification("task.succeeded", &task);
         assert_eq!(success["type"], "toolSuccess");
         assert_eq!(success["processingTime"], 250);
+        assert_eq!(success["request"]["processing_time"], 250);
         assert_eq!(success["request"]["url"], "https://a.example/");
         assert_eq!(notification("task.failed", &task)["success"], false);
         assert_eq!(
             notification("task.handler_error", &task)["type"],
             "developerError"
         );
+    }
+
+    #[test]
+    fn a_page_that_could_not_be_loaded_is_a_tool_error_and_a_404_is_a_result() {
+        let mut task = json!({
+            "id": 8, "kind": "link_check", "priority": 1, "args": { "url": "https://gone.example/" },
+            "result": { "ok": false, "statusCode": null, "error": "connection refused" },
+            "startedAt": "2026-12-01T10:00:01Z", "finishedAt": "2026-12-01T10:00:02Z",
+        });
+        let unloadable = notification("task.succeeded", &task);
+        assert_eq!(
+            (unloadable["type"].as_str(), unloadable["success"].as_bool()),
+            (Some("toolError"), Some(false))
+        );
+        assert_eq!(unloadable["message"], "connection refused");
+        task["result"] = json!({ "ok": false, "statusCode": 404, "error": null });
+        let missing = notification("task.succeeded", &task);
+        assert_eq!(missing["type"], "toolSuccess");
+        assert_eq!(missing["results"]["statusCode"], 404);
     }
 }

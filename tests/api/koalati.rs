@@ -116,10 +116,6 @@ async fn tool_requests_are_all_or_nothing_deduplicated_and_keyed_by_host() {
         ),
         ("url=https://new.example/&tool=screenshot", "unknown tool"),
         ("tool=link_check", "url"),
-        (
-            "url=https://new.example/&tool=link_check&priority=high",
-            "whole number",
-        ),
     ] {
         let (status, body) = koalati.request(form).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{form}: {body}");
@@ -356,4 +352,34 @@ async fn a_queue_paused_until_resumed_shows_everywhere() {
         "{}",
         String::from_utf8_lossy(&stats.stdout)
     );
+}
+
+#[tokio::test]
+async fn an_invalid_priority_means_1_and_other_fields_are_ignored() {
+    let app = TestApp::spawn_with(&koalati_app_settings()).await;
+    let koalati = Koalati::new(&app);
+    for (form, url) in [
+        (
+            "url=https://a.example/&tool=link_check&priority=high",
+            "https://a.example/",
+        ),
+        (
+            "url=https://b.example/&tool=link_check&priority=-3",
+            "https://b.example/",
+        ),
+        (
+            "url=https://c.example/&tool=link_check&callback=https://me.example/hook",
+            "https://c.example/",
+        ),
+    ] {
+        let (status, body) = koalati.request(form).await;
+        assert_eq!(status, StatusCode::OK, "{form}: {body}");
+        assert_eq!(body["success"], true, "{form}: {body}");
+        let stored = jobs(&app)
+            .await
+            .into_iter()
+            .find(|(u, _, _)| u == url)
+            .unwrap_or_else(|| panic!("{url} stored"));
+        assert_eq!(stored.1, 1, "{form}");
+    }
 }
