@@ -149,22 +149,24 @@ pub fn nothing_to_edit() -> AppError {
 /// A delay: seconds, or a number with `s`, `m`, `h` or `d` (at most a year): the task API's
 /// `?delay=` and the command lines' durations.
 pub fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
+    const FORMS: &str = "a delay is a number with a unit: ms, s, m, h or d (5000ms, 30s, 10m, 1h)";
     let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, "s"),
+    let Some(at) = text.find(|c: char| c.is_ascii_alphabetic()) else {
+        // AWSuper read a bare number as milliseconds, other tools as seconds: never guessed.
+        return Err(format!(
+            "{FORMS}; a bare number is refused (AWSuper's `delay=5000` is `5000ms` here)"
+        ));
     };
+    let (number, unit) = text.split_at(at);
     let seconds_per = match unit {
+        "ms" => 0.001,
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86_400.0,
-        _ => return Err("a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)".into()),
+        _ => return Err(FORMS.into()),
     };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| "a delay is seconds, or a number with s, m, h or d (10m, 1h, 1d)")?;
+    let value: f64 = number.trim().parse().map_err(|_| FORMS)?;
     let seconds = value * seconds_per;
     if !(0.0..=365.0 * 86_400.0).contains(&seconds) {
         return Err("a delay is between 0 and 365 days".into());

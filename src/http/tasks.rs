@@ -175,7 +175,7 @@ fn run_at(pairs: &[(String, String)]) -> Result<Option<chrono::DateTime<chrono::
 /// Creates a task (202, with `Location`). The body is the kind's arguments.
 #[utoipa::path(post, path = "/tasks/{kind}", tag = "tasks",
     params(("kind" = String, Path, description = "A kind from GET /tasks"),
-           ("delay" = Option<String>, Query, description = "Run after: seconds, or 10m, 1h, 1d"),
+           ("delay" = Option<String>, Query, description = "Run after: a number with a unit, 5000ms, 30s, 10m, 1h, 1d (a bare number is refused)"),
            ("when" = Option<String>, Query, description = "Run at: RFC 3339 with offset"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key again answers the same task")),
     request_body(content = Object, description = "The kind's arguments (see its schema)"),

@@ -271,7 +271,9 @@ mod tests {
 
     #[test]
     fn delays_have_units_and_bounds() {
-        assert_eq!(parse_delay("30").unwrap().as_secs(), 30);
+        assert_eq!(parse_delay("30s").unwrap().as_secs(), 30);
+        assert_eq!(parse_delay("5000ms").unwrap().as_millis(), 5000);
+        assert!(parse_delay("5000").unwrap_err().contains("5000ms"));
         assert_eq!(parse_delay("10m").unwrap().as_secs(), 600);
         assert_eq!(parse_delay("1h").unwrap().as_secs(), 3600);
         assert_eq!(parse_delay("1d").unwrap().as_secs(), 86_400);

@@ -299,6 +299,13 @@ async fn bad_requests_name_the_field_and_leave_no_row() {
             Some("delay"),
         ),
         (
+            "bare number (AWSuper's milliseconds)",
+            api.request(reqwest::Method::POST, "/tasks/link_check?delay=5000")
+                .json(&url_task(1)),
+            StatusCode::BAD_REQUEST,
+            Some("delay"),
+        ),
+        (
             "local when",
             api.request(
                 reqwest::Method::POST,
@@ -312,7 +319,7 @@ async fn bad_requests_name_the_field_and_leave_no_row() {
             "both",
             api.request(
                 reqwest::Method::POST,
-                "/tasks/link_check?delay=1&when=2031-01-01T10:00:00Z",
+                "/tasks/link_check?delay=1s&when=2031-01-01T10:00:00Z",
             )
             .json(&url_task(1)),
             StatusCode::BAD_REQUEST,
