@@ -54,6 +54,8 @@ pub struct Query {
     sort: Option<(String, bool)>,
     pub limit: u64,
     cursor: Option<Cursor>,
+    /// `page=N` (1 for the first): pages by offset, as AWSuper clients do; cursors page by key.
+    page: Option<u64>,
     /// `key`: any of the dedupe, concurrency or group keys.
     key: Option<String>,
     /// `error`: text the last error contains (case-insensitive).
@@ -69,6 +71,13 @@ struct Cursor {
 
 fn refuse(field: &str, message: impl Into<String>) -> ArgsError {
     ArgsError::field(field, message)
+}
+
+/// Whether `name` is one of the job's own fields (not an argument).
+pub fn is_field(name: &str) -> bool {
+    FIELDS.iter().any(|(f, _)| *f == name)
+        || matches!(name, "limit" | "cursor" | "page" | "key" | "error")
+        || name.starts_with("sort")
 }
 
 fn field_type(name: &str) -> Option<Type> {
@@ -98,6 +107,9 @@ impl Query {
     /// A cursor's value must be of the sort field's type (it is cast to it in the statement):
     /// a crafted one is a bad request, not a failed statement.
     fn check_cursor(&self) -> Result<(), ArgsError> {
+        if self.page.is_some() && self.cursor.is_some() {
+            return Err(refuse("page", "give a page or a cursor, not both"));
+        }
         let Some(cursor) = &self.cursor else {
             return Ok(());
         };
@@ -137,6 +149,15 @@ impl Query {
                     &mut self.error
                 };
                 *slot = Some(value.to_owned());
+                return Ok(());
+            }
+            "page" => {
+                let page = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| refuse(key, "a page number from 1 to 10000"))?;
+                self.page = Some(page);
                 return Ok(());
             }
             "cursor" => {
@@ -296,9 +317,10 @@ pub async fn search(
     }
     let direction = if descending { "DESC" } else { "ASC" };
     let limit = sql.param(query.limit as i64 + 1);
+    let offset = sql.param((query.page.unwrap_or(1) as i64 - 1) * query.limit as i64);
     let page_sql = format!(
         "SELECT {columns}, {sort}::text AS sort_value FROM engine_jobs WHERE {conditions}
-          ORDER BY {sort} {direction}, id {direction} LIMIT {limit}",
+          ORDER BY {sort} {direction}, id {direction} LIMIT {limit} OFFSET {offset}",
         columns = engine::admin::JOB_COLUMNS,
         conditions = where_clause(&sql.conditions),
     );

@@ -223,7 +223,8 @@ pub async fn search(
 ) -> AppResult<TaskPage> {
     principal.require(kind, Action::Read)?;
     public_kind(registry, kind)?;
-    let query = Query::parse(pairs).map_err(|e| AppError::BadInput {
+    let pairs = awsuper_aliases(registry, kind, pairs);
+    let query = Query::parse(&pairs).map_err(|e| AppError::BadInput {
         field: e.field,
         message: e.message,
     })?;
@@ -234,6 +235,46 @@ pub async fn search(
         data: page.data.into_iter().map(Task::from).collect(),
         next_cursor: page.next_cursor,
     })
+}
+
+/// AWSuper clients filter by their model's fields: `?url=` is the argument `url` (a property of
+/// the kind's schema that is not one of the job's own fields), `status=COMPLETED` is `state`
+/// (AWSuper's statuses in capitals; PENDING is `available`), `date_created` is `created_at`.
+fn awsuper_aliases(
+    registry: &Catalog,
+    kind: &str,
+    pairs: &[(String, String)],
+) -> Vec<(String, String)> {
+    let arguments: Vec<String> = registry
+        .public_kinds()
+        .into_iter()
+        .find(|(name, ..)| *name == kind)
+        .and_then(|(.., schema)| schema["properties"].as_object().cloned())
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default();
+    pairs
+        .iter()
+        .map(|(key, value)| {
+            let (field, bracket) = match key.find('[') {
+                Some(at) => key.split_at(at),
+                None => (key.as_str(), ""),
+            };
+            match field {
+                "status" => (
+                    format!("state{bracket}"),
+                    match value.as_str() {
+                        "PENDING" => "available".to_owned(),
+                        other => other.to_lowercase(),
+                    },
+                ),
+                "date_created" => (format!("created_at{bracket}"), value.clone()),
+                _ if !search::is_field(field) && arguments.iter().any(|a| a == field) => {
+                    (format!("args.{field}{bracket}"), value.clone())
+                }
+                _ => (key.clone(), value.clone()),
+            }
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -702,3 +702,43 @@ async fn a_delayed_create_retried_with_its_key_answers_the_same_task() {
     let (status, body) = send("/tasks/link_check?delay=20m").await;
     assert_eq!(status, StatusCode::CONFLICT, "a different request: {body}");
 }
+
+#[tokio::test]
+async fn an_awsuper_client_filters_by_its_model_fields_and_pages() {
+    let app = TestApp::spawn().await;
+    let api = Api::new(&app, &app.api_token(&["link_check:admin"]).await);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let (status, created) = api.post("/tasks/link_check?delay=10m", url_task(n)).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        ids.push(created["task"]["id"].as_i64().unwrap());
+    }
+    // `GET /tasks/<taskname>?key=value` on the task's model: its `url`.
+    let (status, page) = api
+        .get("/tasks/link_check?url=https://site3.example/")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids_of(&page), [ids[3]]);
+    // AWSuper's statuses and field names.
+    let (status, page) = api
+        .get("/tasks/link_check?status=PENDING&date_created[min]=2020-01-01")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["num_found"], 5);
+    let (_, none) = api.get("/tasks/link_check?status=COMPLETED").await;
+    assert_eq!(none["num_found"], 0, "{none}");
+    // Pages by number, beside cursors.
+    let (_, first) = api
+        .get("/tasks/link_check?limit=2&page=1&sort[id]=asc")
+        .await;
+    let (_, third) = api
+        .get("/tasks/link_check?limit=2&page=3&sort[id]=asc")
+        .await;
+    assert_eq!(ids_of(&first), ids[0..2]);
+    assert_eq!(ids_of(&third), ids[4..5]);
+    let (status, body) = api.get("/tasks/link_check?page=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // An unknown name is still refused, not read as an argument.
+    let (status, body) = api.get("/tasks/link_check?colour=red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
