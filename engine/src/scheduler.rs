@@ -118,14 +118,22 @@ pub fn parse_cron(pattern: &str) -> Result<Cron, EngineError> {
 pub fn next_slot(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     cron.find_next_occurrence(&after.with_timezone(&zone), false)
         .ok()
-        .map(|slot| slot.with_timezone(&Utc))
+        .map(|slot| boundary(slot.with_timezone(&Utc)))
 }
 
 /// The last slot at or before `at`.
 fn latest_slot(cron: &Cron, zone: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
     cron.find_previous_occurrence(&at.with_timezone(&zone), true)
         .ok()
-        .map(|slot| slot.with_timezone(&Utc))
+        .map(|slot| boundary(slot.with_timezone(&Utc)))
+}
+
+/// A slot is the cron's boundary (its resolution is the second): croner keeps the fraction of the
+/// instant it was asked from, and a slot that carried the first scheduler's milliseconds would
+/// not be the same `(schedule, slot)` row as another scheduler's for the same boundary.
+fn boundary(slot: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    slot.with_nanosecond(0).unwrap_or(slot)
 }
 
 async fn database_now(db: &mut PgConnection) -> Result<DateTime<Utc>, EngineError> {
@@ -373,5 +381,20 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 55).unwrap())
         );
         assert!(parse_cron("not a cron").is_err());
+    }
+
+    #[test]
+    fn slots_are_whole_boundaries_whenever_they_are_computed() {
+        let every_ten = parse_cron("*/10 * * * * *").unwrap();
+        let late = Utc.with_ymd_and_hms(2026, 3, 29, 0, 0, 40).unwrap()
+            + chrono::Duration::milliseconds(87);
+        assert_eq!(
+            latest_slot(&every_ten, Tz::UTC, late),
+            Some(Utc.with_ymd_and_hms(2026, 3, 29, 0, 0, 40).unwrap())
+        );
+        assert_eq!(
+            next_slot(&every_ten, Tz::UTC, late),
+            Some(Utc.with_ymd_and_hms(2026, 3, 29, 0, 0, 50).unwrap())
+        );
     }
 }
