@@ -600,9 +600,11 @@ CREATE TABLE public.engine_queues (
     per_key_limit integer,
     paused_until timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    settings_source text DEFAULT 'config'::text NOT NULL,
     CONSTRAINT engine_queues_concurrency_check CHECK (((concurrency IS NULL) OR (concurrency > 0))),
     CONSTRAINT engine_queues_fair_every_check CHECK (((fair_every IS NULL) OR (fair_every > 0))),
-    CONSTRAINT engine_queues_per_key_limit_check CHECK (((per_key_limit IS NULL) OR (per_key_limit > 0)))
+    CONSTRAINT engine_queues_per_key_limit_check CHECK (((per_key_limit IS NULL) OR (per_key_limit > 0))),
+    CONSTRAINT engine_queues_settings_source_check CHECK ((settings_source = ANY (ARRAY['config'::text, 'operator'::text])))
 );
 
 --

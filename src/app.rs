@@ -220,13 +220,34 @@ pub async fn drain_emails(
 /// Unreachable mail server answers in a row after which `jobs email` stops.
 pub const UNREACHABLE_STOP: u32 = 3;
 
-/// The queue rules Mintbean's kinds rely on (stored, so every worker's claim honours them).
-pub async fn configure_queues(db: &DatabaseConnection) -> Result<(), engine::EngineError> {
+/// The queue rules Mintbean's kinds rely on (stored, so every worker's claim honours them): at
+/// most 3 checks per host, and fairness (`JOBS_FAIR_EVERY`) between premium and free requests.
+/// An operator's `jobs queue set` wins over them until `jobs queue reset`; the log says which.
+pub async fn configure_queues(
+    db: &DatabaseConnection,
+    config: &Config,
+) -> Result<(), engine::EngineError> {
     let links = QueueSettings {
         per_key_limit: Some(project_jobs::PER_HOST_LIMIT),
+        fair_every: (config.jobs.fair_every > 0).then_some(config.jobs.fair_every as i32),
+        fair_low_max: 1,
         ..QueueSettings::default()
     };
-    admin::configure_queue(db, project_jobs::QUEUE, &links).await
+    match admin::configure_queue(db, project_jobs::QUEUE, &links).await? {
+        admin::Configured::Applied => {
+            tracing::info!(queue = project_jobs::QUEUE, settings = ?links, "queue settings from the configuration");
+        }
+        admin::Configured::OperatorKept(kept) if kept != links => {
+            tracing::warn!(
+                queue = project_jobs::QUEUE,
+                operator = ?kept,
+                configuration = ?links,
+                "queue settings set by an operator (jobs queue set) are kept over the configuration's; `jobs queue reset` hands them back"
+            );
+        }
+        admin::Configured::OperatorKept(_) => {}
+    }
+    Ok(())
 }
 
 /// Runs the worker pool and the scheduler until `shutdown` resolves; then stops claiming, lets
@@ -237,7 +258,7 @@ pub async fn run_worker(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let registry = registry(&db, &config).map_err(anyhow::Error::msg)?;
-    configure_queues(&db).await?;
+    configure_queues(&db, &config).await?;
     mintbean_core::events::ensure_capture(&db, &config).await?;
     let scheduler = Scheduler::new(db.clone());
     scheduler.sync(&schedules(&config)).await?;

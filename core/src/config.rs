@@ -169,6 +169,9 @@ pub struct JobsConfig {
     pub link_check_concurrency: usize,
     /// Webhook deliveries sent at once by one worker process.
     pub webhook_concurrency: usize,
+    /// `JOBS_FAIR_EVERY` (default 5, 0 = off): in tool queues, after this many higher-priority
+    /// claims in a row one waiting priority-1 (free) job is served (Koalati's every-nth rule).
+    pub fair_every: u32,
     /// Run the worker pool and scheduler inside `mintbean serve` (small installs).
     pub in_server: bool,
     /// On SIGTERM, how long running jobs may take to finish before they are cancelled and
@@ -662,6 +665,7 @@ fn read_jobs_config(r: &mut Reader<'_>) -> JobsConfig {
         concurrency: r.parsed("JOBS_CONCURRENCY", 10, "a positive integer"),
         link_check_concurrency: r.parsed("LINK_CHECK_CONCURRENCY", 8, "a positive integer"),
         webhook_concurrency: r.parsed("WEBHOOK_CONCURRENCY", 8, "a positive integer"),
+        fair_every: r.parsed("JOBS_FAIR_EVERY", 5, "a number (0: off)"),
         in_server: r.flag("JOBS_IN_SERVER", false),
         shutdown_grace: seconds(r, "JOBS_SHUTDOWN_GRACE_SECS", 30.0, true),
         lease: seconds(r, "JOBS_LEASE_SECS", 30.0, false),

@@ -324,25 +324,127 @@ pub struct QueueSettings {
     pub per_key_limit: Option<i32>,
 }
 
+/// What configuring a queue from the processes' configuration did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Configured {
+    /// The configuration's settings are stored.
+    Applied,
+    /// An operator set this queue's settings (`jobs queue set`); theirs are kept.
+    OperatorKept(QueueSettings),
+}
+
+/// Stores `settings` as the configuration's, unless an operator owns the queue's settings.
 pub async fn configure_queue(
     db: &DatabaseConnection,
     queue: &str,
     settings: &QueueSettings,
-) -> Result<(), EngineError> {
-    sqlx::query!(
-        "INSERT INTO engine_queues (name, concurrency, fair_every, fair_low_max, per_key_limit)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency,
-             fair_every = excluded.fair_every, fair_low_max = excluded.fair_low_max,
-             per_key_limit = excluded.per_key_limit, updated_at = now()",
+) -> Result<Configured, EngineError> {
+    let applied = sqlx::query_scalar!(
+        r#"INSERT INTO engine_queues (name, concurrency, fair_every, fair_low_max, per_key_limit)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency,
+               fair_every = excluded.fair_every, fair_low_max = excluded.fair_low_max,
+               per_key_limit = excluded.per_key_limit, updated_at = now()
+            WHERE engine_queues.settings_source = 'config'
+           RETURNING true AS "applied!""#,
         queue,
         settings.concurrency,
         settings.fair_every,
         settings.fair_low_max,
         settings.per_key_limit
     )
+    .fetch_optional(pool(db))
+    .await?;
+    if applied.is_some() {
+        return Ok(Configured::Applied);
+    }
+    Ok(Configured::OperatorKept(queue_settings(db, queue).await?))
+}
+
+/// A queue's stored settings.
+pub async fn queue_settings(
+    db: &DatabaseConnection,
+    queue: &str,
+) -> Result<QueueSettings, EngineError> {
+    let row = sqlx::query!(
+        "SELECT concurrency, fair_every, fair_low_max, per_key_limit FROM engine_queues
+          WHERE name = $1",
+        queue
+    )
+    .fetch_optional(pool(db))
+    .await?
+    .ok_or_else(|| EngineError::NotFound(format!("no queue `{queue}`")))?;
+    Ok(QueueSettings {
+        concurrency: row.concurrency,
+        fair_every: row.fair_every,
+        fair_low_max: row.fair_low_max,
+        per_key_limit: row.per_key_limit,
+    })
+}
+
+/// An operator's change to a queue's settings: each `Some` replaces the stored value (`Some(0)`
+/// turns it off). The queue's settings are the operator's from then on: worker starts keep them
+/// until [`reset_queue`].
+#[derive(Clone, Debug, Default)]
+pub struct QueueChange {
+    pub concurrency: Option<i32>,
+    pub fair_every: Option<i32>,
+    pub per_key_limit: Option<i32>,
+}
+
+pub async fn set_queue(
+    db: &DatabaseConnection,
+    queue: &str,
+    change: &QueueChange,
+) -> Result<QueueSettings, EngineError> {
+    for (name, value) in [
+        ("concurrency", change.concurrency),
+        ("fair-every", change.fair_every),
+        ("per-key-limit", change.per_key_limit),
+    ] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(EngineError::Invalid(format!("--{name} is 0 (off) or more")));
+        }
+    }
+    if queue.is_empty() || queue.len() > 64 || queue.contains('\0') {
+        return Err(EngineError::Invalid(
+            "a queue name of 1 to 64 characters".into(),
+        ));
+    }
+    let given = |value: Option<i32>| value.is_some();
+    let off_or = |value: Option<i32>| value.filter(|v| *v > 0);
+    sqlx::query!(
+        "INSERT INTO engine_queues (name, concurrency, fair_every, per_key_limit, settings_source)
+         VALUES ($1, $3, $5, $7, 'operator')
+         ON CONFLICT (name) DO UPDATE SET
+             concurrency = CASE WHEN $2 THEN $3 ELSE engine_queues.concurrency END,
+             fair_every = CASE WHEN $4 THEN $5 ELSE engine_queues.fair_every END,
+             per_key_limit = CASE WHEN $6 THEN $7 ELSE engine_queues.per_key_limit END,
+             settings_source = 'operator', updated_at = now()",
+        queue,
+        given(change.concurrency),
+        off_or(change.concurrency),
+        given(change.fair_every),
+        off_or(change.fair_every),
+        given(change.per_key_limit),
+        off_or(change.per_key_limit)
+    )
     .execute(pool(db))
     .await?;
+    queue_settings(db, queue).await
+}
+
+/// Hands a queue's settings back to the configuration (applied at the next worker start).
+pub async fn reset_queue(db: &DatabaseConnection, queue: &str) -> Result<(), EngineError> {
+    let changed = sqlx::query!(
+        "UPDATE engine_queues SET settings_source = 'config', updated_at = now() WHERE name = $1",
+        queue
+    )
+    .execute(pool(db))
+    .await?;
+    if changed.rows_affected() == 0 {
+        return Err(EngineError::NotFound(format!("no queue `{queue}`")));
+    }
     Ok(())
 }
 

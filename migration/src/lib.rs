@@ -41,6 +41,7 @@ mod m20261201_000009_answer_cache;
 mod m20261201_000010_session_cache;
 mod m20261207_000011_job_engine_v4;
 mod m20261207_000012_job_engine_v5;
+mod m20261207_000013_job_engine_v6;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_session_cache::Migration),
             Box::new(m20261207_000011_job_engine_v4::Migration),
             Box::new(m20261207_000012_job_engine_v5::Migration),
+            Box::new(m20261207_000013_job_engine_v6::Migration),
         ]
     }
 }

@@ -57,6 +57,11 @@ fn migrations() -> Vec<(&'static str, String)> {
             schema::UP_V5,
             schema::DOWN_V5
         ),
+        file!(
+            "m20261207_000013_job_engine_v6",
+            schema::UP_V6,
+            schema::DOWN_V6
+        ),
     ]
 }
 

@@ -86,6 +86,10 @@ pub enum JobsCommand {
     },
     /// Let workers claim the queue's jobs again
     Resume { queue: String },
+    /// A queue's claim settings: set by an operator (kept over the configuration's at every
+    /// worker start, with a warning in its log), or handed back to the configuration
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Cron schedules, their next run, last slot and its job
     Schedules,
     /// Per queue: jobs by state, the oldest wait, jobs done in the last 1 and 5 minutes
@@ -95,6 +99,25 @@ pub enum JobsCommand {
     Events(events::EventsCommand),
     /// Send every due email and exit (for cron), keep sending (--watch), or look at the queue
     Email(email::EmailArgs),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum QueueCommand {
+    /// Change a queue's settings durably (0 turns a limit off)
+    Set {
+        queue: String,
+        /// After N higher-priority claims in a row, serve one waiting priority-1 job
+        #[arg(long, value_name = "N")]
+        fair_every: Option<u32>,
+        /// At most N running jobs per concurrency key (e.g. per host)
+        #[arg(long, value_name = "N")]
+        per_key_limit: Option<u32>,
+        /// Jobs of this queue one worker runs at once
+        #[arg(long, value_name = "N")]
+        concurrency: Option<u32>,
+    },
+    /// Give the queue's settings back to the configuration (applied at the next worker start)
+    Reset { queue: String },
 }
 
 /// A job id (a positive number).
@@ -224,6 +247,43 @@ async fn run_engine(
             out.print(&json!({ "queue": queue, "paused": false }), || {
                 format!("queue {queue} resumed")
             });
+        }),
+        JobsCommand::Queue(QueueCommand::Set {
+            queue,
+            fair_every,
+            per_key_limit,
+            concurrency,
+        }) => {
+            let as_i32 = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+            let change = admin::QueueChange {
+                concurrency: as_i32(concurrency),
+                fair_every: as_i32(fair_every),
+                per_key_limit: as_i32(per_key_limit),
+            };
+            admin::set_queue(&connection, &queue, &change)
+                .await
+                .map(|settings| {
+                    out.print(
+                        &json!({
+                            "queue": queue, "setBy": "operator",
+                            "concurrency": settings.concurrency, "fairEvery": settings.fair_every,
+                            "perKeyLimit": settings.per_key_limit,
+                        }),
+                        || format!("queue {queue}: {settings:?} (kept over the configuration's until `jobs queue reset {queue}`)"),
+                    )
+                })
+        }
+        JobsCommand::Queue(QueueCommand::Reset { queue }) => admin::reset_queue(
+            &connection,
+            &queue,
+        )
+        .await
+        .map(|()| {
+            out.print(&json!({ "queue": queue, "setBy": "config" }), || {
+                format!(
+                    "queue {queue}: the configuration's settings apply from the next worker start"
+                )
+            })
         }),
         JobsCommand::Schedules => schedules(&connection, out).await,
         JobsCommand::Stats => stats(&connection, out).await,

@@ -367,3 +367,55 @@ async fn a_worker_process_reschedules_reminders_after_a_graphql_edit() {
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     let _ = child.start_kill();
 }
+
+#[tokio::test]
+async fn an_operators_queue_settings_survive_worker_restarts_until_reset() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let fair_every = || {
+        app.scalar_i64(
+            "SELECT coalesce(fair_every, 0)::bigint FROM engine_queues WHERE name = 'links'",
+        )
+    };
+    // Starts a worker, waits until it runs (its queues are configured first), stops it.
+    let start_and_stop = || async {
+        let before = app.scalar_i64("SELECT count(*) FROM engine_workers").await;
+        let mut child = worker(&app, &sink, &[]);
+        crate::helpers::eventually(Duration::from_secs(30), "the worker started", || async {
+            let now = app.scalar_i64("SELECT count(*) FROM engine_workers").await;
+            (now > before).then_some(())
+        })
+        .await;
+        terminate(&child);
+        child.wait().await.unwrap();
+    };
+    start_and_stop().await;
+    assert_eq!(
+        fair_every().await,
+        5,
+        "fairness is on by default (JOBS_FAIR_EVERY)"
+    );
+
+    let set = json_of(&app, &sink, &["queue", "set", "links", "--fair-every", "3"]).await;
+    assert_eq!(set["fairEvery"], 3, "{set}");
+    start_and_stop().await;
+    assert_eq!(
+        fair_every().await,
+        3,
+        "a restart keeps the operator's value"
+    );
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT coalesce(per_key_limit, 0)::bigint FROM engine_queues WHERE name = 'links'"
+        )
+        .await,
+        3,
+        "what the operator did not change stays"
+    );
+
+    json_of(&app, &sink, &["queue", "reset", "links"]).await;
+    start_and_stop().await;
+    assert_eq!(fair_every().await, 5, "the configuration's again");
+    let (code, _) = exit_code(&app, &sink, &["queue", "set", "links", "--fair-every", "x"]).await;
+    assert_eq!(code, Some(2));
+}

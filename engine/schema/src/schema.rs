@@ -776,6 +776,17 @@ const FINISH_V5: &str = r#"CREATE OR REPLACE FUNCTION engine_finish(p_worker uui
         RETURN QUERY SELECT unnest(v_ids);
     END $$"#;
 
+/// Version 6: queue settings have an owner. `settings_source` is `config` while the settings come
+/// from the processes' configuration (each worker start writes them) and `operator` once changed
+/// with `jobs queue set`, after which starts keep them (`jobs queue reset` hands them back).
+pub const UP_V6: &[&str] = &[
+    "ALTER TABLE engine_queues ADD COLUMN settings_source text NOT NULL DEFAULT 'config'
+        CHECK (settings_source IN ('config', 'operator'))",
+];
+
+/// Statements undoing [`UP_V6`].
+pub const DOWN_V6: &[&str] = &["ALTER TABLE engine_queues DROP COLUMN settings_source"];
+
 /// Every version's statements, in order (for tests and benchmarks that build a schema at once).
 pub fn all_up() -> impl Iterator<Item = &'static str> {
     UP.iter()
@@ -783,13 +794,15 @@ pub fn all_up() -> impl Iterator<Item = &'static str> {
         .chain(UP_V3)
         .chain(UP_V4)
         .chain(UP_V5)
+        .chain(UP_V6)
         .copied()
 }
 
 /// Statements dropping every version, newest first.
 pub fn all_down() -> impl Iterator<Item = &'static str> {
-    DOWN_V5
+    DOWN_V6
         .iter()
+        .chain(DOWN_V5)
         .chain(DOWN_V4)
         .chain(DOWN_V3)
         .chain(DOWN_V2)
