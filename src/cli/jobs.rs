@@ -273,18 +273,15 @@ async fn run_engine(
                     )
                 })
         }
-        JobsCommand::Queue(QueueCommand::Reset { queue }) => admin::reset_queue(
-            &connection,
-            &queue,
-        )
-        .await
-        .map(|()| {
-            out.print(&json!({ "queue": queue, "setBy": "config" }), || {
+        JobsCommand::Queue(QueueCommand::Reset { queue }) => {
+            admin::reset_queue(&connection, &queue).await.map(|()| {
+                out.print(&json!({ "queue": queue, "setBy": "config" }), || {
                 format!(
                     "queue {queue}: the configuration's settings apply from the next worker start"
                 )
             })
-        }),
+            })
+        }
         JobsCommand::Schedules => schedules(&connection, out).await,
         JobsCommand::Stats => stats(&connection, out).await,
         JobsCommand::Worker { .. } | JobsCommand::Events(_) | JobsCommand::Email(_) => {
