@@ -223,6 +223,9 @@ struct Finished {
     outcome: &'static str,
     kind: String,
     duration: Duration,
+    /// Set for a job of a queue with a per-key cap: once recorded, its key has room again, so
+    /// this worker's fetcher of that queue is woken (others by the notification the finish sends).
+    refill: Option<Arc<Notify>>,
 }
 
 struct Running {
@@ -504,9 +507,11 @@ async fn wait_for_idle(shared: &Shared, grace: Duration) -> bool {
     shared.running().is_empty()
 }
 
-/// Whether the queue's claim needs `engine_claim` (read at most once a second).
+/// Whether the queue's claim needs `engine_claim`, and whether its keys are capped (read at most
+/// once a second).
 struct QueueShape {
     full: bool,
+    capped: Arc<AtomicBool>,
     read_at: Option<Instant>,
 }
 
@@ -518,15 +523,18 @@ impl QueueShape {
         {
             return;
         }
-        let row = sqlx::query_scalar!(
-            r#"SELECT fair_every IS NOT NULL OR per_key_limit IS NOT NULL AS "full!"
+        let row = sqlx::query!(
+            r#"SELECT fair_every IS NOT NULL OR per_key_limit IS NOT NULL AS "full!",
+                      per_key_limit IS NOT NULL AS "capped!"
                  FROM engine_queues WHERE name = $1"#,
             queue
         )
         .fetch_optional(pool)
         .await;
         if let Ok(row) = row {
-            self.full = row.unwrap_or(false);
+            self.full = row.as_ref().is_some_and(|r| r.full);
+            let capped = row.is_some_and(|r| r.capped);
+            self.capped.store(capped, Ordering::SeqCst);
             self.read_at = Some(Instant::now());
         }
     }
@@ -571,13 +579,16 @@ async fn serve_queue(shared: Arc<Shared>, queue: QueueConfig, waker: Arc<Notify>
     let jobs_rx = Arc::new(tokio::sync::Mutex::new(jobs_rx));
     let idle = Arc::new(std::sync::atomic::AtomicUsize::new(queue.concurrency));
     let slot_freed = Arc::new(Notify::new());
+    let capped = Arc::new(AtomicBool::new(false));
     let mut slots = Vec::new();
     for _ in 0..queue.concurrency {
-        let (shared, jobs_rx, idle, slot_freed) = (
+        let (shared, jobs_rx, idle, slot_freed, capped, waker) = (
             shared.clone(),
             jobs_rx.clone(),
             idle.clone(),
             slot_freed.clone(),
+            capped.clone(),
+            waker.clone(),
         );
         slots.push(tokio::spawn(async move {
             loop {
@@ -585,7 +596,10 @@ async fn serve_queue(shared: Arc<Shared>, queue: QueueConfig, waker: Arc<Notify>
                 let Some(job) = next else { break };
                 idle.fetch_sub(1, Ordering::SeqCst);
                 let finished = execute(&shared, job).await;
-                if let Some(finished) = finished {
+                if let Some(mut finished) = finished {
+                    if capped.load(Ordering::SeqCst) {
+                        finished.refill = Some(waker.clone());
+                    }
                     shared.finished(finished);
                 }
                 idle.fetch_add(1, Ordering::SeqCst);
@@ -595,6 +609,7 @@ async fn serve_queue(shared: Arc<Shared>, queue: QueueConfig, waker: Arc<Notify>
     }
     let mut shape = QueueShape {
         full: false,
+        capped,
         read_at: None,
     };
     let mut exclusive = shared.exclusive.subscribe();
@@ -923,6 +938,7 @@ impl Outcome {
             outcome,
             kind: job.kind,
             duration: took,
+            refill: None,
         })
     }
 }
@@ -1062,6 +1078,11 @@ async fn finish(recorder: &Recorder, batch: &[Finished]) -> Result<Vec<i64>, sql
     let errors: Vec<Option<String>> = batch.iter().map(|f| f.error.clone()).collect();
     let results: Vec<Option<Value>> = batch.iter().map(|f| f.result.clone()).collect();
     let outcomes: Vec<String> = batch.iter().map(|f| f.outcome.to_owned()).collect();
+    let capped: Vec<i64> = batch
+        .iter()
+        .filter(|f| f.refill.is_some())
+        .map(|f| f.id)
+        .collect();
     sqlx::query_file_scalar!(
         "sql/finish.sql",
         recorder.worker,
@@ -1071,7 +1092,8 @@ async fn finish(recorder: &Recorder, batch: &[Finished]) -> Result<Vec<i64>, sql
         &run_at as &[Option<DateTime<Utc>>],
         &errors as &[Option<String>],
         &results as &[Option<Value>],
-        &outcomes
+        &outcomes,
+        &capped
     )
     .fetch_all(&recorder.pool)
     .await
@@ -1088,6 +1110,9 @@ fn accept(recorder: &Recorder, batch: Vec<Finished>, recorded: &[i64]) {
     }
     let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
     for f in batch {
+        if let Some(fetcher) = &f.refill {
+            fetcher.notify_one();
+        }
         recorder.metrics.finished(&f.kind, f.outcome, f.duration);
         if let Some(observer) = &recorder.observer
             && recorded.contains(&f.id)

@@ -2,12 +2,17 @@
 //! per-host concurrency keys, concurrent duplicates), the `/status/*` answers against a seeded
 //! history, and mock mode.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
+use axum::{Router, extract::State, routing::get};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, data, new_client};
+use crate::helpers::{TestApp, data, eventually, new_client};
+use crate::smtp_sink::SmtpSink;
 use crate::tasks::{KOALATI_ACCESS, KOALATI_SECRET, koalati_app_settings, koalati_jwt};
 
 struct Koalati<'a> {
@@ -382,4 +387,127 @@ async fn an_invalid_priority_means_1_and_other_fields_are_ignored() {
             .unwrap_or_else(|| panic!("{url} stored"));
         assert_eq!(stored.1, 1, "{form}");
     }
+}
+
+/// When each `/page/{n}` request began and ended, as the target host saw it.
+#[derive(Clone, Default)]
+struct Visits(Arc<Mutex<Vec<(Instant, Instant)>>>);
+
+/// A host whose pages take 0.4 s each.
+async fn slow_host() -> (String, Visits) {
+    let visits = Visits::default();
+    let router = Router::new()
+        .route(
+            "/page/{n}",
+            get(|State(visits): State<Visits>| async move {
+                let began = Instant::now();
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                visits.0.lock().unwrap().push((began, Instant::now()));
+                "page"
+            }),
+        )
+        .with_state(visits.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (address, visits)
+}
+
+/// The shipped worker, as an operator starts it, with the link checker allowed onto loopback.
+fn link_worker(app: &TestApp, sink: &SmtpSink, env: &[(&str, &str)]) -> tokio::process::Child {
+    let mut worker = crate::jobs::jobs(app, &sink.url(), &["worker"]);
+    worker
+        .env("LINK_CHECK_ALLOW_HOSTS", "127.0.0.1")
+        .env_remove("JOBS_LEASE_SECS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in env {
+        worker.env(name, value);
+    }
+    worker.spawn().expect("start jobs worker")
+}
+
+#[tokio::test]
+async fn a_hosts_three_slots_are_refilled_as_soon_as_a_check_finishes() {
+    let app = TestApp::spawn_with(&koalati_app_settings()).await;
+    let sink = SmtpSink::start().await;
+    let (host, visits) = slow_host().await;
+    let koalati = Koalati::new(&app);
+    let form: Vec<String> = (0..30).map(|n| format!("url[]={host}/page/{n}")).collect();
+    let (status, body) = koalati
+        .request(&format!("{}&tool=link_check", form.join("&")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Shipped settings: 16 link slots, 3 per host, poll every second.
+    let _worker = link_worker(&app, &sink, &[("LINK_CHECK_CONCURRENCY", "16")]);
+    let visited = eventually(Duration::from_secs(30), "30 checks done", || async {
+        let done = visits.0.lock().unwrap().clone();
+        (done.len() == 30).then_some(done)
+    })
+    .await;
+    let first = visited.iter().map(|v| v.0).min().unwrap();
+    let last = visited.iter().map(|v| v.1).max().unwrap();
+    let span = last - first;
+    let busy: Duration = visited.iter().map(|(began, ended)| *ended - *began).sum();
+    let most = visited
+        .iter()
+        .map(|(began, _)| {
+            visited
+                .iter()
+                .filter(|(b, e)| b <= began && began < e)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(most <= 3, "never more than the cap: {most}");
+    let average = busy.as_secs_f64() / span.as_secs_f64();
+    assert!(
+        span <= Duration::from_millis(4600) && average >= 2.7,
+        "30 checks of 0.4 s, 3 at a time: ideal 4.0 s; took {span:?}, average concurrency {average:.2}"
+    );
+}
+
+#[tokio::test]
+async fn free_requests_are_served_between_premium_ones_by_default() {
+    let app = TestApp::spawn_with(&koalati_app_settings()).await;
+    let sink = SmtpSink::start().await;
+    let koalati = Koalati::new(&app);
+    for batch in 0..3 {
+        let form: Vec<String> = (0..100)
+            .map(|n| format!("url[]=https://premium{n}.example/{batch}"))
+            .collect();
+        koalati
+            .request(&format!("{}&tool=link_check&priority=2", form.join("&")))
+            .await;
+    }
+    let form: Vec<String> = (0..30)
+        .map(|n| format!("url[]=https://free{n}.example/"))
+        .collect();
+    koalati
+        .request(&format!("{}&tool=link_check&priority=1", form.join("&")))
+        .await;
+    // One slot, checks mocked: the order of starts is the order of claims.
+    let _worker = link_worker(
+        &app,
+        &sink,
+        &[("LINK_CHECK_CONCURRENCY", "1"), ("MOCK_MODE", "true")],
+    );
+    eventually(Duration::from_secs(60), "330 checks done", || async {
+        let done = app
+            .scalar_i64("SELECT count(*) FROM engine_jobs WHERE kind = 'link_check' AND state = 'completed'")
+            .await;
+        (done == 330).then_some(())
+    })
+    .await;
+    let order = app
+        .scalar_string(
+            "SELECT string_agg(CASE WHEN priority = 1 THEN 'l' ELSE 'H' END, '' ORDER BY started_at, id)
+               FROM engine_jobs WHERE kind = 'link_check'",
+        )
+        .await;
+    // JOBS_FAIR_EVERY (default 5): a free request after every five premium ones.
+    assert!(
+        order.starts_with(&"HHHHHl".repeat(30)),
+        "the free requests waited: {order}"
+    );
 }
