@@ -47,6 +47,47 @@ fn answer(status: StatusCode, success: bool, message: impl Into<String>) -> Resp
     (status, Json(body)).into_response()
 }
 
+/// Whether a path is Koalati's: its clients read `{success, message}` on every answer.
+fn is_koalati_path(path: &str) -> bool {
+    path.starts_with("/tools/") || path.starts_with("/status/")
+}
+
+/// The outermost layer: an error answered for a Koalati path by anything else (a panic, an
+/// unknown path or method, admission's 429/408) is rewritten into Koalati's shape, keeping the
+/// status and headers (`Allow`, `Retry-After`) and the message.
+pub async fn koalati_error_shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let koalati = is_koalati_path(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !koalati || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let body: Value = match to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let body = if body.get("success").is_some() {
+        body
+    } else {
+        let message = body
+            .pointer("/errors/0/message")
+            .and_then(Value::as_str)
+            .or(status.canonical_reason())
+            .unwrap_or("Error");
+        json!({ "success": false, "message": message })
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body.to_string()))
+}
+
 fn refuse(err: AppError) -> Response {
     let status = status_of(&err);
     if status.is_server_error() {

@@ -144,6 +144,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(middleware::from_fn(koalati::koalati_error_shape))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

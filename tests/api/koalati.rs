@@ -511,3 +511,44 @@ async fn free_requests_are_served_between_premium_ones_by_default() {
         "the free requests waited: {order}"
     );
 }
+
+#[tokio::test]
+async fn every_error_on_a_koalati_path_is_in_koalatis_shape() {
+    let app = TestApp::spawn_with(&koalati_app_settings()).await;
+    let client = new_client();
+    let checks = [
+        (
+            client.post(format!("{}/status/queue", app.address)),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            client.get(format!("{}/status/nothing", app.address)),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            client.get(format!("{}/tools/request", app.address)),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            client.get(format!("{}/status/queue", app.address)),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (request, status) in checks {
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), status);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["success"], false, "{status}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+}
