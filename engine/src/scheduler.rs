@@ -302,12 +302,22 @@ async fn fire(
     }
     let created_by = format!("cron:{name}");
     if schedule.overlap == Overlap::Skip.as_str() {
+        // The previous run is still going if its job waits, or runs under a live lease: a worker
+        // that has not shown itself (`PRESENCE_EVERY`) for `GONE_AFTER` is dead, and its run does
+        // not hold the slots back for the rest of its lease. Cron jobs carry a dedupe key, so
+        // the live-jobs index (kind, dedupe_key) answers this without reading finished jobs.
         let busy = sqlx::query!(
-            "SELECT 1 AS busy FROM engine_jobs
-              WHERE kind = $1 AND created_by = $2 AND state IN ('available', 'running')
-              LIMIT 1",
+            r#"SELECT 1 AS "busy!" FROM engine_jobs j
+                 LEFT JOIN engine_workers w ON w.id = j.lease_owner
+                WHERE j.kind = $1 AND j.dedupe_key IS NOT NULL AND j.created_by = $2
+                  AND j.state IN ('available', 'running')
+                  AND (j.state = 'available'
+                       OR (j.lease_expires_at > now()
+                           AND w.last_heartbeat_at > now() - make_interval(secs => $3)))
+                LIMIT 1"#,
             schedule.kind,
-            created_by
+            created_by,
+            crate::worker::GONE_AFTER.as_secs_f64()
         )
         .fetch_optional(&mut *db)
         .await?;

@@ -385,6 +385,7 @@ impl Worker {
         let isolated = Arc::new(Notify::new());
         let helpers = [
             tokio::spawn(heartbeat(shared.clone(), background.clone())),
+            tokio::spawn(presence(shared.clone(), background.clone())),
             tokio::spawn(reap(shared.clone(), background.clone())),
             tokio::spawn(listen(
                 shared.clone(),
@@ -1129,6 +1130,34 @@ fn accept(recorder: &Recorder, batch: Vec<Finished>, recorded: &[i64]) {
         }
     }
     recorder.backlog.recorded(ids);
+}
+
+/// How often a worker shows it is alive (`engine_workers.last_heartbeat_at`), apart from the
+/// lease renewals (every third of the lease): a cheap one-row update.
+pub const PRESENCE_EVERY: Duration = Duration::from_secs(1);
+/// A worker not seen for this long is dead to those who judge by it (a schedule's overlap): its
+/// jobs' leases still run out before they are taken from it.
+pub const GONE_AFTER: Duration = Duration::from_secs(5);
+
+async fn presence(shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(PRESENCE_EVERY) => {}
+            _ = stop.cancelled() => return,
+        }
+        let beat = sqlx::query!(
+            "UPDATE engine_workers SET last_heartbeat_at = now() WHERE id = $1",
+            shared.id
+        )
+        .execute(&shared.pool);
+        if let Err(err) = tokio::time::timeout(PRESENCE_EVERY, beat)
+            .await
+            .map_err(|_| "no answer".to_owned())
+            .and_then(|r| r.map(drop).map_err(|e| e.to_string()))
+        {
+            tracing::debug!(error = %err, "showing this worker alive failed");
+        }
+    }
 }
 
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {

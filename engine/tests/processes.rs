@@ -126,7 +126,8 @@ async fn killing_workers_a_hundred_times_loses_no_job() {
 }
 
 /// A poison pill among ordinary jobs: the jobs running beside it when it kills the worker are
-/// run again, alone, and complete; the pill fails after killing three workers while alone.
+/// run again, alone, and complete; the pill fails after killing three workers while alone, with
+/// three attempts (deaths beside others spend none, so the two rules agree).
 #[tokio::test]
 async fn a_job_that_kills_its_worker_three_times_fails_with_the_reason() {
     let db = TestDb::new().await;
@@ -135,9 +136,12 @@ async fn a_job_that_kills_its_worker_three_times_fails_with_the_reason() {
         .map(|_| NewJob::new("testkit.sleep", json!({ "ms": 300 })))
         .collect();
     enqueue_many(&db.db, bystanders).await.unwrap();
-    let crash = enqueue(&db.db, NewJob::new("testkit.crash", json!({})))
-        .await
-        .unwrap();
+    let crash = enqueue(
+        &db.db,
+        NewJob::new("testkit.crash", json!({})).max_attempts(3),
+    )
+    .await
+    .unwrap();
     let flags = [
         "--concurrency",
         "4",

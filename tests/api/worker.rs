@@ -419,3 +419,66 @@ async fn an_operators_queue_settings_survive_worker_restarts_until_reset() {
     let (code, _) = exit_code(&app, &sink, &["queue", "set", "links", "--fair-every", "x"]).await;
     assert_eq!(code, Some(2));
 }
+
+#[tokio::test]
+async fn a_worker_that_died_holding_the_email_drain_holds_up_email_for_seconds_not_its_lease() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    // The shipped lease (30 s); the drain every second.
+    let shipped = |app: &TestApp| {
+        let mut command = jobs(app, &sink.url(), &["worker"]);
+        command
+            .env("JOBS_LEASE_SECS", "30")
+            .env("EMAIL_POLL_INTERVAL_SECS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let _alive = shipped(&app).spawn().expect("start jobs worker");
+    let mut dead = shipped(&app).spawn().expect("start jobs worker");
+    // Both running, their start-up drains done: from now on only the schedule's slots drain.
+    crate::helpers::eventually(Duration::from_secs(20), "two workers drained", || async {
+        let workers = app.scalar_i64("SELECT count(*) FROM engine_workers").await;
+        let pending = app
+            .scalar_i64(
+                "SELECT count(*) FROM engine_jobs
+                  WHERE kind = 'email.drain' AND (created_by LIKE 'cron:%' AND dedupe_key LIKE '%:start')
+                    AND state IN ('available', 'running')",
+            )
+            .await;
+        let done = app
+            .scalar_i64("SELECT count(*) FROM engine_jobs WHERE kind = 'email.drain' AND state = 'completed'")
+            .await;
+        (workers == 2 && pending == 0 && done >= 1).then_some(())
+    })
+    .await;
+    let dead_pid = dead.id().expect("running");
+    dead.start_kill().unwrap(); // SIGKILL
+    dead.wait().await.unwrap();
+    // What it held when it died: a drain of its schedule, leased for 30 s more.
+    app.sql_values(
+        "WITH job AS (
+             INSERT INTO engine_jobs (queue, kind, state, attempt, max_attempts, lease_owner,
+                                      lease_expires_at, started_at, created_by, dedupe_key)
+             SELECT 'email', 'email.drain', 'running', 1, 1, id, now() + interval '30 s', now(),
+                    'cron:email.drain', 'cron:email.drain:' || date_trunc('second', now())
+               FROM engine_workers WHERE pid = $1
+             RETURNING id)
+         INSERT INTO engine_schedule_runs (schedule, slot, job_id)
+         SELECT 'email.drain', date_trunc('second', now()), id FROM job
+             ON CONFLICT (schedule, slot) DO UPDATE SET job_id = excluded.job_id",
+        vec![(dead_pid as i32).into()],
+    )
+    .await;
+    confirmations(&app, 5).await;
+    let started = std::time::Instant::now();
+    assert!(
+        sink.wait_for(5, Duration::from_secs(25)).await,
+        "no email while the dead worker's drain kept its lease"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited <= Duration::from_secs(9),
+        "email waited {waited:?} behind a dead worker's drain"
+    );
+}
