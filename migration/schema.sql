@@ -116,13 +116,19 @@ CREATE FUNCTION public.engine_claim(p_queue text, p_limit integer, p_worker uuid
     AS $$
     DECLARE
         q engine_queues;
-        candidate record;
-        claimed engine_jobs;
-        taken int := 0;
-        scanned int;
-        progressed boolean;
+        -- Candidates by priority (h_*) and, with fairness, the low ones (l_*); *_key is the
+        -- position of the job's key in keys/rooms, *_twin its position in the other list.
+        h_ids bigint[]; h_prio smallint[]; h_keys text[]; h_key int[]; h_twin int[]; h_taken boolean[];
+        l_ids bigint[]; l_keys text[]; l_key int[]; l_twin int[]; l_taken boolean[];
+        -- Per key met: the slots it has free (0 when another claimer holds the key).
+        keys text[]; rooms int[];
         full_keys text[] := '{}';
-        keys_before int;
+        chosen bigint[] := '{}';
+        taken int := 0;
+        hi int; li int; k int;
+        blocked boolean;
+        rounds int := 0;
+        wanted int;
     BEGIN
         SELECT * INTO q FROM engine_queues WHERE name = p_queue;
         IF NOT FOUND THEN
@@ -137,64 +143,183 @@ CREATE FUNCTION public.engine_claim(p_queue text, p_limit integer, p_worker uuid
             SELECT * INTO q FROM engine_queues WHERE name = p_queue FOR UPDATE;
         END IF;
         LOOP
-            progressed := false;
-            keys_before := cardinality(full_keys);
-            IF q.fair_every IS NOT NULL AND q.fair_counter >= q.fair_every THEN
-                FOR candidate IN
-                    SELECT id, concurrency_key FROM engine_jobs
-                     WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
-                       AND priority <= q.fair_low_max
-                       AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
-                     ORDER BY priority DESC, run_at, id
-                     LIMIT 4 FOR UPDATE SKIP LOCKED
-                LOOP
-                    IF NOT engine_key_admits(candidate.concurrency_key, q.per_key_limit) THEN
-                        full_keys := full_keys || candidate.concurrency_key;
-                        CONTINUE;
-                    END IF;
-                    claimed := engine_take(candidate.id, p_worker, p_lease_secs);
-                    RETURN NEXT claimed;
-                    taken := taken + 1;
-                    progressed := true;
-                    EXIT;
-                END LOOP;
-                -- Served one, or none was waiting: the higher ones are not held back.
-                q.fair_counter := 0;
+            rounds := rounds + 1;
+            wanted := p_limit - taken;
+            -- Locked candidates: an eighth more than wanted, for the ones whose key has no room (a
+            -- further round looks past keys found full).
+            SELECT coalesce(array_agg(c.id ORDER BY c.n), '{}'), coalesce(array_agg(c.priority ORDER BY c.n), '{}'),
+                   coalesce(array_agg(c.concurrency_key ORDER BY c.n), '{}')
+              INTO h_ids, h_prio, h_keys
+              FROM (SELECT l.*, row_number() OVER () AS n FROM (
+                        SELECT id, priority, concurrency_key FROM engine_jobs
+                         WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
+                           AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
+                           AND NOT id = ANY (chosen)
+                         ORDER BY priority DESC, run_at, id
+                         LIMIT wanted + wanted / 8 + 8 FOR UPDATE SKIP LOCKED) l) c;
+            l_ids := '{}'; l_keys := '{}';
+            IF q.fair_every IS NOT NULL THEN
+                SELECT coalesce(array_agg(c.id ORDER BY c.n), '{}'), coalesce(array_agg(c.concurrency_key ORDER BY c.n), '{}')
+                  INTO l_ids, l_keys
+                  FROM (SELECT l.*, row_number() OVER () AS n FROM (
+                            SELECT id, concurrency_key FROM engine_jobs
+                             WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
+                               AND priority <= q.fair_low_max
+                               AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
+                               AND NOT id = ANY (chosen)
+                             ORDER BY priority DESC, run_at, id
+                             LIMIT wanted / q.fair_every + 2 FOR UPDATE SKIP LOCKED) l) c;
             END IF;
-            EXIT WHEN taken >= p_limit;
-            scanned := 0;
-            FOR candidate IN
-                SELECT id, priority, concurrency_key FROM engine_jobs
-                 WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
-                   AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
-                 ORDER BY priority DESC, run_at, id
-                 LIMIT (p_limit - taken) * 4 FOR UPDATE SKIP LOCKED
-            LOOP
-                scanned := scanned + 1;
-                EXIT WHEN taken >= p_limit;
-                IF NOT engine_key_admits(candidate.concurrency_key, q.per_key_limit) THEN
-                    full_keys := full_keys || candidate.concurrency_key;
+            EXIT WHEN cardinality(h_ids) = 0;
+            -- Each key met once, in a fixed order: locked for this transaction (or left to the
+            -- claimer holding it), then its running jobs counted after the lock was taken.
+            keys := '{}'; rooms := '{}';
+            IF q.per_key_limit IS NOT NULL THEN
+                SELECT coalesce(array_agg(m.key ORDER BY m.key), '{}'),
+                       coalesce(array_agg(CASE WHEN m.locked THEN q.per_key_limit ELSE 0 END ORDER BY m.key), '{}')
+                  INTO keys, rooms
+                  FROM (SELECT u.key, pg_try_advisory_xact_lock(hashtextextended('engine:key:' || u.key, 0)) AS locked
+                          FROM (SELECT DISTINCT key FROM unnest(h_keys || l_keys) AS key
+                                 WHERE key IS NOT NULL ORDER BY key) u) m;
+                SELECT coalesce(array_agg(greatest(r.room - coalesce(x.running, 0), 0) ORDER BY r.i), '{}')
+                  INTO rooms
+                  FROM unnest(keys, rooms) WITH ORDINALITY AS r(key, room, i)
+                  LEFT JOIN (SELECT concurrency_key, count(*)::int AS running FROM engine_jobs
+                              WHERE state = 'running' AND concurrency_key = ANY (keys)
+                              GROUP BY concurrency_key) x ON x.concurrency_key = r.key;
+            END IF;
+            -- Positions instead of searches in the loop below (hash joins here).
+            SELECT coalesce(array_agg(k.i ORDER BY h.n), '{}'), coalesce(array_agg(t.n ORDER BY h.n), '{}')
+              INTO h_key, h_twin
+              FROM unnest(h_keys, h_ids) WITH ORDINALITY AS h(key, id, n)
+              LEFT JOIN unnest(keys) WITH ORDINALITY AS k(key, i) ON k.key = h.key
+              LEFT JOIN unnest(l_ids) WITH ORDINALITY AS t(id, n) ON t.id = h.id;
+            SELECT coalesce(array_agg(k.i ORDER BY l.n), '{}'), coalesce(array_agg(t.n ORDER BY l.n), '{}')
+              INTO l_key, l_twin
+              FROM unnest(l_keys, l_ids) WITH ORDINALITY AS l(key, id, n)
+              LEFT JOIN unnest(keys) WITH ORDINALITY AS k(key, i) ON k.key = l.key
+              LEFT JOIN unnest(h_ids) WITH ORDINALITY AS t(id, n) ON t.id = l.id;
+            h_taken := array_fill(false, ARRAY[cardinality(h_ids)]);
+            l_taken := array_fill(false, ARRAY[greatest(cardinality(l_ids), 1)]);
+            -- The order of service: by priority, and with fairness one low job after every
+            -- `fair_every` higher ones. A job whose key has no room is passed over.
+            hi := 1; li := 1; blocked := false;
+            WHILE taken < p_limit AND hi <= cardinality(h_ids) LOOP
+                IF q.fair_every IS NOT NULL AND q.fair_counter >= q.fair_every THEN
+                    WHILE li <= cardinality(l_ids) LOOP
+                        k := l_key[li];
+                        IF NOT l_taken[li] AND (k IS NULL OR rooms[k] > 0) THEN
+                            taken := taken + 1;
+                            chosen[taken] := l_ids[li];
+                            l_taken[li] := true;
+                            IF l_twin[li] IS NOT NULL THEN h_taken[l_twin[li]] := true; END IF;
+                            IF k IS NOT NULL THEN rooms[k] := rooms[k] - 1; END IF;
+                            li := li + 1;
+                            EXIT;
+                        END IF;
+                        IF k IS NOT NULL AND rooms[k] = 0 THEN blocked := true; END IF;
+                        li := li + 1;
+                    END LOOP;
+                    -- Served one, or none could be: the higher ones are not held back.
+                    q.fair_counter := 0;
                     CONTINUE;
                 END IF;
-                claimed := engine_take(candidate.id, p_worker, p_lease_secs);
-                RETURN NEXT claimed;
-                taken := taken + 1;
-                progressed := true;
-                IF q.fair_every IS NOT NULL THEN
-                    IF candidate.priority <= q.fair_low_max THEN
-                        q.fair_counter := 0;
-                    ELSE
-                        q.fair_counter := q.fair_counter + 1;
-                        EXIT WHEN q.fair_counter >= q.fair_every;
+                k := h_key[hi];
+                IF NOT h_taken[hi] AND (k IS NULL OR rooms[k] > 0) THEN
+                    taken := taken + 1;
+                    chosen[taken] := h_ids[hi];
+                    h_taken[hi] := true;
+                    IF h_twin[hi] IS NOT NULL THEN l_taken[h_twin[hi]] := true; END IF;
+                    IF k IS NOT NULL THEN rooms[k] := rooms[k] - 1; END IF;
+                    IF q.fair_every IS NOT NULL THEN
+                        IF h_prio[hi] <= q.fair_low_max THEN
+                            q.fair_counter := 0;
+                        ELSE
+                            q.fair_counter := q.fair_counter + 1;
+                        END IF;
                     END IF;
+                ELSIF k IS NOT NULL AND rooms[k] = 0 THEN
+                    blocked := true;
                 END IF;
+                hi := hi + 1;
             END LOOP;
-            EXIT WHEN taken >= p_limit OR scanned = 0;
-            EXIT WHEN NOT progressed AND cardinality(full_keys) = keys_before;
+            -- Another round only when keys without room hid jobs behind them (skipped then),
+            -- and at most three.
+            EXIT WHEN taken >= p_limit OR NOT blocked OR rounds >= 3
+                   OR cardinality(h_ids) < wanted + wanted / 8 + 8;
+            SELECT coalesce(array_agg(keys[i]), '{}') || full_keys INTO full_keys
+              FROM generate_subscripts(keys, 1) AS i WHERE rooms[i] = 0;
         END LOOP;
         IF q.fair_every IS NOT NULL THEN
             UPDATE engine_queues SET fair_counter = q.fair_counter WHERE name = p_queue;
         END IF;
+        IF taken = 0 THEN
+            RETURN;
+        END IF;
+        -- One update for the batch; started_at follows the order of service.
+        RETURN QUERY
+            UPDATE engine_jobs j
+               SET state = 'running', attempt = j.attempt + 1, lease_owner = p_worker,
+                   lease_expires_at = now() + make_interval(secs => p_lease_secs),
+                   started_at = clock_timestamp() + make_interval(secs => o.n / 1e6)
+              FROM unnest(chosen) WITH ORDINALITY AS o(id, n)
+             WHERE j.id = o.id
+            RETURNING j.*;
+    END $$;
+
+--
+-- Name: engine_compact_counts(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.engine_compact_counts() RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+    BEGIN
+        -- One compactor at a time; the others have nothing to do.
+        IF NOT pg_try_advisory_xact_lock(hashtextextended('engine:compact_counts', 0)) THEN
+            RETURN;
+        END IF;
+        WITH moved AS (
+            DELETE FROM engine_job_counts WHERE at < now() - interval '10 seconds' RETURNING *),
+        bucketed AS (
+            SELECT queue, kind, state, jobs, entered,
+                   CASE WHEN at < now() - interval '10 minutes' THEN '-infinity'::timestamptz
+                        ELSE to_timestamp(floor(extract(epoch FROM at) / 10) * 10) END AS bucket
+              FROM moved)
+        INSERT INTO engine_job_counts (queue, kind, state, at, jobs, entered)
+        SELECT queue, kind, state, bucket, sum(jobs),
+               CASE WHEN bucket = '-infinity' THEN 0 ELSE sum(entered) END
+          FROM bucketed GROUP BY queue, kind, state, bucket
+        HAVING sum(jobs) <> 0 OR (bucket <> '-infinity' AND sum(entered) <> 0);
+    END $$;
+
+--
+-- Name: engine_count_jobs(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.engine_count_jobs() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO engine_job_counts (queue, kind, state, jobs, entered)
+            SELECT queue, kind, state, count(*), count(*) FROM new_rows GROUP BY 1, 2, 3;
+        ELSIF TG_OP = 'DELETE' THEN
+            INSERT INTO engine_job_counts (queue, kind, state, jobs)
+            SELECT queue, kind, state, -count(*) FROM old_rows GROUP BY 1, 2, 3;
+        ELSIF TG_OP = 'UPDATE' THEN
+            -- Lease renewals and progress change no count: nothing is written for them.
+            INSERT INTO engine_job_counts (queue, kind, state, jobs, entered)
+            SELECT c.queue, c.kind, c.state, sum(c.change), count(*) FILTER (WHERE c.change > 0)
+              FROM old_rows o JOIN new_rows n USING (id)
+             CROSS JOIN LATERAL (VALUES (o.queue, o.kind, o.state, -1), (n.queue, n.kind, n.state, 1))
+                   AS c(queue, kind, state, change)
+             WHERE (o.state, o.queue, o.kind) IS DISTINCT FROM (n.state, n.queue, n.kind)
+             GROUP BY 1, 2, 3;
+        ELSE
+            DELETE FROM engine_job_counts;
+        END IF;
+        RETURN NULL;
     END $$;
 
 --
@@ -556,6 +681,19 @@ CREATE SEQUENCE public.engine_job_attempts_id_seq
 --
 
 ALTER SEQUENCE public.engine_job_attempts_id_seq OWNED BY public.engine_job_attempts.id;
+
+--
+-- Name: engine_job_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.engine_job_counts (
+    queue text NOT NULL,
+    kind text NOT NULL,
+    state text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    jobs bigint NOT NULL,
+    entered bigint DEFAULT 0 NOT NULL
+);
 
 --
 -- Name: engine_jobs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -1300,6 +1438,12 @@ CREATE INDEX engine_jobs_running_key ON public.engine_jobs USING btree (concurre
 CREATE INDEX engine_jobs_url ON public.engine_jobs USING btree (((args ->> 'url'::text)) text_pattern_ops) WHERE (args ? 'url'::text);
 
 --
+-- Name: engine_jobs_waiting; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX engine_jobs_waiting ON public.engine_jobs USING btree (queue, run_at) WHERE (state = 'available'::text);
+
+--
 -- Name: engine_schedule_runs_job; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1420,6 +1564,12 @@ CREATE INDEX scheduled_emails_user_recipient_id_idx ON public."scheduledEmails" 
 CREATE INDEX users_email_lower_idx ON public.users USING btree (lower(email));
 
 --
+-- Name: engine_jobs_url_stats; Type: STATISTICS; Schema: public; Owner: -
+--
+
+CREATE STATISTICS public.engine_jobs_url_stats ON (args ->> 'url'::text) FROM public.engine_jobs;
+
+--
 -- Name: badges answers_changed; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1520,6 +1670,30 @@ CREATE TRIGGER engine_capture_projects AFTER INSERT OR DELETE OR UPDATE ON publi
 --
 
 CREATE TRIGGER engine_capture_users AFTER INSERT OR DELETE OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.engine_capture_event('passwordHash');
+
+--
+-- Name: engine_jobs engine_count_deleted; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER engine_count_deleted AFTER DELETE ON public.engine_jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.engine_count_jobs();
+
+--
+-- Name: engine_jobs engine_count_inserted; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER engine_count_inserted AFTER INSERT ON public.engine_jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.engine_count_jobs();
+
+--
+-- Name: engine_jobs engine_count_truncated; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER engine_count_truncated AFTER TRUNCATE ON public.engine_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.engine_count_jobs();
+
+--
+-- Name: engine_jobs engine_count_updated; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER engine_count_updated AFTER UPDATE ON public.engine_jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.engine_count_jobs();
 
 --
 -- Name: engine_jobs engine_jobs_notify; Type: TRIGGER; Schema: public; Owner: -

@@ -3,8 +3,11 @@
 # .data/bench-node) and the Rust crate graphile_worker (bench/graphile-rs), on the same private
 # PostgreSQL, in interleaved rounds. Per system: 20 000 no-op jobs enqueued in one statement and
 # drained at concurrency 10 and 32 (jobs/s), and enqueue→start latency over 200 single jobs on an
-# idle worker. Prints every result, then medians and ranges; the raw lines go to
-# .data/bench-jobs.log. ROUNDS (default 3) and JOBS (default 20000) change the run.
+# idle worker. Ours also drains 100 000 jobs beside 1 000 000 finished ones ("large", to compare
+# with the same drain on an empty table) and 100 000 of 500 000 waiting over 1 000 hosts, 3 at
+# once per host, fairness every 5 ("capped", the links queue's shipped rules). Prints every
+# result, then medians and ranges; the raw lines go to .data/bench-jobs.log. ROUNDS (default 3)
+# and JOBS (default 20000) change the run.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,6 +69,9 @@ for round in $(seq 1 "$rounds"); do
 		graphile throughput "$concurrency" "$jobs" localqueue | tee -a "$log"
 		graphile_rs throughput "$concurrency" "$jobs" | tee -a "$log"
 	done
+	ours throughput 32 100000 500 | tee -a "$log"
+	ours large 32 100000 500 | tee -a "$log"
+	ours capped 32 100000 500 | tee -a "$log"
 	ours latency 200 | tee -a "$log"
 	graphile latency 200 | tee -a "$log"
 	graphile_rs latency 200 | tee -a "$log"
@@ -77,7 +83,10 @@ rows = {}
 for line in open(sys.argv[1]):
     fields = dict(re.findall(r"(\w+)=([\w.]+)", line))
     system, mode = line.split()[1:3]
-    if mode == "throughput":
+    if mode in ("large", "capped") or (mode == "throughput" and fields["jobs"] == "100000"):
+        label = {"throughput": "empty table", "large": "1M finished", "capped": "capped 3/host"}[mode]
+        rows.setdefault((system, label, "100k"), []).append(float(fields["jobs_per_s"]))
+    elif mode == "throughput":
         variant = fields.get("prefetch") or fields.get("localqueue") or fields.get("batched")
         batched = variant in ("500", "true")
         key = (system, "batched" if batched else "default", "conc " + fields["conc"])
@@ -96,4 +105,5 @@ ours32 = ("mintbean-engine", "batched", "conc 32")
 print("\nours batched / graphile-worker batched, conc 32: %.2fx" % ratio(ours32, ("graphile-worker", "batched", "conc 32")))
 print("ours batched / graphile_worker (Rust) batched, conc 32: %.2fx" % ratio(ours32, ("graphile_worker-rs", "batched", "conc 32")))
 print("ours default / graphile-worker default, conc 32: %.2fx" % ratio(("mintbean-engine", "default", "conc 32"), ("graphile-worker", "default", "conc 32")))
+print("ours beside 1M finished / empty table (100k, conc 32 batched): %.2f" % ratio(("mintbean-engine", "1M finished", "100k"), ("mintbean-engine", "empty table", "100k")))
 EOF

@@ -264,7 +264,7 @@ async function jobs(params) {
   for (const name of ["kind", "queue", "key"]) if (params.get(name)) filter[name] = params.get(name);
   if (params.get("state")) filter.state = [params.get("state")];
   if (params.get("error")) filter.errorContains = params.get("error");
-  const data = await gql(`query($f: JobFilter, $after: String) { jobs(filter: $f, first: 25, after: $after) { totalCount endCursor nodes { ${JOB_FIELDS} } } }`, {
+  const data = await gql(`query($f: JobFilter, $after: String) { jobs(filter: $f, first: 25, after: $after) { totalCount totalCountExact endCursor nodes { ${JOB_FIELDS} } } }`, {
     f: filter,
     after: params.get("after") || null,
   });
@@ -275,7 +275,7 @@ async function jobs(params) {
   const value = (name) => esc(params.get(name) || "");
   const next = new URLSearchParams(params);
   next.set("after", page.endCursor || "");
-  view().innerHTML = `<h1>Jobs <span class="muted">(${page.totalCount})</span></h1>
+  view().innerHTML = `<h1>Jobs <span class="muted">(${page.totalCount}${page.totalCountExact ? "" : "+"})</span></h1>
     <form class="card inline" id="filter">
       <label>State <select name="state">${states}</select></label>
       <label>Kind <input name="kind" value="${value("kind")}"></label>

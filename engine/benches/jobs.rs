@@ -1,6 +1,10 @@
 //! The engine's side of `make bench-jobs` (scripts/bench-jobs.sh runs it beside graphile-worker):
 //!
 //!   jobs throughput CONCURRENCY JOBS PREFETCH   enqueue JOBS no-op jobs in one statement, drain
+//!   jobs large CONCURRENCY JOBS PREFETCH        the same beside 1 000 000 finished jobs
+//!   jobs capped CONCURRENCY JOBS PREFETCH       500 000 waiting over 1 000 hosts (interleaved),
+//!                                               at most 3 running per host, fairness every 5
+//!                                               (the `links` queue's shipped rules); drains JOBS
 //!   jobs latency JOBS                           enqueue→start of single jobs on an idle worker
 //!
 //! `DATABASE_URL` names an empty database; the engine's schema is (re)created in it. Every
@@ -114,14 +118,59 @@ async fn unfinished(db: &DatabaseConnection) -> bool {
     row.try_get::<bool>("", "left").expect("a boolean")
 }
 
-async fn throughput(concurrency: usize, jobs: usize, prefetch: usize) {
+/// What the table holds besides the jobs drained.
+#[derive(Clone, Copy, PartialEq)]
+enum Table {
+    Empty,
+    /// 1 000 000 finished jobs.
+    Large,
+    /// 500 000 waiting jobs over 1 000 keys, capped at 3 running per key, fairness on.
+    Capped,
+}
+
+const CAPPED_WAITING: usize = 500_000;
+
+async fn throughput(concurrency: usize, jobs: usize, prefetch: usize, table: Table) {
     let db = connect(concurrency as u32 + 12).await;
     reset_schema(&db).await;
-    let batch: Vec<NewJob> = (0..jobs)
-        .map(|i| NewJob::new(Noop::KIND, json!({ "id": i })))
-        .collect();
+    if table == Table::Large {
+        db.execute_unprepared(
+            "INSERT INTO engine_jobs (kind, args, state, attempt, run_at, started_at, finished_at)
+             SELECT 'bench.noop', jsonb_build_object('id', n), 'completed', 1, now() - interval '1 day',
+                    now() - interval '1 day', now() - interval '1 day'
+               FROM generate_series(1, 1000000) n;
+             ANALYZE engine_jobs",
+        )
+        .await
+        .expect("a large table");
+    }
     let enqueue_started = Instant::now();
-    engine::enqueue_many(&db, batch).await.expect("enqueue");
+    if table == Table::Capped {
+        db.execute_unprepared(
+            "INSERT INTO engine_queues (name, per_key_limit, fair_every) VALUES ('default', 3, 5)",
+        )
+        .await
+        .expect("queue settings");
+        for chunk in (0..CAPPED_WAITING).collect::<Vec<_>>().chunks(50_000) {
+            let batch: Vec<NewJob> = chunk
+                .iter()
+                .map(|i| {
+                    NewJob::new(Noop::KIND, json!({ "id": i }))
+                        .concurrency_key(format!("host{}.example", i % 1000))
+                        .priority(if i % 10 == 0 { 2 } else { 1 })
+                })
+                .collect();
+            engine::enqueue_many(&db, batch).await.expect("enqueue");
+        }
+        db.execute_unprepared("ANALYZE engine_jobs")
+            .await
+            .expect("analyze");
+    } else {
+        let batch: Vec<NewJob> = (0..jobs)
+            .map(|i| NewJob::new(Noop::KIND, json!({ "id": i })))
+            .collect();
+        engine::enqueue_many(&db, batch).await.expect("enqueue");
+    }
     let enqueue_took = enqueue_started.elapsed();
     let counters = Counters::default();
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -133,14 +182,21 @@ async fn throughput(concurrency: usize, jobs: usize, prefetch: usize) {
     while counters.done.load(Ordering::SeqCst) < jobs {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    while unfinished(&db).await {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    if table != Table::Capped {
+        while unfinished(&db).await {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     stop.notify_one();
     running.await.expect("worker task").expect("worker");
+    let mode = match table {
+        Table::Empty => "throughput",
+        Table::Large => "large",
+        Table::Capped => "capped",
+    };
     println!(
-        "RESULT mintbean-engine throughput conc={concurrency} prefetch={prefetch} jobs={jobs} \
+        "RESULT mintbean-engine {mode} conc={concurrency} prefetch={prefetch} jobs={jobs} \
          seconds={seconds:.3} jobs_per_s={:.0} enqueue_ms={:.0}",
         jobs as f64 / seconds,
         enqueue_took.as_secs_f64() * 1000.0
@@ -195,10 +251,32 @@ async fn main() {
             .unwrap_or(default)
     };
     match args.first().map(String::as_str) {
-        Some("throughput") => throughput(number(1, 10), number(2, 20_000), number(3, 0)).await,
+        Some("throughput") => {
+            throughput(number(1, 10), number(2, 20_000), number(3, 0), Table::Empty).await
+        }
+        Some("large") => {
+            throughput(
+                number(1, 32),
+                number(2, 100_000),
+                number(3, 500),
+                Table::Large,
+            )
+            .await
+        }
+        Some("capped") => {
+            throughput(
+                number(1, 32),
+                number(2, 100_000),
+                number(3, 0),
+                Table::Capped,
+            )
+            .await
+        }
         Some("latency") => latency(number(1, 200)).await,
         _ => {
-            eprintln!("usage: jobs throughput CONCURRENCY JOBS PREFETCH | jobs latency JOBS");
+            eprintln!(
+                "usage: jobs throughput|large|capped CONCURRENCY JOBS PREFETCH | jobs latency JOBS"
+            );
             std::process::exit(2);
         }
     }

@@ -503,33 +503,78 @@ pub async fn activity(
 
 /// Per queue: jobs by state, the oldest due job's wait, recent throughput and pause.
 pub async fn stats(db: &DatabaseConnection) -> Result<Vec<QueueStats>, EngineError> {
+    // Counts come from `engine_job_counts` (kept by a trigger, a few hundred rows), never from
+    // scanning the jobs; the scheduled count and the oldest waiting job from the waiting index.
     Ok(sqlx::query_as!(
         QueueStats,
-        r#"WITH names AS (SELECT DISTINCT queue FROM engine_jobs UNION SELECT name FROM engine_queues)
+        r#"WITH counts AS (
+               SELECT queue,
+                      sum(jobs) FILTER (WHERE state = 'available') AS available,
+                      sum(jobs) FILTER (WHERE state = 'running') AS running,
+                      sum(jobs) FILTER (WHERE state = 'completed') AS completed,
+                      sum(jobs) FILTER (WHERE state = 'failed') AS failed,
+                      sum(jobs) FILTER (WHERE state = 'cancelled') AS cancelled,
+                      sum(jobs) FILTER (WHERE state = 'discarded') AS discarded,
+                      sum(entered) FILTER (WHERE state = 'completed' AND at > now() - interval '1 minute') AS last_minute,
+                      sum(entered) FILTER (WHERE state = 'completed' AND at > now() - interval '5 minutes') AS last_5_minutes
+                 FROM engine_job_counts GROUP BY queue),
+           names AS (SELECT queue FROM counts UNION SELECT name FROM engine_queues),
+           waiting AS (
+               SELECT n.queue,
+                      (SELECT count(*) FROM engine_jobs w
+                        WHERE w.state = 'available' AND w.queue = n.queue AND w.run_at > now()) AS scheduled,
+                      (SELECT min(w.run_at) FROM engine_jobs w
+                        WHERE w.state = 'available' AND w.queue = n.queue) AS oldest
+                 FROM names n)
            SELECT n.queue AS "queue!",
-                  count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at <= now()) AS "available!",
-                  count(j.id) FILTER (WHERE j.state = 'available' AND j.run_at > now()) AS "scheduled!",
-                  count(j.id) FILTER (WHERE j.state = 'running') AS "running!",
-                  count(j.id) FILTER (WHERE j.state = 'completed') AS "completed!",
-                  count(j.id) FILTER (WHERE j.state = 'failed') AS "failed!",
-                  count(j.id) FILTER (WHERE j.state = 'cancelled') AS "cancelled!",
-                  count(j.id) FILTER (WHERE j.state = 'discarded') AS "discarded!",
-                  EXTRACT(EPOCH FROM now() - min(j.run_at) FILTER (
-                      WHERE j.state = 'available' AND j.run_at <= now()))::float8 AS oldest_waiting_seconds,
-                  count(j.id) FILTER (WHERE j.state = 'completed'
-                      AND j.finished_at > now() - interval '1 minute') AS "completed_last_minute!",
-                  count(j.id) FILTER (WHERE j.state = 'completed'
-                      AND j.finished_at > now() - interval '5 minutes') AS "completed_last_5_minutes!",
+                  greatest(coalesce(c.available, 0) - w.scheduled, 0)::bigint AS "available!",
+                  w.scheduled AS "scheduled!",
+                  coalesce(c.running, 0)::bigint AS "running!",
+                  coalesce(c.completed, 0)::bigint AS "completed!",
+                  coalesce(c.failed, 0)::bigint AS "failed!",
+                  coalesce(c.cancelled, 0)::bigint AS "cancelled!",
+                  coalesce(c.discarded, 0)::bigint AS "discarded!",
+                  CASE WHEN w.oldest <= now() THEN EXTRACT(EPOCH FROM now() - w.oldest)::float8 END
+                      AS oldest_waiting_seconds,
+                  coalesce(c.last_minute, 0)::bigint AS "completed_last_minute!",
+                  coalesce(c.last_5_minutes, 0)::bigint AS "completed_last_5_minutes!",
                   EXISTS (SELECT 1 FROM engine_queues q
                            WHERE q.name = n.queue AND q.paused_until > now()) AS "paused!",
                   -- 'infinity' (paused until resumed) has no chrono value: it is NULL here.
                   (SELECT nullif(paused_until, 'infinity') FROM engine_queues q
                     WHERE q.name = n.queue AND q.paused_until > now()) AS paused_until
-             FROM names n LEFT JOIN engine_jobs j ON j.queue = n.queue
-            GROUP BY n.queue ORDER BY n.queue"#
+             FROM names n JOIN waiting w USING (queue) LEFT JOIN counts c USING (queue)
+            WHERE coalesce(c.available, 0) + coalesce(c.running, 0) + coalesce(c.completed, 0)
+                  + coalesce(c.failed, 0) + coalesce(c.cancelled, 0) + coalesce(c.discarded, 0) > 0
+               OR EXISTS (SELECT 1 FROM engine_queues q WHERE q.name = n.queue)
+            ORDER BY n.queue"#
     )
     .fetch_all(pool(db))
     .await?)
+}
+
+/// Jobs per `(queue, kind, state)`, from the kept counts (no scan of the jobs).
+pub async fn counts(
+    db: &DatabaseConnection,
+) -> Result<Vec<(String, String, String, i64)>, EngineError> {
+    Ok(sqlx::query!(
+        r#"SELECT queue AS "queue!", kind AS "kind!", state AS "state!", sum(jobs)::bigint AS "jobs!"
+             FROM engine_job_counts GROUP BY queue, kind, state HAVING sum(jobs) <> 0
+            ORDER BY queue, kind, state"#
+    )
+    .fetch_all(pool(db))
+    .await?
+    .into_iter()
+    .map(|row| (row.queue, row.kind, row.state, row.jobs))
+    .collect())
+}
+
+/// Folds old rows of `engine_job_counts` into buckets (workers call it every few seconds).
+pub async fn compact_counts(pool: &sqlx::PgPool) -> Result<(), EngineError> {
+    sqlx::query!("SELECT engine_compact_counts()")
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// `(queue, state, count)` for the metrics endpoint.
@@ -537,8 +582,9 @@ pub async fn queue_depths(
     db: &DatabaseConnection,
 ) -> Result<Vec<(String, String, i64)>, EngineError> {
     Ok(sqlx::query!(
-        r#"SELECT queue, state, count(*) AS "jobs!" FROM engine_jobs
-            WHERE state IN ('available', 'running') GROUP BY queue, state ORDER BY queue, state"#
+        r#"SELECT queue AS "queue!", state AS "state!", sum(jobs)::bigint AS "jobs!"
+             FROM engine_job_counts WHERE state IN ('available', 'running')
+            GROUP BY queue, state HAVING sum(jobs) <> 0 ORDER BY queue, state"#
     )
     .fetch_all(pool(db))
     .await?

@@ -1223,6 +1223,9 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
     }
 }
 
+/// Retention, every 10 minutes: batches of at most 5000 jobs and 5000 events, repeated while
+/// they come back full, with a pause between them so that a backlog of millions is worked off
+/// without one long statement.
 async fn prune(shared: &Shared, last: &mut Option<Instant>) {
     let Some(retention) = shared.config.retention else {
         return;
@@ -1231,18 +1234,43 @@ async fn prune(shared: &Shared, last: &mut Option<Instant>) {
         return;
     }
     *last = Some(Instant::now());
-    match sqlx::query_file!("sql/prune.sql", retention.as_secs_f64())
-        .execute(&shared.pool)
-        .await
-    {
-        Ok(done) if done.rows_affected() > 0 => {
-            tracing::info!(
-                jobs = done.rows_affected(),
-                "pruned finished jobs past their retention"
-            )
+    let (mut jobs, mut events) = (0, 0);
+    while !shared.stopping.load(Ordering::SeqCst) {
+        match sqlx::query_file!("sql/prune.sql", retention.as_secs_f64())
+            .fetch_one(&shared.pool)
+            .await
+        {
+            Ok(batch) => {
+                jobs += batch.jobs;
+                events += batch.events;
+                if batch.jobs < 5000 && batch.events < 5000 {
+                    break;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning finished jobs and events failed");
+                break;
+            }
         }
-        Ok(_) => {}
-        Err(err) => tracing::warn!(error = %err, "pruning finished jobs failed"),
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if jobs + events > 0 {
+        tracing::info!(
+            jobs,
+            events,
+            "pruned finished jobs and handled events past their retention"
+        );
+    }
+}
+
+/// Keeps `engine_job_counts` short (a reader sums it), every few seconds.
+async fn compact_counts(shared: &Shared, last: &mut Option<Instant>) {
+    if last.is_some_and(|at| at.elapsed() < Duration::from_secs(5)) {
+        return;
+    }
+    *last = Some(Instant::now());
+    if let Err(err) = crate::admin::compact_counts(&shared.pool).await {
+        tracing::warn!(error = %err, "compacting job counts failed");
     }
 }
 
@@ -1284,9 +1312,10 @@ async fn reap_once(
 }
 
 async fn reap(shared: Arc<Shared>, stop: CancellationToken) {
-    let mut pruned = None;
+    let (mut pruned, mut compacted) = (None, None);
     loop {
         prune(&shared, &mut pruned).await;
+        compact_counts(&shared, &mut compacted).await;
         match reap_once(&shared.pool, shared.config.poison_after).await {
             Ok(reaped) if !reaped.is_empty() => {
                 let mut queues: Vec<&str> = Vec::new();

@@ -42,6 +42,7 @@ mod m20261201_000010_session_cache;
 mod m20261207_000011_job_engine_v4;
 mod m20261207_000012_job_engine_v5;
 mod m20261207_000013_job_engine_v6;
+mod m20261207_000014_job_engine_v7;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_job_engine_v4::Migration),
             Box::new(m20261207_000012_job_engine_v5::Migration),
             Box::new(m20261207_000013_job_engine_v6::Migration),
+            Box::new(m20261207_000014_job_engine_v7::Migration),
         ]
     }
 }

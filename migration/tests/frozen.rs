@@ -62,6 +62,11 @@ fn migrations() -> Vec<(&'static str, String)> {
             schema::UP_V6,
             schema::DOWN_V6
         ),
+        file!(
+            "m20261207_000014_job_engine_v7",
+            schema::UP_V7,
+            schema::DOWN_V7
+        ),
     ]
 }
 

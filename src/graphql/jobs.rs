@@ -167,7 +167,9 @@ impl Job {
 pub struct JobPage {
     #[graphql(complexity = "list_complexity(child_complexity)")]
     pub nodes: Vec<Job>,
+    /// Matches, counted up to 10 000 (then `totalCountExact` is false).
     pub total_count: i64,
+    pub total_count_exact: bool,
     /// Pass as `after` for the next page; null on the last.
     pub end_cursor: Option<String>,
 }
@@ -410,6 +412,7 @@ impl JobQuery {
         Ok(JobPage {
             nodes: page.data.into_iter().map(Job::from).collect(),
             total_count: page.num_found,
+            total_count_exact: page.num_found_exact,
             end_cursor: page.next_cursor,
         })
     }

@@ -52,13 +52,19 @@ WITH classes AS (
     SELECT k.kind, k.queue, c.high
       FROM (SELECT unnest($1::text[]) AS kind, unnest($2::text[]) AS queue) k
      CROSS JOIN (VALUES (false), (true)) AS c(high)),
+-- A sample, not a scan: the latest 5000 completions of each kind within seven days, newest
+-- first along the primary key (finished jobs are the old ones). A completed job's `started_at`
+-- is its last attempt's start.
 recent AS (
-    SELECT j.kind, j.priority > $3 AS high,
-           EXTRACT(EPOCH FROM a.finished_at - a.started_at) * 1000 AS processing,
+    SELECT k.kind, j.priority > $3 AS high,
+           EXTRACT(EPOCH FROM j.finished_at - j.started_at) * 1000 AS processing,
            EXTRACT(EPOCH FROM j.finished_at - j.created_at) * 1000 AS completion
-      FROM engine_jobs j JOIN engine_job_attempts a ON a.job_id = j.id AND a.attempt = j.attempt
-     WHERE j.kind = ANY ($1) AND j.state = 'completed' AND a.outcome = 'completed'
-       AND j.finished_at > now() - interval '7 days'),
+      FROM (SELECT DISTINCT kind FROM classes) k
+     CROSS JOIN LATERAL (
+           SELECT l.priority, l.started_at, l.finished_at, l.created_at FROM engine_jobs l
+            WHERE l.kind = k.kind AND l.state = 'completed'
+              AND l.finished_at > now() - interval '7 days'
+            ORDER BY l.id DESC LIMIT 5000) j),
 percentiles AS (
     SELECT kind, high,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY processing) AS processing_p50,
@@ -69,10 +75,19 @@ percentiles AS (
       FROM recent GROUP BY kind, high)
 SELECT c.kind, c.high, p.processing_p50, p.processing_p90, p.completion_p50, p.completion_p90,
        coalesce(p.samples, 0) AS samples,
-       (SELECT count(*) FROM engine_jobs w
-         WHERE w.queue = c.queue AND w.state = 'available' AND w.run_at <= now()
-           AND (NOT c.high OR w.priority > $3)) AS jobs_ahead,
-       (SELECT count(*) FROM engine_jobs r WHERE r.queue = c.queue AND r.state = 'running') AS running,
+       -- Ahead of a low-priority job: every due waiting job of the queue (the kept counts less
+       -- the scheduled ones); of a high one: the due high ones (the claim index's range).
+       CASE WHEN c.high
+            THEN (SELECT count(*) FROM engine_jobs w
+                   WHERE w.queue = c.queue AND w.state = 'available' AND NOT w.isolate
+                     AND w.priority > $3 AND w.run_at <= now())
+            ELSE greatest((SELECT coalesce(sum(n.jobs), 0) FROM engine_job_counts n
+                            WHERE n.queue = c.queue AND n.state = 'available')
+                          - (SELECT count(*) FROM engine_jobs w
+                              WHERE w.queue = c.queue AND w.state = 'available' AND w.run_at > now()),
+                          0)::bigint END AS jobs_ahead,
+       (SELECT coalesce(sum(n.jobs), 0) FROM engine_job_counts n
+         WHERE n.queue = c.queue AND n.state = 'running')::bigint AS running,
        (SELECT q.concurrency FROM engine_queues q WHERE q.name = c.queue) AS concurrency
   FROM classes c LEFT JOIN percentiles p ON p.kind = c.kind AND p.high = c.high
  ORDER BY c.kind, c.high"#;
@@ -179,13 +194,17 @@ pub async fn url_prefix_status(
                    SELECT kind, state, started_at FROM engine_jobs
                     WHERE args ? 'url' AND (args->>'url') LIKE $1
                       AND state IN ('available', 'running')),
+               -- The latest 1000 completions of each kind (as in the estimates).
                typical AS (
-                   SELECT j.kind,
-                          percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM a.finished_at - a.started_at) * 1000) AS ms
-                     FROM engine_jobs j JOIN engine_job_attempts a ON a.job_id = j.id AND a.attempt = j.attempt
-                    WHERE j.kind IN (SELECT kind FROM pending) AND j.state = 'completed'
-                      AND j.finished_at > now() - interval '7 days'
-                    GROUP BY j.kind)
+                   SELECT k.kind,
+                          percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM j.finished_at - j.started_at) * 1000) AS ms
+                     FROM (SELECT DISTINCT kind FROM pending) k
+                    CROSS JOIN LATERAL (
+                          SELECT l.started_at, l.finished_at FROM engine_jobs l
+                           WHERE l.kind = k.kind AND l.state = 'completed'
+                             AND l.finished_at > now() - interval '7 days'
+                           ORDER BY l.id DESC LIMIT 1000) j
+                    GROUP BY k.kind)
                SELECT t.ms AS typical,
                       CASE WHEN p.state = 'running'
                            THEN EXTRACT(EPOCH FROM clock_timestamp() - p.started_at) * 1000 END AS elapsed

@@ -232,6 +232,7 @@ pub async fn search(
     let page: Page = search::search(db, Some(kind), owner.as_deref(), &query).await?;
     Ok(TaskPage {
         num_found: page.num_found,
+        num_found_exact: page.num_found_exact,
         data: page.data.into_iter().map(Task::from).collect(),
         next_cursor: page.next_cursor,
     })
@@ -279,7 +280,9 @@ fn awsuper_aliases(
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskPage {
+    /// Matches, counted up to 10 000 (then `num_found_exact` is false).
     pub num_found: i64,
+    pub num_found_exact: bool,
     pub data: Vec<Task>,
     pub next_cursor: Option<String>,
 }
