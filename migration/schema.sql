@@ -258,13 +258,20 @@ CREATE FUNCTION public.engine_claim(p_queue text, p_limit integer, p_worker uuid
         END IF;
         -- One update for the batch; started_at follows the order of service.
         RETURN QUERY
-            UPDATE engine_jobs j
-               SET state = 'running', attempt = j.attempt + 1, lease_owner = p_worker,
-                   lease_expires_at = now() + make_interval(secs => p_lease_secs),
-                   started_at = clock_timestamp() + make_interval(secs => o.n / 1e6)
-              FROM unnest(chosen) WITH ORDINALITY AS o(id, n)
-             WHERE j.id = o.id
-            RETURNING j.*;
+            WITH claimed AS (
+                UPDATE engine_jobs j
+                   SET state = 'running', attempt = j.attempt + 1, lease_owner = p_worker,
+                       lease_expires_at = now() + make_interval(secs => p_lease_secs),
+                       started_at = clock_timestamp() + make_interval(secs => o.n / 1e6)
+                  FROM unnest(chosen) WITH ORDINALITY AS o(id, n)
+                 WHERE j.id = o.id
+                RETURNING j.*),
+            counted AS (
+                SELECT engine_count_moves(array_agg(queue), array_agg(kind),
+                                          array_fill('available'::text, ARRAY[count(*)::int]),
+                                          array_fill('running'::text, ARRAY[count(*)::int]))
+                  FROM claimed)
+            SELECT c.* FROM claimed c, counted;
     END $$;
 
 --
@@ -307,20 +314,29 @@ CREATE FUNCTION public.engine_count_jobs() RETURNS trigger
         ELSIF TG_OP = 'DELETE' THEN
             INSERT INTO engine_job_counts (queue, kind, state, jobs)
             SELECT queue, kind, state, -count(*) FROM old_rows GROUP BY 1, 2, 3;
-        ELSIF TG_OP = 'UPDATE' THEN
-            -- Lease renewals and progress change no count: nothing is written for them.
-            INSERT INTO engine_job_counts (queue, kind, state, jobs, entered)
-            SELECT c.queue, c.kind, c.state, sum(c.change), count(*) FILTER (WHERE c.change > 0)
-              FROM old_rows o JOIN new_rows n USING (id)
-             CROSS JOIN LATERAL (VALUES (o.queue, o.kind, o.state, -1), (n.queue, n.kind, n.state, 1))
-                   AS c(queue, kind, state, change)
-             WHERE (o.state, o.queue, o.kind) IS DISTINCT FROM (n.state, n.queue, n.kind)
-             GROUP BY 1, 2, 3;
         ELSE
             DELETE FROM engine_job_counts;
         END IF;
         RETURN NULL;
     END $$;
+
+--
+-- Name: engine_count_moves(text[], text[], text[], text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.engine_count_moves(p_queues text[], p_kinds text[], p_from text[], p_to text[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+        INSERT INTO engine_job_counts (queue, kind, state, jobs, entered)
+        SELECT c.queue, c.kind, c.state, sum(c.change), sum(greatest(c.change, 0))
+          FROM (SELECT queue, kind, from_state, to_state, count(*) AS moved
+                  FROM unnest(p_queues, p_kinds, p_from, p_to) AS m(queue, kind, from_state, to_state)
+                 WHERE from_state <> to_state
+                 GROUP BY 1, 2, 3, 4) m
+         CROSS JOIN LATERAL (VALUES (m.queue, m.kind, m.from_state, -m.moved),
+                                    (m.queue, m.kind, m.to_state, m.moved)) AS c(queue, kind, state, change)
+         GROUP BY 1, 2, 3
+    $$;
 
 --
 -- Name: engine_emit(bigint[], text[]); Type: FUNCTION; Schema: public; Owner: -
@@ -388,11 +404,15 @@ CREATE FUNCTION public.engine_finish(p_worker uuid, p_ids bigint[], p_attempts i
                    lease_expires_at = NULL
               FROM finished f
              WHERE j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = p_worker
-            RETURNING j.id, f.attempt, j.started_at, f.outcome, f.error),
+            RETURNING j.id, j.queue, j.kind, j.state, f.attempt, j.started_at, f.outcome, f.error),
         logged AS (
             INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated)
-        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated;
+            SELECT id, attempt, p_worker, started_at, now(), outcome, error FROM updated),
+        counted AS (
+            SELECT engine_count_moves(array_agg(queue), array_agg(kind),
+                                      array_fill('running'::text, ARRAY[count(*)::int]), array_agg(state))
+              FROM updated)
+        SELECT array_agg(id), array_agg(outcome) INTO v_ids, v_outcomes FROM updated, counted;
         IF v_ids IS NULL THEN
             RETURN;
         END IF;
@@ -1688,12 +1708,6 @@ CREATE TRIGGER engine_count_inserted AFTER INSERT ON public.engine_jobs REFERENC
 --
 
 CREATE TRIGGER engine_count_truncated AFTER TRUNCATE ON public.engine_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.engine_count_jobs();
-
---
--- Name: engine_jobs engine_count_updated; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER engine_count_updated AFTER UPDATE ON public.engine_jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.engine_count_jobs();
 
 --
 -- Name: engine_jobs engine_jobs_notify; Type: TRIGGER; Schema: public; Owner: -

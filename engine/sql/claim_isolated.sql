@@ -13,8 +13,11 @@ claimed AS (
        SET state = 'running', attempt = j.attempt + 1, lease_owner = $2,
            lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp()
      WHERE j.id = (SELECT id FROM candidate)
-    RETURNING j.id, j.kind, j.args, j.attempt, j.max_attempts, j.correlation_id),
-told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed)
+    RETURNING j.id, j.queue, j.kind, j.args, j.attempt, j.max_attempts, j.correlation_id),
+told AS (SELECT engine_notify_updates(array_agg(id)) FROM claimed),
+counted AS (
+    SELECT engine_count_moves(array_agg(queue), array_agg(kind), array['available'], array['running'])
+      FROM claimed HAVING count(*) > 0)
 SELECT c.id AS "id!", c.kind AS "kind!", c.args AS "args!", c.attempt AS "attempt!",
        c.max_attempts AS "max_attempts!", c.correlation_id
-  FROM claimed c, told
+  FROM claimed c, told LEFT JOIN counted ON true

@@ -39,8 +39,12 @@ reaped AS (
       FROM judged d
      WHERE j.id = d.id
     RETURNING j.id, j.attempt, j.queue, j.kind, j.state, j.last_error),
+counted AS (
+    SELECT engine_count_moves(array_agg(queue), array_agg(kind),
+                              array_fill('running'::text, ARRAY[count(*)::int]), array_agg(state))
+      FROM reaped),
 attempts AS (
     INSERT INTO engine_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
     SELECT r.id, r.attempt, e.lease_owner, e.started_at, now(), 'lease_expired', r.last_error
       FROM reaped r JOIN expired e ON e.id = r.id)
-SELECT id AS "id!", queue AS "queue!", kind AS "kind!", state AS "state!" FROM reaped
+SELECT id AS "id!", queue AS "queue!", kind AS "kind!", state AS "state!" FROM reaped, counted

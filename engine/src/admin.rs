@@ -208,10 +208,12 @@ pub async fn cancel(db: &DatabaseConnection, id: i64) -> Result<JobRow, EngineEr
                 WHERE j.id = t.id AND t.state IN ('available', 'running')
                RETURNING j.*),
            told AS (
-               SELECT engine_notify_updates(array_agg(id)),
+               SELECT engine_notify_updates(array_agg(c.id)),
                       (SELECT count(*) FROM changed r, LATERAL pg_notify('engine_cancel', r.id::text)
-                        WHERE r.state = 'running')
-                 FROM changed)
+                        WHERE r.state = 'running'),
+                      engine_count_moves(array_agg(c.queue), array_agg(c.kind), array_agg(t.state),
+                                         array_agg(c.state))
+                 FROM changed c JOIN target t USING (id))
            SELECT c.id AS "id!", c.queue AS "queue!", c.kind AS "kind!", c.args AS "args!",
                   c.state AS "state!", c.priority AS "priority!", c.run_at AS "run_at!",
                   c.attempt AS "attempt!", c.max_attempts AS "max_attempts!", c.dedupe_key,
@@ -235,17 +237,22 @@ pub async fn cancel(db: &DatabaseConnection, id: i64) -> Result<JobRow, EngineEr
 pub async fn retry(db: &DatabaseConnection, id: i64) -> Result<JobRow, EngineError> {
     let changed = sqlx::query_as!(
         JobRow,
-        r#"WITH changed AS (
-               UPDATE engine_jobs
+        r#"WITH target AS (
+               SELECT id, state FROM engine_jobs
+                WHERE id = $1 AND state IN ('failed', 'discarded', 'cancelled') FOR UPDATE),
+           changed AS (
+               UPDATE engine_jobs j
                   SET state = 'available', run_at = now(), finished_at = NULL,
                       cancel_requested_at = NULL,
-                      max_attempts = greatest(max_attempts, attempt + 1), crashes = 0
-                WHERE id = $1 AND state IN ('failed', 'discarded', 'cancelled')
-               RETURNING *),
+                      max_attempts = greatest(j.max_attempts, j.attempt + 1), crashes = 0
+                 FROM target t
+                WHERE j.id = t.id
+               RETURNING j.*),
            told AS (
-               SELECT pg_notify(CASE WHEN isolate THEN 'engine_isolated' ELSE 'engine_jobs' END, queue),
-                      engine_notify_updates(ARRAY[id])
-                 FROM changed)
+               SELECT pg_notify(CASE WHEN c.isolate THEN 'engine_isolated' ELSE 'engine_jobs' END, c.queue),
+                      engine_notify_updates(ARRAY[c.id]),
+                      engine_count_moves(ARRAY[c.queue], ARRAY[c.kind], ARRAY[t.state], ARRAY[c.state])
+                 FROM changed c JOIN target t USING (id))
            SELECT c.id AS "id!", c.queue AS "queue!", c.kind AS "kind!", c.args AS "args!",
                   c.state AS "state!", c.priority AS "priority!", c.run_at AS "run_at!",
                   c.attempt AS "attempt!", c.max_attempts AS "max_attempts!", c.dedupe_key,
