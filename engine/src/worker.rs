@@ -1150,12 +1150,11 @@ async fn presence(shared: Arc<Shared>, stop: CancellationToken) {
             shared.id
         )
         .execute(&shared.pool);
-        if let Err(err) = tokio::time::timeout(PRESENCE_EVERY, beat)
-            .await
-            .map_err(|_| "no answer".to_owned())
-            .and_then(|r| r.map(drop).map_err(|e| e.to_string()))
-        {
-            tracing::debug!(error = %err, "showing this worker alive failed");
+        // A missed beat is harmless: the next one is a second away.
+        match tokio::time::timeout(PRESENCE_EVERY, beat).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::debug!(error = %err, "showing this worker alive failed"),
+            Err(_) => tracing::debug!("showing this worker alive got no answer in time"),
         }
     }
 }

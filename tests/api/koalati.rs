@@ -342,12 +342,7 @@ async fn a_queue_paused_until_resumed_shows_everywhere() {
         .expect("the links queue");
     assert_eq!(links["paused"], true, "{links}");
     assert!(links["pausedUntil"].is_null(), "until resumed: {links}");
-    let stats = tokio::process::Command::new(env!("CARGO_BIN_EXE_jobs"))
-        .arg("stats")
-        .env("DATABASE_URL", crate::helpers::database_url(&app.db_name))
-        .env("APP_ENV", "test")
-        .env("RUST_LOG", "warn")
-        .current_dir(std::env::temp_dir())
+    let stats = crate::jobs::jobs(&app, "smtp://127.0.0.1:1", &["stats"])
         .output()
         .await
         .unwrap();
