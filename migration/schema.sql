@@ -142,6 +142,15 @@ CREATE FUNCTION public.engine_claim(p_queue text, p_limit integer, p_worker uuid
             -- Serialises the claimers of this queue only: the counter is read and written once.
             SELECT * INTO q FROM engine_queues WHERE name = p_queue FOR UPDATE;
         END IF;
+        -- Keys already at their cap are passed over from the first round: a first round that
+        -- locked them, only to find no room, cost a second round on every claim while the
+        -- highest-priority keys were full.
+        IF q.per_key_limit IS NOT NULL THEN
+            SELECT coalesce(array_agg(concurrency_key), '{}') INTO full_keys
+              FROM (SELECT concurrency_key FROM engine_jobs
+                     WHERE state = 'running' AND concurrency_key IS NOT NULL
+                     GROUP BY concurrency_key HAVING count(*) >= q.per_key_limit) f;
+        END IF;
         LOOP
             rounds := rounds + 1;
             wanted := p_limit - taken;
@@ -496,6 +505,38 @@ CREATE FUNCTION public.engine_take(p_id bigint, p_worker uuid, p_lease_secs doub
          WHERE id = p_id
         RETURNING *
     $$;
+
+--
+-- Name: engine_waiting(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.engine_waiting(p_queue text, OUT scheduled bigint, OUT oldest timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql STABLE
+    AS $$
+    DECLARE
+        level smallint;
+        level_scheduled bigint;
+        level_oldest timestamptz;
+    BEGIN
+        -- Isolated jobs are few (they were running when a worker died).
+        SELECT count(*) FILTER (WHERE run_at > now()), min(run_at) INTO scheduled, oldest
+          FROM engine_jobs WHERE state = 'available' AND isolate AND queue = p_queue;
+        -- The claim index orders a queue by priority, then time: each level's first entry is
+        -- its oldest, its scheduled jobs one range at its end.
+        SELECT max(priority) INTO level
+          FROM engine_jobs WHERE state = 'available' AND NOT isolate AND queue = p_queue;
+        WHILE level IS NOT NULL LOOP
+            SELECT min(run_at) INTO level_oldest FROM engine_jobs
+             WHERE state = 'available' AND NOT isolate AND queue = p_queue AND priority = level;
+            SELECT count(*) INTO level_scheduled FROM engine_jobs
+             WHERE state = 'available' AND NOT isolate AND queue = p_queue AND priority = level
+               AND run_at > now();
+            scheduled := scheduled + level_scheduled;
+            oldest := least(oldest, level_oldest);
+            SELECT max(priority) INTO level FROM engine_jobs
+             WHERE state = 'available' AND NOT isolate AND queue = p_queue AND priority < level;
+        END LOOP;
+    END $$;
 
 --
 -- Name: mintbean_answers_changed(); Type: FUNCTION; Schema: public; Owner: -
@@ -1456,12 +1497,6 @@ CREATE INDEX engine_jobs_running_key ON public.engine_jobs USING btree (concurre
 --
 
 CREATE INDEX engine_jobs_url ON public.engine_jobs USING btree (((args ->> 'url'::text)) text_pattern_ops) WHERE (args ? 'url'::text);
-
---
--- Name: engine_jobs_waiting; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX engine_jobs_waiting ON public.engine_jobs USING btree (queue, run_at) WHERE (state = 'available'::text);
 
 --
 -- Name: engine_schedule_runs_job; Type: INDEX; Schema: public; Owner: -

@@ -5,7 +5,8 @@
 # drained at concurrency 10 and 32 (jobs/s), and enqueue→start latency over 200 single jobs on an
 # idle worker. Ours also drains 100 000 jobs beside 1 000 000 finished ones ("large", to compare
 # with the same drain on an empty table) and 100 000 of 500 000 waiting over 1 000 hosts, 3 at
-# once per host, fairness every 5 ("capped", the links queue's shipped rules). Prints every
+# once per host, fairness every 5 ("capped", the links queue's shipped rules; "capped" puts the
+# high-priority tenth on 100 hosts that stay full, "capped-spread" over every host). Prints every
 # result, then medians and ranges; the raw lines go to .data/bench-jobs.log. ROUNDS (default 3)
 # and JOBS (default 20000) change the run.
 set -euo pipefail
@@ -72,6 +73,7 @@ for round in $(seq 1 "$rounds"); do
 	ours throughput 32 100000 500 | tee -a "$log"
 	ours large 32 100000 500 | tee -a "$log"
 	ours capped 32 100000 500 | tee -a "$log"
+	ours capped-spread 32 100000 500 | tee -a "$log"
 	ours latency 200 | tee -a "$log"
 	graphile latency 200 | tee -a "$log"
 	graphile_rs latency 200 | tee -a "$log"
@@ -83,8 +85,8 @@ rows = {}
 for line in open(sys.argv[1]):
     fields = dict(re.findall(r"(\w+)=([\w.]+)", line))
     system, mode = line.split()[1:3]
-    if mode in ("large", "capped") or (mode == "throughput" and fields["jobs"] == "100000"):
-        label = {"throughput": "empty table", "large": "1M finished", "capped": "capped 3/host"}[mode]
+    if mode in ("large", "capped", "capped-spread") or (mode == "throughput" and fields["jobs"] == "100000"):
+        label = {"throughput": "empty table", "large": "1M finished", "capped": "capped 100 full", "capped-spread": "capped 3/host"}[mode]
         rows.setdefault((system, label, "100k"), []).append(float(fields["jobs_per_s"]))
     elif mode == "throughput":
         variant = fields.get("prefetch") or fields.get("localqueue") or fields.get("batched")

@@ -4,7 +4,12 @@
 //!   jobs large CONCURRENCY JOBS PREFETCH        the same beside 1 000 000 finished jobs
 //!   jobs capped CONCURRENCY JOBS PREFETCH       500 000 waiting over 1 000 hosts (interleaved),
 //!                                               at most 3 running per host, fairness every 5
-//!                                               (the `links` queue's shipped rules); drains JOBS
+//!                                               (the `links` queue's shipped rules); drains JOBS.
+//!                                               The tenth at priority 2 all go to 100 of the
+//!                                               hosts, which stay full: each claim passes over
+//!                                               the waiting high jobs of those hosts
+//!   jobs capped-spread CONCURRENCY JOBS PREFETCH the same with the priority-2 jobs spread over
+//!                                               every host
 //!   jobs latency JOBS                           enqueue→start of single jobs on an idle worker
 //!
 //! `DATABASE_URL` names an empty database; the engine's schema is (re)created in it. Every
@@ -124,8 +129,11 @@ enum Table {
     Empty,
     /// 1 000 000 finished jobs.
     Large,
-    /// 500 000 waiting jobs over 1 000 keys, capped at 3 running per key, fairness on.
+    /// 500 000 waiting jobs over 1 000 keys, capped at 3 running per key, fairness on; the
+    /// high-priority tenth on 100 of the keys.
     Capped,
+    /// The same, the high-priority tenth over every key.
+    CappedSpread,
 }
 
 const CAPPED_WAITING: usize = 500_000;
@@ -145,7 +153,7 @@ async fn throughput(concurrency: usize, jobs: usize, prefetch: usize, table: Tab
         .expect("a large table");
     }
     let enqueue_started = Instant::now();
-    if table == Table::Capped {
+    if matches!(table, Table::Capped | Table::CappedSpread) {
         db.execute_unprepared(
             "INSERT INTO engine_queues (name, per_key_limit, fair_every) VALUES ('default', 3, 5)",
         )
@@ -155,8 +163,12 @@ async fn throughput(concurrency: usize, jobs: usize, prefetch: usize, table: Tab
             let batch: Vec<NewJob> = chunk
                 .iter()
                 .map(|i| {
+                    let host = match table {
+                        Table::CappedSpread => (i / 10 + i % 10 * 100) % 1000,
+                        _ => i % 1000,
+                    };
                     NewJob::new(Noop::KIND, json!({ "id": i }))
-                        .concurrency_key(format!("host{}.example", i % 1000))
+                        .concurrency_key(format!("host{host}.example"))
                         .priority(if i % 10 == 0 { 2 } else { 1 })
                 })
                 .collect();
@@ -182,7 +194,7 @@ async fn throughput(concurrency: usize, jobs: usize, prefetch: usize, table: Tab
     while counters.done.load(Ordering::SeqCst) < jobs {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    if table != Table::Capped {
+    if table == Table::Empty || table == Table::Large {
         while unfinished(&db).await {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -194,6 +206,7 @@ async fn throughput(concurrency: usize, jobs: usize, prefetch: usize, table: Tab
         Table::Empty => "throughput",
         Table::Large => "large",
         Table::Capped => "capped",
+        Table::CappedSpread => "capped-spread",
     };
     println!(
         "RESULT mintbean-engine {mode} conc={concurrency} prefetch={prefetch} jobs={jobs} \
@@ -272,10 +285,19 @@ async fn main() {
             )
             .await
         }
+        Some("capped-spread") => {
+            throughput(
+                number(1, 32),
+                number(2, 100_000),
+                number(3, 0),
+                Table::CappedSpread,
+            )
+            .await
+        }
         Some("latency") => latency(number(1, 200)).await,
         _ => {
             eprintln!(
-                "usage: jobs throughput|large|capped CONCURRENCY JOBS PREFETCH | jobs latency JOBS"
+                "usage: jobs throughput|large|capped|capped-spread CONCURRENCY JOBS PREFETCH | jobs latency JOBS"
             );
             std::process::exit(2);
         }

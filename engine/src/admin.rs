@@ -527,12 +527,7 @@ pub async fn stats(db: &DatabaseConnection) -> Result<Vec<QueueStats>, EngineErr
                  FROM engine_job_counts GROUP BY queue),
            names AS (SELECT queue FROM counts UNION SELECT name FROM engine_queues),
            waiting AS (
-               SELECT n.queue,
-                      (SELECT count(*) FROM engine_jobs w
-                        WHERE w.state = 'available' AND w.queue = n.queue AND w.run_at > now()) AS scheduled,
-                      (SELECT min(w.run_at) FROM engine_jobs w
-                        WHERE w.state = 'available' AND w.queue = n.queue) AS oldest
-                 FROM names n)
+               SELECT n.queue, w.scheduled, w.oldest FROM names n, engine_waiting(n.queue) w)
            SELECT n.queue AS "queue!",
                   greatest(coalesce(c.available, 0) - w.scheduled, 0)::bigint AS "available!",
                   w.scheduled AS "scheduled!",

@@ -382,6 +382,75 @@ async fn counts_agree(db: &TestDb, when: &str) {
     assert!(admin::counts(&db.db).await.is_ok());
 }
 
+/// A burst the statistics have not seen (they say the queue is empty) is still claimed along the
+/// claim index: no plan that reads and sorts every waiting job to take a batch.
+#[tokio::test]
+async fn a_burst_not_yet_analysed_is_claimed_in_index_order() {
+    let db = TestDb::new().await;
+    // A table never analysed (its statistics say empty) and then a burst: a time index over
+    // the waiting jobs looked cheaper here, and the plan sorted all 100 000 to take 500.
+    db.exec(
+        "INSERT INTO engine_jobs (kind, run_at)
+         SELECT 'test.record', now() - interval '1 minute' FROM generate_series(1, 100000)",
+    )
+    .await;
+    let mut conn = db
+        .db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .unwrap();
+    sqlx::raw_sql(concat!(
+        "SET plan_cache_mode = force_generic_plan; PREPARE claim(text, bigint, uuid, float8) AS ",
+        include_str!("../sql/claim_plain.sql")
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let plan: Vec<String> =
+        sqlx::query_scalar("EXPLAIN EXECUTE claim('default', 500, gen_random_uuid(), 30)")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("engine_jobs_fetch"), "{plan}");
+    assert!(!plan.contains("Sort"), "{plan}");
+}
+
+#[tokio::test]
+async fn scheduled_and_oldest_waiting_are_read_per_priority_level_as_a_scan_would() {
+    let db = TestDb::new().await;
+    // Three priority levels, due and future jobs in each, an isolated one, another queue.
+    db.exec(
+        "INSERT INTO engine_jobs (queue, kind, priority, run_at, isolate)
+         SELECT 'q', 'test.record', (n % 3)::smallint,
+                now() + make_interval(secs => (n - 40) * 60), n = 50
+           FROM generate_series(1, 60) n;
+         INSERT INTO engine_jobs (queue, kind, run_at) VALUES ('other', 'test.record', now() - interval '1 day')",
+    )
+    .await;
+    let scanned = |what: &str| {
+        format!("SELECT {what} FROM engine_jobs WHERE queue = 'q' AND state = 'available'")
+    };
+    let stats = admin::stats(&db.db).await.unwrap();
+    let q = stats.iter().find(|s| s.queue == "q").expect("queue q");
+    assert_eq!(
+        q.scheduled,
+        db.scalar(&scanned("count(*) FILTER (WHERE run_at > now())"))
+            .await
+    );
+    assert_eq!(q.scheduled, 20);
+    let oldest = db
+        .scalar(&scanned("EXTRACT(EPOCH FROM now() - min(run_at))::bigint"))
+        .await;
+    let shown = q.oldest_waiting_seconds.expect("due jobs wait") as i64;
+    assert!(
+        (oldest - 1..=oldest + 1).contains(&shown),
+        "{shown} s, scanned {oldest} s"
+    );
+    assert_eq!(q.available, 40);
+}
+
 #[tokio::test]
 async fn kept_counts_follow_every_change_of_state_and_survive_compaction() {
     let db = TestDb::new().await;

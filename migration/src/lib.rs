@@ -43,6 +43,7 @@ mod m20261207_000011_job_engine_v4;
 mod m20261207_000012_job_engine_v5;
 mod m20261207_000013_job_engine_v6;
 mod m20261207_000014_job_engine_v7;
+mod m20261208_000015_job_engine_v8;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_job_engine_v5::Migration),
             Box::new(m20261207_000013_job_engine_v6::Migration),
             Box::new(m20261207_000014_job_engine_v7::Migration),
+            Box::new(m20261208_000015_job_engine_v8::Migration),
         ]
     }
 }

@@ -67,6 +67,11 @@ fn migrations() -> Vec<(&'static str, String)> {
             schema::UP_V7,
             schema::DOWN_V7
         ),
+        file!(
+            "m20261208_000015_job_engine_v8",
+            schema::UP_V8,
+            schema::DOWN_V8
+        ),
     ]
 }
 

@@ -83,8 +83,7 @@ SELECT c.kind, c.high, p.processing_p50, p.processing_p90, p.completion_p50, p.c
                      AND w.priority > $3 AND w.run_at <= now())
             ELSE greatest((SELECT coalesce(sum(n.jobs), 0) FROM engine_job_counts n
                             WHERE n.queue = c.queue AND n.state = 'available')
-                          - (SELECT count(*) FROM engine_jobs w
-                              WHERE w.queue = c.queue AND w.state = 'available' AND w.run_at > now()),
+                          - (SELECT w.scheduled FROM engine_waiting(c.queue) w),
                           0)::bigint END AS jobs_ahead,
        (SELECT coalesce(sum(n.jobs), 0) FROM engine_job_counts n
          WHERE n.queue = c.queue AND n.state = 'running')::bigint AS running,

@@ -751,3 +751,60 @@ async fn an_awsuper_client_filters_by_its_model_fields_and_pages() {
     let (status, body) = api.get("/tasks/link_check?colour=red").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+/// A client written from AWSuper's README: `POST /tasks/<taskname>` with the model as JSON,
+/// `GET /tasks/<taskname>/:id` until the task is done, `GET /tasks/<taskname>?key=value`, and
+/// `DELETE /tasks/<taskname>/:id` to cancel, with `Authorization: Bearer` on every request. What
+/// it reads follows the differences `docs/operations.md` lists (`task.id`, `task.state`).
+#[tokio::test]
+async fn an_awsuper_client_from_its_readme_creates_polls_searches_and_cancels() {
+    let app = TestApp::spawn_with(&[("MOCK_MODE", "true")]).await;
+    let api = Api::new(&app, &app.api_token(&["link_check:admin"]).await);
+    let _worker = app.run_worker();
+
+    let (status, created) = api.post("/tasks/link_check", url_task(1)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let id = created["task"]["id"].as_i64().expect("the created task");
+    let done = crate::helpers::eventually(
+        std::time::Duration::from_secs(20),
+        "the task finished",
+        || async {
+            let (status, shown) = api.get(&format!("/tasks/link_check/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{shown}");
+            (shown["task"]["state"] == "completed").then_some(shown)
+        },
+    )
+    .await;
+    assert_eq!(done["task"]["result"], json!({ "mock": true }), "{done}");
+
+    // AWSuper's delays are milliseconds: written so, they are kept; a bare number is refused
+    // with the unit to add, not read as seconds.
+    let (status, later) = api
+        .post("/tasks/link_check?delay=60000ms", url_task(2))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{later}");
+    let later_id = later["task"]["id"].as_i64().unwrap();
+    let (status, refused) = api.post("/tasks/link_check?delay=5000", url_task(3)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("5000ms"), "{refused}");
+
+    // `?key=value` on the model's fields and AWSuper's statuses.
+    let (status, found) = api
+        .get("/tasks/link_check?url=https://site2.example/&status=PENDING")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(ids_of(&found), [later_id]);
+    let (_, completed) = api.get("/tasks/link_check?status=COMPLETED").await;
+    assert_eq!(ids_of(&completed), [id]);
+
+    let (status, cancelled) = api.delete(&format!("/tasks/link_check/{later_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["task"]["state"], "cancelled");
+    let (_, listed) = api.get("/tasks/link_check?status=CANCELLED").await;
+    assert_eq!(ids_of(&listed), [later_id]);
+    assert_eq!(
+        job_count(&app).await,
+        2,
+        "the refused request stored nothing"
+    );
+}

@@ -482,3 +482,78 @@ async fn a_worker_that_died_holding_the_email_drain_holds_up_email_for_seconds_n
         "email waited {waited:?} behind a dead worker's drain"
     );
 }
+
+#[tokio::test]
+async fn three_worker_processes_fire_each_cron_boundary_once() {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    // Three schedulers racing for the email drain's slot every second.
+    let workers: Vec<Child> = (0..3).map(|_| worker(&app, &sink, &[])).collect();
+    crate::helpers::eventually(Duration::from_secs(30), "three workers", || async {
+        let live = app.scalar_i64("SELECT count(*) FROM engine_workers").await;
+        (live == 3).then_some(())
+    })
+    .await;
+    let before = app
+        .scalar_i64("SELECT count(*) FROM engine_schedule_runs WHERE schedule = 'email.drain'")
+        .await;
+    crate::helpers::eventually(Duration::from_secs(30), "eight more slots", || async {
+        let slots = app
+            .scalar_i64("SELECT count(*) FROM engine_schedule_runs WHERE schedule = 'email.drain'")
+            .await;
+        (slots >= before + 8).then_some(())
+    })
+    .await;
+    for child in &workers {
+        terminate(child);
+    }
+    for mut child in workers {
+        child.wait().await.unwrap();
+    }
+
+    let slots = app
+        .scalar_i64("SELECT count(*) FROM engine_schedule_runs WHERE schedule = 'email.drain'")
+        .await;
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT count(*) FROM engine_schedule_runs
+              WHERE schedule = 'email.drain' AND slot <> date_trunc('second', slot)"
+        )
+        .await,
+        0,
+        "every slot is a boundary of the schedule, not the instant a scheduler fired"
+    );
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT (EXTRACT(EPOCH FROM max(slot) - min(slot)))::bigint + 1
+               FROM engine_schedule_runs WHERE schedule = 'email.drain'"
+        )
+        .await,
+        slots,
+        "one row per second boundary: none twice, none missed"
+    );
+    let fired = app
+        .scalar_i64(
+            "SELECT count(*) FROM engine_schedule_runs
+              WHERE schedule = 'email.drain' AND job_id IS NOT NULL",
+        )
+        .await;
+    let drains = app
+        .scalar_i64(
+            "SELECT count(*) FROM engine_jobs
+              WHERE kind = 'email.drain' AND created_by = 'cron:email.drain'
+                AND dedupe_key NOT LIKE '%:start'",
+        )
+        .await;
+    assert!(fired >= 1, "{fired} of {slots} slots made a drain");
+    assert_eq!(drains, fired, "one drain per slot that fired");
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT count(DISTINCT dedupe_key) FROM engine_jobs
+              WHERE kind = 'email.drain' AND created_by = 'cron:email.drain'
+                AND dedupe_key NOT LIKE '%:start'"
+        )
+        .await,
+        drains
+    );
+}
