@@ -472,23 +472,10 @@ CREATE FUNCTION public.engine_key_admits(p_key text, p_limit integer) RETURNS bo
 CREATE FUNCTION public.engine_notify_updates(p_ids bigint[]) RETURNS void
     LANGUAGE plpgsql
     AS $$
-    DECLARE
-        chunk text := '';
-        id bigint;
     BEGIN
-        IF p_ids IS NULL THEN
-            RETURN;
-        END IF;
-        FOREACH id IN ARRAY p_ids LOOP
-            IF length(chunk) > 7900 THEN
-                PERFORM pg_notify('engine_updates', chunk);
-                chunk := '';
-            END IF;
-            chunk := CASE WHEN chunk = '' THEN id::text ELSE chunk || ',' || id::text END;
-        END LOOP;
-        IF chunk <> '' THEN
-            PERFORM pg_notify('engine_updates', chunk);
-        END IF;
+        PERFORM pg_notify('engine_updates', string_agg(u.id::text, ','))
+           FROM unnest(p_ids) WITH ORDINALITY AS u(id, n)
+          GROUP BY (u.n - 1) / 380;
     END $$;
 
 --

@@ -111,7 +111,10 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             QueueConfig::new(project_jobs::QUEUE, config.jobs.link_check_concurrency),
             QueueConfig::new(engine::webhooks::QUEUE, config.jobs.webhook_concurrency),
             QueueConfig::new(EVENTS_QUEUE, config.jobs.events.concurrency),
-        ],
+        ]
+        .into_iter()
+        .map(|queue| queue.prefetch(config.jobs.prefetch))
+        .collect(),
         shutdown_grace: config.jobs.shutdown_grace,
         lease: config.jobs.lease,
         retention: Some(config.jobs.retention).filter(|r| !r.is_zero()),

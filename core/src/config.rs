@@ -169,6 +169,10 @@ pub struct JobsConfig {
     pub link_check_concurrency: usize,
     /// Webhook deliveries sent at once by one worker process.
     pub webhook_concurrency: usize,
+    /// `JOBS_PREFETCH` (default 0): jobs each queue claims ahead of its free slots, in one
+    /// statement. Short jobs (a no-op, a mocked check) run thousands a second only in batches;
+    /// a claimed-ahead job holds its lease, and its per-host slot, while it waits in memory.
+    pub prefetch: usize,
     /// `JOBS_FAIR_EVERY` (default 5, 0 = off): in tool queues, after this many higher-priority
     /// claims in a row one waiting priority-1 (free) job is served (Koalati's every-nth rule).
     pub fair_every: u32,
@@ -665,6 +669,11 @@ fn read_jobs_config(r: &mut Reader<'_>) -> JobsConfig {
         concurrency: r.parsed("JOBS_CONCURRENCY", 10, "a positive integer"),
         link_check_concurrency: r.parsed("LINK_CHECK_CONCURRENCY", 8, "a positive integer"),
         webhook_concurrency: r.parsed("WEBHOOK_CONCURRENCY", 8, "a positive integer"),
+        prefetch: r.parsed(
+            "JOBS_PREFETCH",
+            0,
+            "a number of jobs (0: only for free slots)",
+        ),
         fair_every: r.parsed("JOBS_FAIR_EVERY", 5, "a number (0: off)"),
         in_server: r.flag("JOBS_IN_SERVER", false),
         shutdown_grace: seconds(r, "JOBS_SHUTDOWN_GRACE_SECS", 30.0, true),

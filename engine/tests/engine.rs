@@ -1246,3 +1246,33 @@ async fn a_statement_on_a_connection_the_server_terminated_is_transient() {
     let syntax = sqlx::query("SELEC 1").execute(&pool).await.unwrap_err();
     assert!(!engine::is_transient(&syntax), "{syntax:?}");
 }
+
+#[tokio::test]
+async fn update_notifications_carry_every_id_within_the_payload_limit() {
+    let db = TestDb::new().await;
+    let pool = db.db.get_postgres_connection_pool();
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener.listen("engine_updates").await.unwrap();
+    // The longest ids there are: 19 digits.
+    sqlx::query(
+        "SELECT engine_notify_updates(ARRAY(
+             SELECT 9223372036854775807 - n FROM generate_series(0, 999) n))",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 1000 {
+        let notification = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+            .await
+            .expect("all ids within 5 s")
+            .unwrap();
+        assert!(notification.payload().len() < 8000);
+        for id in notification.payload().split(',') {
+            assert!(seen.insert(id.parse::<i64>().unwrap()), "{id} twice");
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+}
