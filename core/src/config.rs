@@ -664,16 +664,25 @@ fn read_http_config(r: &mut Reader<'_>) -> HttpConfig {
     }
 }
 
+/// Jobs claimed ahead per queue: a batch, not the whole queue held in memory.
+const MAX_PREFETCH: usize = 10_000;
+
 fn read_jobs_config(r: &mut Reader<'_>) -> JobsConfig {
+    let prefetch = r.parsed(
+        "JOBS_PREFETCH",
+        0,
+        "a number of jobs (0: only for free slots)",
+    );
+    if prefetch > MAX_PREFETCH {
+        r.errors.invalid.push(format!(
+            "JOBS_PREFETCH={prefetch} is not valid (expected at most {MAX_PREFETCH})"
+        ));
+    }
     JobsConfig {
+        prefetch: prefetch.min(MAX_PREFETCH),
         concurrency: r.parsed("JOBS_CONCURRENCY", 10, "a positive integer"),
         link_check_concurrency: r.parsed("LINK_CHECK_CONCURRENCY", 8, "a positive integer"),
         webhook_concurrency: r.parsed("WEBHOOK_CONCURRENCY", 8, "a positive integer"),
-        prefetch: r.parsed(
-            "JOBS_PREFETCH",
-            0,
-            "a number of jobs (0: only for free slots)",
-        ),
         fair_every: r.parsed("JOBS_FAIR_EVERY", 5, "a number (0: off)"),
         in_server: r.flag("JOBS_IN_SERVER", false),
         shutdown_grace: seconds(r, "JOBS_SHUTDOWN_GRACE_SECS", 30.0, true),
@@ -923,6 +932,24 @@ mod tests {
         assert_eq!(err.invalid.len(), 2, "{:?}", err.invalid);
         assert!(err.invalid[0].starts_with("PORT="));
         assert!(err.invalid[1].starts_with("COOKIE_SECURE="));
+    }
+
+    #[test]
+    fn prefetch_is_off_by_default_and_bounded() {
+        let base = [("DATABASE_URL", "postgres://x/y")];
+        assert_eq!(load(Component::Jobs, &base).unwrap().jobs.prefetch, 0);
+        let with = |value| {
+            let mut vars = base.to_vec();
+            vars.push(("JOBS_PREFETCH", value));
+            load(Component::Jobs, &vars)
+        };
+        assert_eq!(with("500").unwrap().jobs.prefetch, 500);
+        let err = with("1000000").unwrap_err();
+        assert!(
+            err.invalid[0].starts_with("JOBS_PREFETCH="),
+            "{:?}",
+            err.invalid
+        );
     }
 
     #[test]
