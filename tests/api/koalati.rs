@@ -422,19 +422,22 @@ fn link_worker(app: &TestApp, sink: &SmtpSink, env: &[(&str, &str)]) -> tokio::p
     worker.spawn().expect("start jobs worker")
 }
 
-#[tokio::test]
-async fn a_hosts_three_slots_are_refilled_as_soon_as_a_check_finishes() {
-    let app = TestApp::spawn_with(&koalati_app_settings()).await;
-    let sink = SmtpSink::start().await;
-    let (host, visits) = slow_host().await;
-    let koalati = Koalati::new(&app);
-    let form: Vec<String> = (0..30).map(|n| format!("url[]={host}/page/{n}")).collect();
+/// Sends 30 checks of one slow host and returns (span, average concurrency, most at once), as
+/// the host saw them.
+async fn thirty_checks(
+    koalati: &Koalati<'_>,
+    host: &str,
+    visits: &Visits,
+    round: usize,
+) -> (Duration, f64, usize) {
+    visits.0.lock().unwrap().clear();
+    let form: Vec<String> = (0..30)
+        .map(|n| format!("url[]={host}/page/{}", round * 100 + n))
+        .collect();
     let (status, body) = koalati
         .request(&format!("{}&tool=link_check", form.join("&")))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // Shipped settings: 16 link slots, 3 per host, poll every second.
-    let _worker = link_worker(&app, &sink, &[("LINK_CHECK_CONCURRENCY", "16")]);
     let visited = eventually(Duration::from_secs(30), "30 checks done", || async {
         let done = visits.0.lock().unwrap().clone();
         (done.len() == 30).then_some(done)
@@ -454,11 +457,31 @@ async fn a_hosts_three_slots_are_refilled_as_soon_as_a_check_finishes() {
         })
         .max()
         .unwrap();
-    assert!(most <= 3, "never more than the cap: {most}");
-    let average = busy.as_secs_f64() / span.as_secs_f64();
-    assert!(
-        span <= Duration::from_millis(4600) && average >= 2.7,
-        "30 checks of 0.4 s, 3 at a time: ideal 4.0 s; took {span:?}, average concurrency {average:.2}"
+    (span, busy.as_secs_f64() / span.as_secs_f64(), most)
+}
+
+#[tokio::test]
+async fn a_hosts_three_slots_are_refilled_as_soon_as_a_check_finishes() {
+    let app = TestApp::spawn_with(&koalati_app_settings()).await;
+    let sink = SmtpSink::start().await;
+    let (host, visits) = slow_host().await;
+    let koalati = Koalati::new(&app);
+    // Shipped settings: 16 link slots, 3 per host, poll every second.
+    let _worker = link_worker(&app, &sink, &[("LINK_CHECK_CONCURRENCY", "16")]);
+    // A timing on a shared 2-core machine: under the whole suite's load one round can lose a
+    // few tens of milliseconds per refill, so the better of two rounds is judged. Refills at
+    // the next poll (the fault this guards) take 9–10 s, in every round.
+    let mut rounds = Vec::new();
+    for round in 0..2 {
+        let (span, average, most) = thirty_checks(&koalati, &host, &visits, round).await;
+        assert!(most <= 3, "never more than the cap: {most}");
+        rounds.push((span, average));
+        if span <= Duration::from_millis(4600) && average >= 2.7 {
+            return;
+        }
+    }
+    panic!(
+        "30 checks of 0.4 s, 3 at a time: ideal 4.0 s; (span, average concurrency) per round: {rounds:?}"
     );
 }
 
