@@ -900,11 +900,10 @@ pub const UP_V7: &[&str] = &[
     CLAIM_V7,
 ];
 
-/// The claim of queues with fairness or a per-key cap, set-based: the candidates in one
-/// statement, every key met locked and its running jobs counted in one more, the order of service
-/// (priority, one low job after every `fair_every` higher ones, keys with room) decided in
-/// memory, and one update for the batch. Version 1 ran two statements per candidate.
-const CLAIM_V7: &str = r#"CREATE OR REPLACE FUNCTION engine_claim(p_queue text, p_limit integer, p_worker uuid, p_lease_secs double precision)
+// The capped claim in two pieces, so that version 8 adds to it without a copy.
+macro_rules! claim_v7_head {
+    () => {
+        r#"CREATE OR REPLACE FUNCTION engine_claim(p_queue text, p_limit integer, p_worker uuid, p_lease_secs double precision)
     RETURNS SETOF engine_jobs LANGUAGE plpgsql AS $$
     DECLARE
         q engine_queues;
@@ -934,7 +933,13 @@ const CLAIM_V7: &str = r#"CREATE OR REPLACE FUNCTION engine_claim(p_queue text, 
             -- Serialises the claimers of this queue only: the counter is read and written once.
             SELECT * INTO q FROM engine_queues WHERE name = p_queue FOR UPDATE;
         END IF;
-        LOOP
+"#
+    };
+}
+
+macro_rules! claim_v7_rounds {
+    () => {
+        r#"        LOOP
             rounds := rounds + 1;
             wanted := p_limit - taken;
             -- Locked candidates: an eighth more than wanted, for the ones whose key has no room (a
@@ -1064,41 +1069,21 @@ const CLAIM_V7: &str = r#"CREATE OR REPLACE FUNCTION engine_claim(p_queue text, 
                                           array_fill('running'::text, ARRAY[count(*)::int]))
                   FROM claimed)
             SELECT c.* FROM claimed c, counted;
-    END $$"#;
+    END $$"#
+    };
+}
+
+/// The claim of queues with fairness or a per-key cap, set-based: the candidates in one
+/// statement, every key met locked and its running jobs counted in one more, the order of service
+/// (priority, one low job after every `fair_every` higher ones, keys with room) decided in
+/// memory, and one update for the batch. Version 1 ran two statements per candidate.
+const CLAIM_V7: &str = concat!(claim_v7_head!(), claim_v7_rounds!());
 
 /// The capped claim of version 7, passing over the keys found at their cap before the first
 /// round.
-const CLAIM_V8: &str = r#"CREATE OR REPLACE FUNCTION engine_claim(p_queue text, p_limit integer, p_worker uuid, p_lease_secs double precision)
-    RETURNS SETOF engine_jobs LANGUAGE plpgsql AS $$
-    DECLARE
-        q engine_queues;
-        -- Candidates by priority (h_*) and, with fairness, the low ones (l_*); *_key is the
-        -- position of the job's key in keys/rooms, *_twin its position in the other list.
-        h_ids bigint[]; h_prio smallint[]; h_keys text[]; h_key int[]; h_twin int[]; h_taken boolean[];
-        l_ids bigint[]; l_keys text[]; l_key int[]; l_twin int[]; l_taken boolean[];
-        -- Per key met: the slots it has free (0 when another claimer holds the key).
-        keys text[]; rooms int[];
-        full_keys text[] := '{}';
-        chosen bigint[] := '{}';
-        taken int := 0;
-        hi int; li int; k int;
-        blocked boolean;
-        rounds int := 0;
-        wanted int;
-    BEGIN
-        SELECT * INTO q FROM engine_queues WHERE name = p_queue;
-        IF NOT FOUND THEN
-            q.fair_counter := 0;
-            q.fair_low_max := 1;
-        END IF;
-        IF q.paused_until IS NOT NULL AND q.paused_until > now() THEN
-            RETURN;
-        END IF;
-        IF q.fair_every IS NOT NULL THEN
-            -- Serialises the claimers of this queue only: the counter is read and written once.
-            SELECT * INTO q FROM engine_queues WHERE name = p_queue FOR UPDATE;
-        END IF;
-        -- Keys already at their cap are passed over from the first round: a first round that
+const CLAIM_V8: &str = concat!(
+    claim_v7_head!(),
+    r#"        -- Keys already at their cap are passed over from the first round: a first round that
         -- locked them, only to find no room, cost a second round on every claim while the
         -- highest-priority keys were full.
         IF q.per_key_limit IS NOT NULL THEN
@@ -1107,137 +1092,9 @@ const CLAIM_V8: &str = r#"CREATE OR REPLACE FUNCTION engine_claim(p_queue text, 
                      WHERE state = 'running' AND concurrency_key IS NOT NULL
                      GROUP BY concurrency_key HAVING count(*) >= q.per_key_limit) f;
         END IF;
-        LOOP
-            rounds := rounds + 1;
-            wanted := p_limit - taken;
-            -- Locked candidates: an eighth more than wanted, for the ones whose key has no room (a
-            -- further round looks past keys found full).
-            SELECT coalesce(array_agg(c.id ORDER BY c.n), '{}'), coalesce(array_agg(c.priority ORDER BY c.n), '{}'),
-                   coalesce(array_agg(c.concurrency_key ORDER BY c.n), '{}')
-              INTO h_ids, h_prio, h_keys
-              FROM (SELECT l.*, row_number() OVER () AS n FROM (
-                        SELECT id, priority, concurrency_key FROM engine_jobs
-                         WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
-                           AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
-                           AND NOT id = ANY (chosen)
-                         ORDER BY priority DESC, run_at, id
-                         LIMIT wanted + wanted / 8 + 8 FOR UPDATE SKIP LOCKED) l) c;
-            l_ids := '{}'; l_keys := '{}';
-            IF q.fair_every IS NOT NULL THEN
-                SELECT coalesce(array_agg(c.id ORDER BY c.n), '{}'), coalesce(array_agg(c.concurrency_key ORDER BY c.n), '{}')
-                  INTO l_ids, l_keys
-                  FROM (SELECT l.*, row_number() OVER () AS n FROM (
-                            SELECT id, concurrency_key FROM engine_jobs
-                             WHERE state = 'available' AND queue = p_queue AND run_at <= now() AND NOT isolate
-                               AND priority <= q.fair_low_max
-                               AND (concurrency_key IS NULL OR NOT concurrency_key = ANY (full_keys))
-                               AND NOT id = ANY (chosen)
-                             ORDER BY priority DESC, run_at, id
-                             LIMIT wanted / q.fair_every + 2 FOR UPDATE SKIP LOCKED) l) c;
-            END IF;
-            EXIT WHEN cardinality(h_ids) = 0;
-            -- Each key met once, in a fixed order: locked for this transaction (or left to the
-            -- claimer holding it), then its running jobs counted after the lock was taken.
-            keys := '{}'; rooms := '{}';
-            IF q.per_key_limit IS NOT NULL THEN
-                SELECT coalesce(array_agg(m.key ORDER BY m.key), '{}'),
-                       coalesce(array_agg(CASE WHEN m.locked THEN q.per_key_limit ELSE 0 END ORDER BY m.key), '{}')
-                  INTO keys, rooms
-                  FROM (SELECT u.key, pg_try_advisory_xact_lock(hashtextextended('engine:key:' || u.key, 0)) AS locked
-                          FROM (SELECT DISTINCT key FROM unnest(h_keys || l_keys) AS key
-                                 WHERE key IS NOT NULL ORDER BY key) u) m;
-                SELECT coalesce(array_agg(greatest(r.room - coalesce(x.running, 0), 0) ORDER BY r.i), '{}')
-                  INTO rooms
-                  FROM unnest(keys, rooms) WITH ORDINALITY AS r(key, room, i)
-                  LEFT JOIN (SELECT concurrency_key, count(*)::int AS running FROM engine_jobs
-                              WHERE state = 'running' AND concurrency_key = ANY (keys)
-                              GROUP BY concurrency_key) x ON x.concurrency_key = r.key;
-            END IF;
-            -- Positions instead of searches in the loop below (hash joins here).
-            SELECT coalesce(array_agg(k.i ORDER BY h.n), '{}'), coalesce(array_agg(t.n ORDER BY h.n), '{}')
-              INTO h_key, h_twin
-              FROM unnest(h_keys, h_ids) WITH ORDINALITY AS h(key, id, n)
-              LEFT JOIN unnest(keys) WITH ORDINALITY AS k(key, i) ON k.key = h.key
-              LEFT JOIN unnest(l_ids) WITH ORDINALITY AS t(id, n) ON t.id = h.id;
-            SELECT coalesce(array_agg(k.i ORDER BY l.n), '{}'), coalesce(array_agg(t.n ORDER BY l.n), '{}')
-              INTO l_key, l_twin
-              FROM unnest(l_keys, l_ids) WITH ORDINALITY AS l(key, id, n)
-              LEFT JOIN unnest(keys) WITH ORDINALITY AS k(key, i) ON k.key = l.key
-              LEFT JOIN unnest(h_ids) WITH ORDINALITY AS t(id, n) ON t.id = l.id;
-            h_taken := array_fill(false, ARRAY[cardinality(h_ids)]);
-            l_taken := array_fill(false, ARRAY[greatest(cardinality(l_ids), 1)]);
-            -- The order of service: by priority, and with fairness one low job after every
-            -- `fair_every` higher ones. A job whose key has no room is passed over.
-            hi := 1; li := 1; blocked := false;
-            WHILE taken < p_limit AND hi <= cardinality(h_ids) LOOP
-                IF q.fair_every IS NOT NULL AND q.fair_counter >= q.fair_every THEN
-                    WHILE li <= cardinality(l_ids) LOOP
-                        k := l_key[li];
-                        IF NOT l_taken[li] AND (k IS NULL OR rooms[k] > 0) THEN
-                            taken := taken + 1;
-                            chosen[taken] := l_ids[li];
-                            l_taken[li] := true;
-                            IF l_twin[li] IS NOT NULL THEN h_taken[l_twin[li]] := true; END IF;
-                            IF k IS NOT NULL THEN rooms[k] := rooms[k] - 1; END IF;
-                            li := li + 1;
-                            EXIT;
-                        END IF;
-                        IF k IS NOT NULL AND rooms[k] = 0 THEN blocked := true; END IF;
-                        li := li + 1;
-                    END LOOP;
-                    -- Served one, or none could be: the higher ones are not held back.
-                    q.fair_counter := 0;
-                    CONTINUE;
-                END IF;
-                k := h_key[hi];
-                IF NOT h_taken[hi] AND (k IS NULL OR rooms[k] > 0) THEN
-                    taken := taken + 1;
-                    chosen[taken] := h_ids[hi];
-                    h_taken[hi] := true;
-                    IF h_twin[hi] IS NOT NULL THEN l_taken[h_twin[hi]] := true; END IF;
-                    IF k IS NOT NULL THEN rooms[k] := rooms[k] - 1; END IF;
-                    IF q.fair_every IS NOT NULL THEN
-                        IF h_prio[hi] <= q.fair_low_max THEN
-                            q.fair_counter := 0;
-                        ELSE
-                            q.fair_counter := q.fair_counter + 1;
-                        END IF;
-                    END IF;
-                ELSIF k IS NOT NULL AND rooms[k] = 0 THEN
-                    blocked := true;
-                END IF;
-                hi := hi + 1;
-            END LOOP;
-            -- Another round only when keys without room hid jobs behind them (skipped then),
-            -- and at most three.
-            EXIT WHEN taken >= p_limit OR NOT blocked OR rounds >= 3
-                   OR cardinality(h_ids) < wanted + wanted / 8 + 8;
-            SELECT coalesce(array_agg(keys[i]), '{}') || full_keys INTO full_keys
-              FROM generate_subscripts(keys, 1) AS i WHERE rooms[i] = 0;
-        END LOOP;
-        IF q.fair_every IS NOT NULL THEN
-            UPDATE engine_queues SET fair_counter = q.fair_counter WHERE name = p_queue;
-        END IF;
-        IF taken = 0 THEN
-            RETURN;
-        END IF;
-        -- One update for the batch; started_at follows the order of service.
-        RETURN QUERY
-            WITH claimed AS (
-                UPDATE engine_jobs j
-                   SET state = 'running', attempt = j.attempt + 1, lease_owner = p_worker,
-                       lease_expires_at = now() + make_interval(secs => p_lease_secs),
-                       started_at = clock_timestamp() + make_interval(secs => o.n / 1e6)
-                  FROM unnest(chosen) WITH ORDINALITY AS o(id, n)
-                 WHERE j.id = o.id
-                RETURNING j.*),
-            counted AS (
-                SELECT engine_count_moves(array_agg(queue), array_agg(kind),
-                                          array_fill('available'::text, ARRAY[count(*)::int]),
-                                          array_fill('running'::text, ARRAY[count(*)::int]))
-                  FROM claimed)
-            SELECT c.* FROM claimed c, counted;
-    END $$"#;
+"#,
+    claim_v7_rounds!()
+);
 
 /// Statements undoing [`UP_V7`].
 pub const DOWN_V7: &[&str] = &[
